@@ -1,0 +1,1 @@
+"""The GitOps engine: ``python -m automation``. Heavy Pulumi imports happen only where they are needed."""

@@ -1,0 +1,7 @@
+"""``python -m automation``: the GitOps engine's command line."""
+
+import sys
+
+from automation.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""One root error class; each subclass carries the exit code the CLI's error boundary returns.
+
+Exit codes (documented in README.md):
+
+- 0 success, or nothing to do
+- 1 an operation (preview/up/destroy/refresh) failed
+- 2 bad input: arguments, config, event payload, environments file, unknown stack
+- 3 timed out waiting for the stack lock
+- 4 the Pulumi CLI is missing or unusable
+- 5 superseded: a newer commit of the branch was already deployed; nothing was done
+"""
+
+from __future__ import annotations
+
+
+class AutomationError(Exception):
+    """Root of every error this package raises on purpose. ``str()`` is the user-facing message."""
+
+    exit_code = 1
+
+
+class OperationFailed(AutomationError):
+    exit_code = 1
+
+
+class ConfigError(AutomationError):
+    """Bad input of any kind: CLI arguments, stack config, event payloads, the environments file."""
+
+    exit_code = 2
+
+
+class LockTimeout(AutomationError):
+    exit_code = 3
+
+
+class PulumiCliMissing(AutomationError):
+    exit_code = 4
+
+
+class Superseded(AutomationError):
+    exit_code = 5

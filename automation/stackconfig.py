@@ -1,0 +1,150 @@
+"""A stack's configuration as Pulumi would hand it to the program, read from the project files.
+
+``Pulumi.yaml`` declares every key with its default; ``Pulumi.<stack>.yaml`` overrides them. A
+personal stack (``dev-<name>``) has no file of its own: its config is the template environment's
+plus a few derived values. Used by the offline synth and by the Automation API adapter, so both
+see the same config. Pure except for reading the two YAML files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automation.errors import ConfigError
+
+#: Pulumi's rule for stack names: letters, digits, '-', '_', '.', at most 100 characters.
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+#: Personal environment names: short DNS-safe labels, as they become namespaces and database names.
+PERSONAL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")
+#: Stands in for a ``secure:`` value, which cannot be decrypted offline. Marked secret, never shown.
+OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-secret"  # noqa: S105 - a marker, not a secret
+
+
+@dataclass(frozen=True)
+class PersonalSpec:
+    """How a personal stack derives from its template environment stack."""
+
+    name: str
+    template: str
+    shared_stack: str
+
+    def derived_values(self, project: str) -> dict[str, str]:
+        return {
+            f"{project}:environment": "personal",
+            f"{project}:ghostNamespace": f"ghost-{self.name}",
+            f"{project}:ghostDatabaseName": "ghost_" + self.name.replace("-", "_"),
+            f"{project}:sharedStack": self.shared_stack,
+        }
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    project: str
+    values: Mapping[str, str]
+    secret_keys: frozenset[str]
+    source: str
+    personal: PersonalSpec | None = None
+    declared: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _to_config_string(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a YAML mapping")
+    return data
+
+
+def project_name(root: Path) -> str:
+    name = _read_yaml(root / "Pulumi.yaml").get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{root / 'Pulumi.yaml'} has no project name")
+    return name
+
+
+def personal_spec(stack: str, template: str = "dev", prefix: str = "dev-", shared_stack: str | None = None) -> PersonalSpec | None:
+    """The personal spec of ``stack`` if it is ``<prefix><name>``; None otherwise."""
+    if not stack.startswith(prefix) or len(stack) == len(prefix):
+        return None
+    name = stack[len(prefix):]
+    if not PERSONAL_NAME.match(name):
+        raise ConfigError(
+            f"personal stack {stack!r}: {name!r} must be 1-30 lower-case letters, digits or '-' "
+            "(it becomes a Kubernetes namespace and a database name)")
+    return PersonalSpec(name=name, template=template, shared_stack=shared_stack or f"organization/ghost-gitops/{template}")
+
+
+def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = None) -> StackConfig:
+    """Config of ``stack``: project defaults, then the stack file (or the template's plus derived values).
+
+    :param root: the project directory (holds Pulumi.yaml).
+    :param stack: the stack name.
+    :param personal: how to derive a personal stack; by default ``dev-<name>`` derives from ``dev``
+        when ``Pulumi.<stack>.yaml`` does not exist.
+    :raises ConfigError: unknown stack, unreadable file, or a bad stack name.
+    """
+    if not STACK_NAME.match(stack):
+        raise ConfigError(f"stack name {stack!r} is invalid: use 1-100 letters, digits, '-', '_' or '.'")
+    project_doc = _read_yaml(root / "Pulumi.yaml")
+    project = project_name(root)
+    declared = project_doc.get("config") or {}
+    values: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, decl in declared.items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(decl, dict) and "default" in decl:
+            values[full] = _to_config_string(decl["default"])
+        if isinstance(decl, dict) and decl.get("secret"):
+            secret_keys.add(full)
+
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if personal is None and not stack_file.exists():
+        personal = personal_spec(stack)
+    source_stack = personal.template if personal and not stack_file.exists() else stack
+    source_file = root / f"Pulumi.{source_stack}.yaml"
+    if not source_file.exists():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError(f"unknown stack {stack!r}: there is no {source_file.name} (known stacks: "
+                          f"{', '.join(known) or 'none'}; personal stacks are dev-<name>)")
+    stack_doc = _read_yaml(source_file)
+    for key, raw in (stack_doc.get("config") or {}).items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{source_file.name}: config key {key!r} must be a string")
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(raw, dict) and set(raw) == {"secure"}:
+            values[full] = OFFLINE_SECRET_PLACEHOLDER
+            secret_keys.add(full)
+        else:
+            values[full] = _to_config_string(raw)
+    if personal is not None and source_stack != stack:
+        values.update(personal.derived_values(project))
+        # A personal environment serves plain HTTP on its own ALB name: the template's hostname is not its own.
+        for key in ("ghostHostname", "ghostCertificateArn"):
+            values.pop(f"{project}:{key}", None)
+        source = f"{source_file.name} + derived values for personal stack {stack}"
+    else:
+        source = source_file.name
+    return StackConfig(stack=stack, project=project, values=values, secret_keys=frozenset(secret_keys),
+                       source=source, personal=personal if source_stack != stack else None, declared=declared)

@@ -1,0 +1,240 @@
+"""Offline synth: run the real ``__main__.py`` under Pulumi's mock runtime and record what it declares.
+
+This is the project's one mock implementation: the ``synth`` command and the tests both use it.
+It behaves like a ``pulumi preview`` with no cloud: inputs the program knows are kept, everything the
+provider would compute (IDs, ARNs, endpoints, a referenced stack's outputs) is *unknown* and shown as
+such, never invented. Secret values are replaced by a marker before anything is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automation.errors import AutomationError, ConfigError
+from automation.stackconfig import StackConfig
+
+SECRET_MARKER = "[secret]"  # noqa: S105 - a marker, not a secret
+UNKNOWN_MARKER = "[unknown]"
+K8S_PREFIX = "kubernetes:"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+class SynthError(AutomationError):
+    """The program itself failed while being evaluated offline."""
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    inputs: Mapping[str, Any]
+    #: property name -> URNs of the resources that property's value came from
+    dependencies: Mapping[str, tuple[str, ...]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    stack: str
+    project: str
+    source: str
+    resources: tuple[RecordedResource, ...]
+    outputs: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "resources": [r.to_json() for r in self.resources], "outputs": dict(self.outputs)}
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self, urn: str) -> RecordedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def manifests(self) -> Iterator[tuple[RecordedResource, dict[str, Any]]]:
+        """Every Kubernetes object as it would be applied (resource, manifest). Providers excluded."""
+        for res in self.resources:
+            if not res.type.startswith(K8S_PREFIX) or res.type.startswith("pulumi:providers:"):
+                continue
+            manifest = dict(res.inputs)
+            if "apiVersion" not in manifest or "kind" not in manifest:
+                continue
+            hidden = sorted(k for k in ("data", "stringData") if manifest.get(k) == SECRET_MARKER)
+            if hidden:  # secret payloads are never rendered; say so on the object instead
+                for key in hidden:
+                    del manifest[key]
+                meta = dict(manifest.get("metadata") or {})
+                meta["annotations"] = {**(meta.get("annotations") or {}),
+                                       "ghost-gitops.dev/offline-synth": f"{', '.join(hidden)} withheld: secret"}
+                manifest["metadata"] = meta
+            yield res, manifest
+
+
+def sanitize(value: Any) -> Any:
+    """Replace secrets and unknowns by markers, recursively. Nothing secret survives this.
+
+    Works on deserialized Python values and on the raw protobuf the monitor receives; on the latter
+    it keeps the structure around a secret (a Secret's keys stay visible, only values are masked).
+    """
+    from google.protobuf import struct_pb2
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
+    if isinstance(value, struct_pb2.Struct):
+        sig = value.fields.get(rpc._special_sig_key)
+        if sig is not None and sig.string_value == rpc._special_secret_sig:
+            return SECRET_MARKER
+        if sig is not None and sig.string_value == rpc._special_resource_sig:
+            return {"resource": value.fields["urn"].string_value}
+        return {k: sanitize(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, struct_pb2.ListValue):
+        return [sanitize(v) for v in value]
+    if rpc.is_rpc_secret(value):
+        return SECRET_MARKER
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+        return UNKNOWN_MARKER
+    if isinstance(value, dict):
+        return {k: sanitize(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, (list, tuple)):
+        return [sanitize(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire has only doubles; Kubernetes and AWS integers come back as ints
+    return value
+
+
+def _make_recorder() -> tuple[Any, Any, list[RecordedResource]]:
+    from pulumi.runtime import mocks
+
+    records: list[RecordedResource] = []
+
+    class Recorder(mocks.Mocks):
+        """Answers like a preview: known inputs come back, everything computed stays unknown."""
+
+        def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            if args.typ == STACK_REFERENCE:
+                # The referenced stack's outputs are only known to its state backend: unknown offline.
+                return args.name, {"name": args.inputs.get("name", args.name)}
+            return "", dict(args.inputs)
+
+        def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            raise SynthError(f"the program called the provider function {args.token}; "
+                             "offline synth cannot answer it without the cloud")
+
+    class RecordingMonitor(mocks.MockMonitor):
+        def _record(self, urn: str, request: Any, custom: bool, props: Any) -> None:
+            deps = {k: tuple(v.urns) for k, v in getattr(request, "propertyDependencies", {}).items()}
+            records.append(RecordedResource(
+                urn=urn, type=request.type, name=request.name, parent=request.parent or None, custom=custom,
+                provider=request.provider or None, inputs=sanitize(props), dependencies=deps))
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            if request.type != "pulumi:pulumi:Stack":
+                self._record(response.urn, request, bool(request.custom), request.object)
+            return response
+
+        def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+            self._record(response.urn, request, True, request.properties)
+            return response
+
+    recorder = Recorder()
+    return recorder, RecordingMonitor(recorder), records
+
+
+async def _resolve_output(value: Any) -> Any:
+    from pulumi import Output
+
+    if isinstance(value, Output):
+        if not await value.is_known():
+            return UNKNOWN_MARKER
+        if await value.is_secret():
+            return SECRET_MARKER
+        return await _resolve_output(await value.future())
+    if isinstance(value, dict):
+        return {k: await _resolve_output(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [await _resolve_output(v) for v in value]
+    return sanitize(value)
+
+
+def synthesize(root: Path, config: StackConfig) -> SynthResult:
+    """Evaluate ``root/__main__.py`` for ``config.stack`` offline and return what it declares.
+
+    :raises ConfigError: the stack's settings are invalid (the program's SettingsError).
+    :raises SynthError: the program failed for any other reason.
+    """
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import mocks, settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from infra.settings import SettingsError
+
+    recorder, monitor, records = _make_recorder()
+    settings.ROOT.set(None)  # a fresh root stack per run, so repeated synths never share outputs
+    runtime_config.set_all_config(dict(config.values), sorted(config.secret_keys))
+    mocks.set_mocks(recorder, project=config.project, stack=config.stack, preview=True, monitor=monitor)
+    root_str = str(root)
+    if root_str not in sys.path:
+        sys.path.insert(0, root_str)
+    saved_env = os.environ.pop("PULUMI_CONFIG", None)  # only the stack file's config counts
+    try:
+        def program() -> None:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
+        stack = settings.get_root_resource()
+        outputs = _sync_await(_resolve_output(dict(getattr(stack, "outputs", {}))))
+    except pulumi.RunError as exc:
+        cause = exc.__context__ if isinstance(exc.__context__, SettingsError) else None
+        raise ConfigError(str(cause or exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    except AutomationError:
+        raise
+    except Exception as exc:
+        raise SynthError(f"stack {config.stack!r}: the program failed offline: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if saved_env is not None:
+            os.environ["PULUMI_CONFIG"] = saved_env
+    return SynthResult(stack=config.stack, project=config.project, source=config.source,
+                       resources=tuple(sorted(records, key=lambda r: r.urn)), outputs=outputs)
+
+
+def render_tree(result: SynthResult) -> str:
+    """The resource tree, one line per resource: indentation follows parents; type and name shown."""
+    known = {r.urn for r in result.resources}
+    children: dict[str | None, list[RecordedResource]] = {}
+    for res in sorted(result.resources, key=lambda r: (r.type, r.name)):
+        children.setdefault(res.parent if res.parent in known else None, []).append(res)
+    lines = [f"stack {result.stack} ({result.source}): {len(result.resources)} resources"]
+
+    def walk(parent: str | None, depth: int) -> None:
+        for res in children.get(parent, []):
+            lines.append(f"{'  ' * (depth + 1)}{res.type}  {res.name}")
+            walk(res.urn, depth + 1)
+
+    walk(None, 0)
+    lines.append("outputs:")
+    for key, value in sorted(result.outputs.items()):
+        lines.append(f"  {key}: {value if isinstance(value, str) else _short(value)}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)

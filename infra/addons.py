@@ -1,0 +1,60 @@
+"""Cluster-wide Kubernetes objects for Auto Mode: an encrypted gp3 StorageClass and the ALB IngressClass.
+
+They are cluster-scoped, so only environment stacks (which own the cluster) create them; personal
+stacks read their names from the integration stack's outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+AUTO_MODE_EBS_PROVISIONER = "ebs.csi.eks.amazonaws.com"
+AUTO_MODE_ALB_CONTROLLER = "eks.amazonaws.com/alb"
+
+
+@dataclass(frozen=True)
+class ClusterAddonsArgs:
+    retain_volumes: bool
+    storage_class_name: str = "gp3-encrypted"
+    ingress_class_name: str = "alb"
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    storage_class_name: pulumi.Output[str]
+    ingress_class_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ghost:infra:ClusterAddons", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)  # children inherit the explicit Kubernetes provider
+
+        storage = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.storage_class_name),
+            provisioner=AUTO_MODE_EBS_PROVISIONER,
+            parameters={"type": "gp3", "encrypted": "true"},
+            reclaim_policy="Retain" if args.retain_volumes else "Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=child)
+        params = k8s.apiextensions.CustomResource(
+            f"{name}-alb-params",
+            api_version="eks.amazonaws.com/v1",
+            kind="IngressClassParams",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
+            spec={"scheme": "internet-facing", "ipAddressType": "ipv4"},
+            opts=child)
+        ingress_class = k8s.networking.v1.IngressClass(
+            f"{name}-alb",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
+            spec=k8s.networking.v1.IngressClassSpecArgs(
+                controller=AUTO_MODE_ALB_CONTROLLER,
+                parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
+                    api_group="eks.amazonaws.com", kind="IngressClassParams", name=args.ingress_class_name)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[params]))
+        self.storage_class_name = storage.metadata.apply(lambda m: str(m.name))
+        self.ingress_class_name = ingress_class.metadata.apply(lambda m: str(m.name))
+        self.register_outputs({"storageClassName": self.storage_class_name,
+                               "ingressClassName": self.ingress_class_name})

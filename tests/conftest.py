@@ -1,0 +1,69 @@
+"""Shared fixtures: the real program synthesized offline (once per stack per session)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from automation.stackconfig import load_stack_config
+from automation.synth import SynthResult, synthesize
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_STACKS = ("dev", "prod")
+PERSONAL_STACK = "dev-alice"
+ALL_STACKS = (*ENV_STACKS, PERSONAL_STACK)
+
+_cache: dict[str, SynthResult] = {}
+
+
+def synth(stack: str) -> SynthResult:
+    if stack not in _cache:
+        _cache[stack] = synthesize(ROOT, load_stack_config(ROOT, stack))
+    return _cache[stack]
+
+
+@pytest.fixture(params=ENV_STACKS)
+def env_stack(request: pytest.FixtureRequest) -> SynthResult:
+    return synth(request.param)
+
+
+@pytest.fixture(params=ALL_STACKS)
+def any_stack(request: pytest.FixtureRequest) -> SynthResult:
+    return synth(request.param)
+
+
+@pytest.fixture
+def dev() -> SynthResult:
+    return synth("dev")
+
+
+@pytest.fixture
+def prod() -> SynthResult:
+    return synth("prod")
+
+
+@pytest.fixture
+def personal() -> SynthResult:
+    return synth(PERSONAL_STACK)
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A scratch copy of the project files (program modules are shared through sys.path)."""
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def one(result: SynthResult, type_: str) -> dict:
+    found = result.of_type(type_)
+    assert len(found) == 1, f"expected exactly one {type_} in {result.stack}, found {len(found)}"
+    return dict(found[0].inputs)
+
+
+def container(result: SynthResult, kind_type: str = "kubernetes:apps/v1:Deployment") -> dict:
+    spec = one(result, kind_type)["spec"]["template"]["spec"]
+    assert len(spec["containers"]) == 1
+    return spec["containers"][0]

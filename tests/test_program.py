@@ -1,0 +1,157 @@
+"""Ghost requirements, dev/prod differences and personal stacks, on the real program's offline synth."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.synth import SECRET_MARKER, UNKNOWN_MARKER, SynthResult
+from infra.network import subnet_cidrs
+from tests.conftest import container, one
+
+
+def _env(result: SynthResult) -> dict[str, dict]:
+    return {e["name"]: e for e in container(result)["env"]}
+
+
+def test_ghost_env_follows_the_documented_config(any_stack: SynthResult) -> None:
+    env = _env(any_stack)
+    assert env["database__client"]["value"] == "mysql"
+    for part in ("host", "port", "user", "password", "database"):
+        ref = env[f"database__connection__{part}"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "ghost-db", "key": part}
+    assert "url" in env
+    assert not any(name.startswith("mail__") for name in env), "no SMTP configured in these stacks"
+
+
+def test_ghost_runs_as_uid_1000_with_a_persistent_content_volume(any_stack: SynthResult) -> None:
+    pod = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 1000 and pod["securityContext"]["fsGroup"] == 1000
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/var/lib/ghost/content"]]["persistentVolumeClaim"]["claimName"] == "ghost-content"
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    pvc = one(any_stack, "kubernetes:core/v1:PersistentVolumeClaim")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert container(any_stack)["ports"] == [{"name": "http", "containerPort": 2368, "protocol": "TCP"}]
+
+
+def test_storage_class_is_encrypted_gp3_on_auto_mode(env_stack: SynthResult) -> None:
+    sc = one(env_stack, "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert sc["provisioner"] == "ebs.csi.eks.amazonaws.com"
+    assert sc["parameters"] == {"type": "gp3", "encrypted": "true"}
+    pvc = env_stack.of_type("kubernetes:core/v1:PersistentVolumeClaim")[0]
+    assert pvc.dependencies["spec"] == (env_stack.of_type("kubernetes:storage.k8s.io/v1:StorageClass")[0].urn,)
+    ingress_class = one(env_stack, "kubernetes:networking.k8s.io/v1:IngressClass")
+    assert ingress_class["spec"]["controller"] == "eks.amazonaws.com/alb"
+
+
+def test_url_https_with_hostname_else_follows_the_alb(prod: SynthResult, dev: SynthResult) -> None:
+    assert _env(prod)["url"]["value"] == "https://blog.example.com"
+    assert prod.outputs["ghostUrl"] == "https://blog.example.com"
+    rule = one(prod, "kubernetes:networking.k8s.io/v1:Ingress")["spec"]["rules"][0]
+    assert rule["host"] == "blog.example.com"
+    # dev has no hostname: Ghost's url is the ALB's DNS name, which only the cloud knows
+    assert _env(dev)["url"]["value"] == UNKNOWN_MARKER
+    deployment = dev.of_type("kubernetes:apps/v1:Deployment")[0]
+    assert dev.of_type("kubernetes:networking.k8s.io/v1:Ingress")[0].urn in deployment.dependencies["spec"]
+    ann = one(dev, "kubernetes:networking.k8s.io/v1:Ingress")["metadata"]["annotations"]
+    assert "alb.ingress.kubernetes.io/ssl-redirect" not in ann
+    assert "host" not in one(dev, "kubernetes:networking.k8s.io/v1:Ingress")["spec"]["rules"][0]
+
+
+def test_database_bootstrap_job_gives_ghost_its_own_user(any_stack: SynthResult) -> None:
+    job = any_stack.of_type("kubernetes:batch/v1:Job")[0]
+    pod = job.inputs["spec"]["template"]["spec"]
+    assert "env" not in pod["containers"][0], "credentials are read from Secret files, not env"
+    assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {"ghost-db", "ghost-db-admin"}
+    script = pod["containers"][0]["command"][-1]
+    assert "CREATE USER IF NOT EXISTS" in script and "GRANT ALL PRIVILEGES ON" in script
+    deployment = any_stack.of_type("kubernetes:apps/v1:Deployment")[0]
+    assert deployment.urn != job.urn
+    # Ghost never sees the admin secret
+    assert all(e["valueFrom"]["secretKeyRef"]["name"] != "ghost-db-admin"
+               for e in container(any_stack)["env"] if "valueFrom" in e)
+
+
+def test_dev_and_prod_differ_where_they_should(dev: SynthResult, prod: SynthResult) -> None:
+    def count(result: SynthResult, type_: str) -> int:
+        return len(result.of_type(type_))
+
+    assert count(dev, "aws:ec2/natGateway:NatGateway") == 1
+    assert count(prod, "aws:ec2/natGateway:NatGateway") == 3
+    assert count(dev, "aws:ec2/subnet:Subnet") == 4
+    assert count(prod, "aws:ec2/subnet:Subnet") == 6
+    dev_db, prod_db = one(dev, "aws:rds/instance:Instance"), one(prod, "aws:rds/instance:Instance")
+    assert (dev_db["multiAz"], dev_db["deletionProtection"], dev_db["skipFinalSnapshot"]) == (False, False, True)
+    assert (prod_db["multiAz"], prod_db["deletionProtection"], prod_db["skipFinalSnapshot"]) == (True, True, False)
+    assert prod_db["backupRetentionPeriod"] > dev_db["backupRetentionPeriod"]
+    assert one(prod, "kubernetes:storage.k8s.io/v1:StorageClass")["reclaimPolicy"] == "Retain"
+    assert one(dev, "kubernetes:storage.k8s.io/v1:StorageClass")["reclaimPolicy"] == "Delete"
+    assert one(dev, "aws:ec2/vpc:Vpc")["cidrBlock"] != one(prod, "aws:ec2/vpc:Vpc")["cidrBlock"]
+
+
+def test_subnets_follow_the_vpc_cidr(env_stack: SynthResult) -> None:
+    vpc = one(env_stack, "aws:ec2/vpc:Vpc")["cidrBlock"]
+    subnets = env_stack.of_type("aws:ec2/subnet:Subnet")
+    public, private = subnet_cidrs(vpc, len(subnets) // 2)
+    assert sorted(s.inputs["cidrBlock"] for s in subnets) == sorted(public + private)
+    for s in subnets:
+        role = "kubernetes.io/role/elb" if "-public-" in s.name else "kubernetes.io/role/internal-elb"
+        assert s.inputs["tags"][role] == "1"
+
+
+@pytest.mark.parametrize(("cidr", "zones"), [("10.0.0.0/16", 2), ("10.1.0.0/20", 4), ("172.16.0.0/18", 3)])
+def test_subnet_cidrs_do_not_overlap(cidr: str, zones: int) -> None:
+    import ipaddress
+
+    public, private = subnet_cidrs(cidr, zones)
+    nets = [ipaddress.IPv4Network(c) for c in public + private]
+    assert len(nets) == 2 * zones
+    assert all(n.subnet_of(ipaddress.IPv4Network(cidr)) for n in nets)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+
+
+def test_personal_stack_shares_the_integration_platform(personal: SynthResult) -> None:
+    types = {r.type for r in personal.resources}
+    assert not any(t.startswith("aws:") or t.startswith("eks:") for t in types), "no VPC, cluster or database of its own"
+    ref = one(personal, "pulumi:pulumi:StackReference")
+    assert ref["name"] == "organization/ghost-gitops/dev"
+    ns = one(personal, "kubernetes:core/v1:Namespace")["metadata"]["name"]
+    assert ns == "ghost-alice"
+    assert personal.outputs["ghostNamespace"] == "ghost-alice"
+    # everything Kubernetes goes through the provider built from the shared kubeconfig
+    provider = personal.of_type("pulumi:providers:kubernetes")[0]
+    assert provider.dependencies["kubeconfig"] == (personal.of_type("pulumi:pulumi:StackReference")[0].urn,)
+    k8s_objects = [r for r in personal.resources if r.type.startswith("kubernetes:")]
+    assert k8s_objects and all(r.provider and r.provider.startswith(provider.urn) for r in k8s_objects)
+    assert not personal.of_type("kubernetes:storage.k8s.io/v1:StorageClass"), "cluster-scoped objects stay with dev"
+
+
+def test_personal_stack_gets_its_own_database(personal: SynthResult, dev: SynthResult) -> None:
+    assert personal.of_type("kubernetes:core/v1:Secret")[0].inputs["stringData"] == SECRET_MARKER
+    # the database name is derived from the branch, so it differs from dev's
+    from automation.stackconfig import load_stack_config
+    from tests.conftest import ROOT
+
+    cfg = load_stack_config(ROOT, "dev-alice")
+    assert cfg.values["ghost-gitops:ghostDatabaseName"] == "ghost_alice"
+    assert cfg.values["ghost-gitops:environment"] == "personal"
+    assert "ghost-gitops:ghostHostname" not in cfg.values
+
+
+def test_environment_stacks_use_their_explicit_provider(env_stack: SynthResult) -> None:
+    provider = env_stack.of_type("pulumi:providers:kubernetes")[0]
+    eks = env_stack.of_type("eks:index:Cluster")[0]
+    assert provider.dependencies["kubeconfig"] == (eks.urn,)
+    for r in env_stack.resources:
+        if r.type.startswith("kubernetes:"):
+            assert r.provider and r.provider.startswith(provider.urn), r.name
+
+
+def test_components_register_their_children(env_stack: SynthResult) -> None:
+    components = {r.urn: r.type for r in env_stack.resources if not r.custom}
+    assert set(components.values()) >= {"ghost:infra:Network", "ghost:infra:Cluster", "ghost:infra:Database",
+                                        "ghost:infra:ClusterAddons", "ghost:apps:Ghost"}
+    for r in env_stack.resources:
+        if r.custom and not r.type.startswith("pulumi:"):
+            assert r.parent in components, f"{r.type} {r.name} is not inside a component"

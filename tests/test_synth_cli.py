@@ -1,0 +1,109 @@
+"""The `synth` command as a user runs it: tree, JSON contract, manifests, and secret canaries."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from automation.cli import main
+from automation.synth import SECRET_MARKER
+from tests.conftest import ROOT
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "dev-carol"])
+def test_synth_prints_the_resource_tree(stack: str) -> None:
+    code, out, _ = run("synth", "--stack", stack)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"stack {stack} ")
+    assert "  ghost:apps:Ghost  ghost" in lines
+    assert "    kubernetes:apps/v1:Deployment  ghost-deployment" in lines
+    if stack != "dev-carol":
+        assert "    eks:index:Cluster  " + stack + "-eks" in lines
+
+
+def test_synth_json_contract() -> None:
+    code, out, _ = run("synth", "--stack", "prod", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"stack", "resources", "outputs"}
+    assert doc["stack"] == "prod"
+    assert all(set(r) == {"urn", "type", "name", "parent", "inputs"} for r in doc["resources"])
+    db = next(r for r in doc["resources"] if r["type"] == "aws:rds/instance:Instance")
+    assert db["inputs"]["password"] == SECRET_MARKER
+    assert db["parent"].endswith("ghost:infra:Database::prod")
+    assert doc["outputs"]["dbAdminPassword"] in (SECRET_MARKER, "[unknown]")
+
+
+def test_synth_writes_manifests(tmp_path: Path) -> None:
+    code, _, err = run("synth", "--stack", "dev", "--manifests", str(tmp_path))
+    assert code == 0
+    kinds = {yaml.safe_load(p.read_text())["kind"] for p in tmp_path.glob("*.yaml")}
+    assert {"Namespace", "Deployment", "Service", "Ingress", "NetworkPolicy", "PersistentVolumeClaim",
+            "Secret", "ServiceAccount", "Job", "StorageClass", "IngressClass"} <= kinds
+    assert "wrote" in err
+
+
+def test_secret_canary_never_reaches_output_or_files(project_copy: Path, tmp_path: Path) -> None:
+    canary = "CANARY-smtp-pass-7d3e1f"
+    doc = yaml.safe_load((project_copy / "Pulumi.dev.yaml").read_text())
+    doc["config"].update({"ghost-gitops:smtpHost": "smtp.example.com", "ghost-gitops:smtpUser": "mailer",
+                          "ghost-gitops:mailFrom": "blog@example.com", "ghost-gitops:smtpPassword": canary})
+    (project_copy / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
+    # mark it secret the way the project declares it (Pulumi.yaml: secret: true)
+    out_dir = tmp_path / "m"
+    for fmt in ("tree", "json"):
+        code, out, err = run("--project-dir", str(project_copy), "synth", "--stack", "dev", "--format", fmt,
+                             "--manifests", str(out_dir))
+        assert code == 0, err
+        assert canary not in out and canary not in err
+    for path in out_dir.glob("*.yaml"):
+        assert canary not in path.read_text()
+    env = {e["name"]: e for e in yaml.safe_load((out_dir / "deployment-ghost-deployment.yaml").read_text())
+           ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["mail__options__auth__pass"]["valueFrom"]["secretKeyRef"] == {"name": "ghost-mail", "key": "password"}
+    assert env["mail__options__host"]["value"] == "smtp.example.com"
+
+
+def test_secure_values_in_a_stack_file_stay_secret(project_copy: Path) -> None:
+    doc = yaml.safe_load((project_copy / "Pulumi.dev.yaml").read_text())
+    doc["config"].update({"ghost-gitops:smtpHost": "smtp.example.com", "ghost-gitops:smtpUser": "mailer",
+                          "ghost-gitops:mailFrom": "blog@example.com",
+                          "ghost-gitops:smtpPassword": {"secure": "v1:AAAABBBBCCCC"}})
+    (project_copy / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run("--project-dir", str(project_copy), "synth", "--stack", "dev", "--format", "json")
+    assert code == 0, err
+    assert "v1:AAAABBBBCCCC" not in out and "offline-placeholder" not in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["synth", "--stack", "staging"], "unknown stack 'staging'"),
+    (["synth", "--stack", "dev-Bad_Name"], "must be 1-30 lower-case"),
+    (["synth", "--stack", "x;rm -rf"], "stack name"),
+    (["synth"], "--stack"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_exit_2(argv: list[str], message: str) -> None:
+    code, out, err = run(*argv)
+    assert code == 2
+    assert message in err
+    assert out == ""
+
+
+def test_synth_as_a_process_exits_2_without_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-m", "automation", "synth", "--stack", "nope"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "unknown stack" in proc.stderr
