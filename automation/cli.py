@@ -1,7 +1,8 @@
 """Command line: parse arguments, run one command, render its result, map errors to exit codes.
 
 This is the one error boundary: every ``AutomationError`` becomes its documented exit code and a
-one-line message on stderr; nothing else prints a traceback unless ``--debug`` is given.
+one-line message on stderr; nothing else prints a traceback unless ``--debug`` is given. Commands
+import what they need lazily so that ``environments`` and ``plan`` never load the Pulumi providers.
 """
 
 from __future__ import annotations
@@ -13,21 +14,22 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from automation.errors import AutomationError, ConfigError
+
+if TYPE_CHECKING:
+    from automation.engine import Engine
+    from automation.environments import Environments
+    from automation.events import Request
+    from automation.git import Git
+    from automation.planner import Plan
+    from automation.render import Redactor, Report
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ConfigError(f"{self.prog}: {message} (see --help)")
-
-
-def _project_root(arg: str | None) -> Path:
-    root = Path(arg) if arg else Path(__file__).resolve().parent.parent
-    if not (root / "Pulumi.yaml").is_file():
-        raise ConfigError(f"{root} is not a Pulumi project (no Pulumi.yaml); pass --project-dir")
-    return root
 
 
 @dataclass(frozen=True)
@@ -39,20 +41,41 @@ class Context:
     err: TextIO
 
 
+def _project_root(arg: str | None) -> Path:
+    root = Path(arg) if arg else Path(__file__).resolve().parent.parent
+    if not (root / "Pulumi.yaml").is_file():
+        raise ConfigError(f"{root} is not a Pulumi project (no Pulumi.yaml); pass --project-dir")
+    return root.resolve()
+
+
+def _git(root: Path, environ: Mapping[str, str]) -> Git | None:
+    from automation.git import Git
+
+    if not (root / ".git").exists():
+        return None
+    return Git(root, environ={k: v for k, v in environ.items() if k in ("PATH", "HOME", "GIT_DIR")})
+
+
+# -- synth -----------------------------------------------------------------------------------------
 def cmd_synth(args: argparse.Namespace, ctx: Context) -> int:
     import yaml
 
+    from automation.environments import FILE_NAME, load_environments
+    from automation.runner import stack_config
     from automation.stackconfig import load_stack_config
     from automation.synth import render_tree, synthesize
 
     root = _project_root(args.project_dir)
-    result = synthesize(root, load_stack_config(root, args.stack))
+    config = (stack_config(root, load_environments(root), args.stack) if (root / FILE_NAME).exists()
+              else load_stack_config(root, args.stack))
+    result = synthesize(root, config)
     if args.manifests:
         target = Path(args.manifests)
         target.mkdir(parents=True, exist_ok=True)
         count = 0
         for res, manifest in result.manifests():
-            (target / f"{str(manifest['kind']).lower()}-{res.name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+            (target / f"{str(manifest['kind']).lower()}-{res.name}.yaml").write_text(
+                yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
             count += 1
         print(f"wrote {count} Kubernetes manifests to {target}", file=ctx.err)
     if args.format == "json":
@@ -61,6 +84,203 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> int:
     else:
         ctx.out.write(render_tree(result) + "\n")
     return 0
+
+
+# -- environments ----------------------------------------------------------------------------------
+def cmd_environments(args: argparse.Namespace, ctx: Context) -> int:
+    from automation.environments import load_environments
+
+    envs = load_environments(_project_root(args.project_dir))
+    rows = [("#", "branch", "stack", "kind", "options")]
+    for i, rule in enumerate(envs.rules, 1):
+        opts = [f"template={rule.template}"] if rule.template else []
+        opts += ["auto_destroy"] if rule.auto_destroy else []
+        opts += [f"ttl={rule.ttl_days}d"] if rule.ttl_days else []
+        opts += ["protected"] if rule.protected else []
+        opts += ["own infra_paths"] if rule.infra_paths is not None else []
+        rows.append((str(i), rule.branch, rule.stack, rule.kind, " ".join(opts) or "-"))
+    widths = [max(len(r[c]) for r in rows) for c in range(5)]
+    for row in rows:
+        ctx.out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    ctx.out.write(f"infra paths (default): {', '.join(envs.infra_paths)}\n")
+    for branch in args.branch or ():
+        route = envs.route(branch)
+        if route is None:
+            ctx.out.write(f"branch {branch!r}: no rule matches (nothing is deployed)\n")
+        else:
+            ctx.out.write(f"branch {branch!r}: rule {route.rule_index + 1} ({route.rule.branch}) -> stack {route.stack} "
+                          f"({route.kind})\n")
+    return 0
+
+
+# -- plan / run ------------------------------------------------------------------------------------
+def _request(args: argparse.Namespace, ctx: Context) -> Request:
+    from automation.events import from_environ, from_flags
+
+    if args.branch:
+        return from_flags(args.branch, args.sha, args.base, pr_number=args.pr, title=args.title, author=args.author,
+                          changed_files=tuple(args.changed_file) if args.changed_file else None, deleted=args.deleted)
+    return from_environ(ctx.environ, args.event_name, args.event_path)
+
+
+def _plan(args: argparse.Namespace, ctx: Context) -> tuple[Path, Environments, Request, Git | None, Plan]:
+    from automation.environments import load_environments
+    from automation.git import changed_files
+    from automation.planner import plan
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    request = _request(args, ctx)
+    git = _git(root, ctx.environ)
+    changes = changed_files(request, git) if request.event in ("push", "manual") and request.branch else None
+    return root, envs, request, git, plan(request, envs, changes)
+
+
+def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
+    _, _, _, _, the_plan = _plan(args, ctx)
+    if args.github_matrix:
+        matrix = the_plan.github_matrix()
+        ctx.out.write(json.dumps(matrix, separators=(",", ":")) + "\n")
+        out_file = ctx.environ.get("GITHUB_OUTPUT")
+        if out_file:
+            with open(out_file, "a", encoding="utf-8") as fh:
+                fh.write(f"matrix={json.dumps(matrix, separators=(',', ':'))}\n")
+                fh.write(f"has_work={'true' if matrix['include'] else 'false'}\n")
+    else:
+        json.dump(the_plan.to_json(), ctx.out, indent=2)
+        ctx.out.write("\n")
+    return 0
+
+
+def _engine(args: argparse.Namespace, root: Path, ctx: Context) -> Engine:
+    if args.engine == "memory":
+        from automation.memory_engine import MemoryEngine, synth_program
+
+        state = Path(args.state_dir) if args.state_dir else root / ".pulumi-state" / "memory"
+        return MemoryEngine(state, synth_program(root), step_delay_s=args.memory_step_delay)
+    from automation.pulumi_engine import PulumiEngine
+
+    return PulumiEngine(root, backend_url=args.backend_url or ctx.environ.get("PULUMI_BACKEND_URL"),
+                        secrets_provider=args.secrets_provider, install_cli=args.install_cli, environ=ctx.environ)
+
+
+def _redactor(root: Path, ctx: Context) -> Redactor:
+    from automation.render import Redactor
+
+    return Redactor.from_environ(ctx.environ)
+
+
+def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environments, request: Request,
+             git: Git | None, the_plan: Plan) -> int:
+    from automation.engine import Progress
+    from automation.locking import StackLocks
+    from automation.publish import github_client, publish, resolve_audit
+    from automation.runner import RunContext, exit_code, run_plan
+
+    progress = Progress(ctx.err)
+    lock_dir = Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks"
+    engine = _engine(args, root, ctx)
+    gh = github_client(ctx.environ, request)
+    try:
+        audit = resolve_audit(request, gh, ctx.err) if any(op.operation == "up" for op in the_plan.operations) else None
+        run_ctx = RunContext(root=root, envs=envs, engine=engine, git=git, progress=progress,
+                             locks=StackLocks(lock_dir, args.lock_timeout, notify=progress.message))
+        reports = run_plan(run_ctx, the_plan, request, audit)
+        redact = _redactor(root, ctx)
+        _emit(reports, args, ctx, redact)
+        publish(reports, request, ctx.environ, gh, redact, ctx.err)
+        return exit_code(reports)
+    finally:
+        if gh is not None:
+            gh.close()
+
+
+def _emit(reports: tuple[Report, ...], args: argparse.Namespace, ctx: Context, redact: Redactor) -> None:
+    from automation.render import render_text
+
+    if args.json:
+        ctx.out.write(redact(json.dumps({"reports": [r.to_json() for r in reports]}, indent=2, default=str)) + "\n")
+    else:
+        for report in reports:
+            ctx.out.write(render_text(report, redact) + "\n")
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    root, envs, request, git, the_plan = _plan(args, ctx)
+    return _execute(args, ctx, root, envs, request, git, the_plan)
+
+
+def cmd_stack_operation(args: argparse.Namespace, ctx: Context) -> int:
+    from automation.environments import load_environments
+    from automation.events import SHA, Request
+    from automation.planner import Operation, Plan
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    route = envs.by_stack(args.stack)
+    if route is None:
+        raise ConfigError(f"unknown stack {args.stack!r}: no rule in {envs.source} maps a branch to it "
+                          f"(known: {', '.join(envs.environment_stacks())}, and personal stacks)")
+    if args.command == "destroy" and route.kind == "environment" and not args.yes_destroy_environment:
+        raise ConfigError(f"{args.stack} is an environment stack: destroying it needs --yes-destroy-environment")
+    if args.sha is not None and not SHA.match(args.sha):
+        raise ConfigError("--sha must be a full 40-character commit SHA")
+    git = _git(root, ctx.environ)
+    sha = args.sha or (git.head() if git else None)
+    who = ctx.environ.get("GITHUB_ACTOR") or ctx.environ.get("USER") or "unknown"
+    op = Operation(stack=route.stack, operation=args.command, reason=f"manual {args.command} of {route.stack} by {who}",
+                   branch=route.branch, sha=sha, kind=route.kind, protected=route.rule.protected,
+                   allow_older=args.command == "up" and args.rollback)
+    request = Request(event="manual", branch=route.branch, sha=sha, actor=who)
+    return _execute(args, ctx, root, envs, request, git, Plan("manual", (op,)))
+
+
+def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
+    from automation.audit import render_history
+    from automation.environments import load_environments
+
+    root = _project_root(args.project_dir)
+    if load_environments(root).by_stack(args.stack) is None:
+        raise ConfigError(f"unknown stack {args.stack!r}")
+    entries = _engine(args, root, ctx).history(args.stack, args.limit)
+    redact = _redactor(root, ctx)
+    if args.json:
+        ctx.out.write(redact(json.dumps({"stack": args.stack, "updates": [
+            {"version": e.version, "kind": e.kind, "result": e.result, "started": e.started.isoformat(),
+             "ended": e.ended.isoformat() if e.ended else None, "message": e.message, "counts": dict(e.counts),
+             "commit": e.commit} for e in entries]}, indent=2)) + "\n")
+    else:
+        ctx.out.write(redact(render_history(args.stack, entries)) + "\n")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def _event_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("event (GitHub Actions: read from GITHUB_EVENT_NAME/GITHUB_EVENT_PATH by default)")
+    g.add_argument("--event-name", help="GitHub event name (push, pull_request, delete, schedule, workflow_dispatch)")
+    g.add_argument("--event-path", help="path of the GitHub event payload JSON")
+    g.add_argument("--branch", help="any other CI: the branch pushed to (or the PR head with --base)")
+    g.add_argument("--sha", help="the commit (40 hex characters)")
+    g.add_argument("--base", help="with --branch: a pull request into this base branch")
+    g.add_argument("--pr", type=int, help="with --base: the pull request number")
+    g.add_argument("--title", help="with --base: the pull request title")
+    g.add_argument("--author", help="who made the change")
+    g.add_argument("--deleted", action="store_true", help="with --branch: the branch was deleted")
+    g.add_argument("--changed-file", action="append", help="with --branch: a changed file (repeatable)")
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=("pulumi", "memory"), default="pulumi",
+                   help="pulumi: the Automation API (default); memory: no cloud, state in --state-dir (dry runs, tests)")
+    g.add_argument("--backend-url", help="Pulumi state backend (default: $PULUMI_BACKEND_URL or file://<repo>/.pulumi-state)")
+    g.add_argument("--secrets-provider", help="e.g. awskms://alias/ghost-gitops (default: passphrase)")
+    g.add_argument("--install-cli", action="store_true", help="install the pinned Pulumi CLI if it is missing")
+    g.add_argument("--state-dir", help="memory engine: state directory (default .pulumi-state/memory)")
+    g.add_argument("--memory-step-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    g.add_argument("--lock-dir", help="per-stack lock files (default .pulumi-state/locks)")
+    g.add_argument("--lock-timeout", type=float, default=1800.0, help="seconds to wait for a busy stack (default 1800)")
+    g.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +294,39 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--format", choices=("tree", "json"), default="tree", help="output format (default: tree)")
     synth.add_argument("--manifests", metavar="DIR", help="also write every Kubernetes object as YAML into DIR")
     synth.set_defaults(func=cmd_synth)
+
+    envs = sub.add_parser("environments", help="print the branch -> stack rules, and which rule given branches hit")
+    envs.add_argument("branch", nargs="*", help="branches to route")
+    envs.set_defaults(func=cmd_environments)
+
+    plan = sub.add_parser("plan", help="print what the current event would do, touching nothing")
+    _event_args(plan)
+    plan.add_argument("--github-matrix", action="store_true", help="print a GitHub Actions matrix (one job per stack)")
+    plan.set_defaults(func=cmd_plan)
+
+    run = sub.add_parser("run", help="execute the plan for the current event")
+    _event_args(run)
+    _engine_args(run)
+    run.set_defaults(func=cmd_run)
+
+    for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
+                       ("destroy", "destroy a stack and remove it"), ("refresh", "refresh a stack's state")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--stack", required=True)
+        p.add_argument("--sha", help="the commit being operated on (default: the work tree's HEAD)")
+        if name == "up":
+            p.add_argument("--rollback", action="store_true",
+                           help="deploy even if a newer commit is deployed (check out the older commit first)")
+        if name == "destroy":
+            p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
+        _engine_args(p)
+        p.set_defaults(func=cmd_stack_operation, rollback=False, yes_destroy_environment=False)
+
+    hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
+    hist.add_argument("--stack", required=True)
+    hist.add_argument("--limit", type=int, default=20)
+    _engine_args(hist)
+    hist.set_defaults(func=cmd_history)
     return parser
 
 
@@ -82,7 +335,7 @@ Command = Callable[[argparse.Namespace, Context], int]
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
          out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run one command. Returns the process exit code (see automation.errors)."""
+    """Run one command. Returns the process exit code (see automation.errors and README)."""
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -92,7 +345,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         func: Command = args.func
         return func(args, Context(environ=environ, out=out, err=err))
     except AutomationError as exc:
-        print(f"error: {exc}", file=err)
+        print(f"error: {_redact_env(str(exc), environ)}", file=err)
         return exc.exit_code
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
@@ -102,5 +355,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except Exception as exc:
         if debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", file=err)
+        print(f"internal error: {type(exc).__name__}: {_redact_env(str(exc), environ)} "
+              "(re-run with --debug for a traceback)", file=err)
         return 1
+
+
+def _redact_env(text: str, environ: Mapping[str, Any]) -> str:
+    from automation.render import Redactor
+
+    return Redactor.from_environ({k: str(v) for k, v in environ.items()})(text)

@@ -7,7 +7,7 @@ Exit codes (documented in README.md):
 - 2 bad input: arguments, config, event payload, environments file, unknown stack
 - 3 timed out waiting for the stack lock
 - 4 the Pulumi CLI is missing or unusable
-- 5 superseded: a newer commit of the branch was already deployed; nothing was done
+- (a superseded run -- a newer commit already deployed -- is "nothing to do": exit 0, reported as superseded)
 """
 
 from __future__ import annotations
@@ -35,7 +35,3 @@ class LockTimeout(AutomationError):
 
 class PulumiCliMissing(AutomationError):
     exit_code = 4
-
-
-class Superseded(AutomationError):
-    exit_code = 5

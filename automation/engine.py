@@ -1,0 +1,117 @@
+"""The interface every engine implements (the Pulumi adapter and the in-memory engine) and its results.
+
+Results are frozen dataclasses; secret values never enter them (outputs are sanitized first).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TextIO
+
+from automation.errors import AutomationError
+from automation.stackconfig import StackConfig
+
+#: Resource types whose replacement or deletion loses data: called out at the top of a report.
+STATEFUL_TYPES = frozenset({
+    "aws:rds/instance:Instance", "aws:rds/cluster:Cluster", "aws:ebs/volume:Volume", "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2", "aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup", "eks:index:Cluster",
+    "aws:eks/cluster:Cluster", "aws:ec2/vpc:Vpc", "random:index/randomPassword:RandomPassword",
+    "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret",
+    "kubernetes:storage.k8s.io/v1:StorageClass",
+})
+DESTRUCTIVE_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced"})
+
+
+class StackBusyError(AutomationError):
+    """Another update holds the stack in the state backend (Pulumi's ConcurrentUpdateError). Retried."""
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    urn: str
+    type: str
+    name: str
+    op: str  # create | update | delete | replace | same | read | refresh ...
+    keys: tuple[str, ...] = ()
+
+    @property
+    def stateful_loss(self) -> bool:
+        return self.type in STATEFUL_TYPES and self.op in DESTRUCTIVE_OPS
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one engine operation did (or, for a preview, would do)."""
+
+    stack: str
+    operation: str
+    succeeded: bool
+    changes: tuple[ResourceChange, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    diff: str = ""
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int | None
+    kind: str
+    result: str
+    started: datetime
+    ended: datetime | None
+    message: str
+    counts: Mapping[str, int]
+    commit: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One stack to operate on, with its config and the audit data to record."""
+
+    stack: str
+    config: StackConfig
+    message: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    commit: str | None = None
+
+
+class Progress:
+    """Streams one line per resource step (with elapsed time) and a summary, to stderr by default."""
+
+    def __init__(self, out: TextIO | None = None, clock: Any = time.monotonic) -> None:
+        self.out = out or sys.stderr
+        self.clock = clock
+        self.started = clock()
+
+    def step(self, op: str, type_: str, name: str, status: str = "done", elapsed_s: float | None = None) -> None:
+        since = self.clock() - self.started
+        took = f" in {elapsed_s:.1f}s" if elapsed_s is not None else ""
+        self.out.write(f"[{since:7.1f}s] {op:<8} {type_} {name}: {status}{took}\n")
+        self.out.flush()
+
+    def message(self, text: str) -> None:
+        self.out.write(f"[{self.clock() - self.started:7.1f}s] {text}\n")
+        self.out.flush()
+
+    def summary(self, stack: str, operation: str, counts: Mapping[str, int], duration_s: float, succeeded: bool) -> None:
+        parts = ", ".join(f"{n} {op}" for op, n in sorted(counts.items()) if n) or "no changes"
+        state = "succeeded" if succeeded else "FAILED"
+        self.out.write(f"{operation} {stack} {state} in {duration_s:.1f}s: {parts}\n")
+        self.out.flush()
+
+
+class Engine(Protocol):
+    """What the orchestrator needs from an engine. Implementations raise StackBusyError when the stack is locked."""
+
+    def preview(self, target: Target, progress: Progress) -> Outcome: ...
+    def up(self, target: Target, progress: Progress) -> Outcome: ...
+    def destroy(self, target: Target, progress: Progress) -> Outcome: ...
+    def refresh(self, target: Target, progress: Progress) -> Outcome: ...
+    def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]: ...
+    def deployed_commit(self, stack: str) -> str | None: ...

@@ -1,0 +1,197 @@
+"""The environments file: an ordered list of branch -> stack rules, validated, first match wins. Pure.
+
+Nothing here imports Pulumi: routing and planning must stay fast.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from automation.errors import ConfigError
+from automation.stackconfig import PERSONAL_NAME, STACK_NAME
+
+FILE_NAME = "environments.yaml"
+NAME_PLACEHOLDER = "{name}"
+#: Branch names as git allows them, narrowed: no spaces, control characters, '..', '~^:?*[\\' or '@{'.
+SAFE_BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
+DEFAULT_INFRA_PATHS = ("Pulumi.yaml", "Pulumi.*.yaml", "__main__.py", "infra/**", "apps/**", "requirements.txt", "environments.yaml")
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    branch: str
+    stack: str
+    kind: Literal["environment", "personal"]
+    template: str | None = None
+    infra_paths: tuple[str, ...] | None = None
+    auto_destroy: bool = False
+    ttl_days: Annotated[int | None, Field(ge=1, le=365)] = None
+    protected: bool = False
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        if not SAFE_BRANCH.match(v.replace(NAME_PLACEHOLDER, "x")) or v.count(NAME_PLACEHOLDER) > 1:
+            raise ValueError(f"branch pattern {v!r} is not a valid branch name (at most one {NAME_PLACEHOLDER})")
+        return v
+
+    @field_validator("stack")
+    @classmethod
+    def _stack(cls, v: str) -> str:
+        if not STACK_NAME.match(v.replace(NAME_PLACEHOLDER, "x")):
+            raise ValueError(f"stack {v!r} is not a valid Pulumi stack name (letters, digits, '-', '_', '.')")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Rule:
+        templated = NAME_PLACEHOLDER in self.branch
+        if self.kind == "environment":
+            if self.auto_destroy:
+                raise ValueError(f"rule {self.branch!r}: auto_destroy is never allowed for an environment")
+            if templated or NAME_PLACEHOLDER in self.stack:
+                raise ValueError(f"rule {self.branch!r}: an environment maps one branch to one stack (no {NAME_PLACEHOLDER})")
+            if self.template or self.ttl_days:
+                raise ValueError(f"rule {self.branch!r}: template and ttl_days are for personal rules")
+        else:
+            if not templated or NAME_PLACEHOLDER not in self.stack:
+                raise ValueError(f"rule {self.branch!r}: a personal rule needs {NAME_PLACEHOLDER} in both branch and stack")
+            if not self.template:
+                raise ValueError(f"rule {self.branch!r}: a personal rule needs `template` (the environment stack it derives from)")
+            if self.protected:
+                raise ValueError(f"rule {self.branch!r}: personal stacks cannot be protected")
+        return self
+
+    def pattern(self) -> re.Pattern[str]:
+        head, _, tail = self.branch.partition(NAME_PLACEHOLDER)
+        if NAME_PLACEHOLDER not in self.branch:
+            return re.compile(re.escape(self.branch) + r"\Z")
+        return re.compile(re.escape(head) + r"(?P<name>.+?)" + re.escape(tail) + r"\Z")
+
+
+class EnvironmentsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    environments: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _cross(self) -> EnvironmentsFile:
+        if not self.environments:
+            raise ValueError("`environments` must list at least one rule")
+        unknown = set(self.defaults) - {"infra_paths"}
+        if unknown:
+            raise ValueError(f"unknown key(s) in defaults: {', '.join(sorted(unknown))} (allowed: infra_paths)")
+        stacks = [r.stack for r in self.environments]
+        dupes = {s for s in stacks if stacks.count(s) > 1}
+        if dupes:
+            raise ValueError(f"stack(s) {', '.join(sorted(dupes))} appear in more than one rule")
+        env_stacks = {r.stack for r in self.environments if r.kind == "environment"}
+        for r in self.environments:
+            if r.kind == "personal" and r.template not in env_stacks:
+                raise ValueError(f"rule {r.branch!r}: template {r.template!r} is not an environment stack of this file")
+        return self
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a branch goes: the rule it hit, the stack name, and the personal name if any."""
+
+    branch: str
+    rule_index: int
+    rule: Rule
+    stack: str
+    name: str | None
+    infra_paths: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        return self.rule.kind
+
+
+@dataclass(frozen=True)
+class Environments:
+    rules: tuple[Rule, ...]
+    infra_paths: tuple[str, ...]
+    source: str
+
+    def route(self, branch: str) -> Route | None:
+        """The first rule matching ``branch``; None if no rule matches.
+
+        :raises ConfigError: the branch matches a personal rule but its name part is unsafe.
+        """
+        if not SAFE_BRANCH.match(branch):
+            raise ConfigError(f"branch name {branch!r} is not a safe git branch name; refusing to route it")
+        for index, rule in enumerate(self.rules):
+            match = rule.pattern().match(branch)
+            if not match:
+                continue
+            name = match.groupdict().get("name")
+            if name is not None and not PERSONAL_NAME.match(name):
+                raise ConfigError(
+                    f"branch {branch!r} matches rule {rule.branch!r} but {name!r} is not a safe personal name: use 1-30 "
+                    "lower-case letters, digits or '-' (it becomes a stack, a namespace and a database name)")
+            stack = rule.stack.replace(NAME_PLACEHOLDER, name or "")
+            return Route(branch=branch, rule_index=index, rule=rule, stack=stack, name=name,
+                         infra_paths=rule.infra_paths if rule.infra_paths is not None else self.infra_paths)
+        return None
+
+    def by_stack(self, stack: str) -> Route | None:
+        """The route of a stack name (for per-stack commands): exact environment stacks, then personal templates."""
+        for index, rule in enumerate(self.rules):
+            if rule.kind == "environment" and rule.stack == stack:
+                return Route(branch=rule.branch, rule_index=index, rule=rule, stack=stack, name=None,
+                             infra_paths=rule.infra_paths if rule.infra_paths is not None else self.infra_paths)
+        for index, rule in enumerate(self.rules):
+            if rule.kind != "personal":
+                continue
+            head, _, tail = rule.stack.partition(NAME_PLACEHOLDER)
+            m = re.fullmatch(re.escape(head) + r"(?P<name>.+)" + re.escape(tail), stack)
+            if m and PERSONAL_NAME.match(m["name"]):
+                branch = rule.branch.replace(NAME_PLACEHOLDER, m["name"])
+                return Route(branch=branch, rule_index=index, rule=rule, stack=stack, name=m["name"],
+                             infra_paths=rule.infra_paths if rule.infra_paths is not None else self.infra_paths)
+        return None
+
+    def environment_stacks(self) -> tuple[str, ...]:
+        return tuple(r.stack for r in self.rules if r.kind == "environment")
+
+
+def touches_infra(paths: tuple[str, ...], changed: tuple[str, ...]) -> tuple[str, ...]:
+    """The changed files that match any infrastructure glob (``**`` spans directories)."""
+    return tuple(f for f in changed if any(fnmatch.fnmatchcase(f, p) for p in paths))
+
+
+def parse_environments(data: object, source: str) -> Environments:
+    """Validate a parsed environments document. :raises ConfigError: with the first problem found."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: must be a YAML mapping with an `environments` list")
+    try:
+        doc = EnvironmentsFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {where}: {msg}") from None
+    paths = doc.defaults.get("infra_paths", DEFAULT_INFRA_PATHS)
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) and p for p in paths):
+        raise ConfigError(f"{source}: defaults.infra_paths must be a list of glob patterns")
+    return Environments(rules=doc.environments, infra_paths=tuple(paths), source=source)
+
+
+def load_environments(root: Path) -> Environments:
+    path = root / FILE_NAME
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist: the engine needs it to map branches to stacks") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_environments(data, FILE_NAME)

@@ -1,0 +1,103 @@
+"""The only module that runs git. Arguments are always lists (never a shell); payload text is data.
+
+CI checkouts are often shallow, so every question can fail to be answered locally; each function
+says so (None) rather than guessing, and ``fetch`` tries to get what is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from automation.errors import ConfigError
+from automation.events import SHA, Request
+
+GIT_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class ChangedFiles:
+    files: tuple[str, ...] | None  # None: unknown, so everything counts as changed
+    source: str
+
+
+class Git:
+    def __init__(self, repo: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.repo = repo
+        self.environ = dict(environ or {})
+        if shutil.which("git") is None:
+            raise ConfigError("git is not installed or not on PATH")
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**self.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        return subprocess.run(["git", "-C", str(self.repo), *args], capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT_S, env=env or None, check=False)
+
+    def has_commit(self, sha: str) -> bool:
+        return SHA.match(sha) is not None and self._run("cat-file", "-e", f"{sha}^{{commit}}").returncode == 0
+
+    def fetch(self, *shas: str, depth: int = 100) -> bool:
+        """Fetch commits by SHA from origin (servers allow it for reachable commits). True if all are present after."""
+        wanted = [s for s in shas if SHA.match(s)]
+        if not wanted:
+            return False
+        self._run("fetch", "--no-tags", "--quiet", f"--depth={depth}", "origin", *wanted)
+        return all(self.has_commit(s) for s in wanted)
+
+    def diff_names(self, base: str, head: str) -> tuple[str, ...]:
+        proc = self._run("diff", "--name-only", "--no-renames", f"{base}..{head}")
+        if proc.returncode != 0:
+            raise ConfigError(f"git diff {base[:7]}..{head[:7]} failed: {proc.stderr.strip()}")
+        return tuple(sorted(line for line in proc.stdout.splitlines() if line))
+
+    def is_ancestor(self, older: str, newer: str) -> bool | None:
+        """True if ``older`` is an ancestor of ``newer``; None if git cannot tell (commits missing)."""
+        proc = self._run("merge-base", "--is-ancestor", older, newer)
+        if proc.returncode in (0, 1):
+            return proc.returncode == 0
+        return None
+
+    def head(self) -> str | None:
+        proc = self._run("rev-parse", "HEAD")
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    @contextmanager
+    def worktree(self, sha: str) -> Iterator[Path]:
+        """A temporary checkout of ``sha`` (removed afterwards)."""
+        tmp = Path(tempfile.mkdtemp(prefix="ghost-gitops-wt-"))
+        target = tmp / "tree"
+        proc = self._run("worktree", "add", "--detach", "--quiet", str(target), sha)
+        if proc.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ConfigError(f"cannot check out {sha[:7]}: {proc.stderr.strip()}")
+        try:
+            yield target
+        finally:
+            self._run("worktree", "remove", "--force", str(target))
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def changed_files(request: Request, git: Git | None) -> ChangedFiles:
+    """Which files a push changed, and where that answer came from.
+
+    Order: the payload's own lists (complete for <= 20 commits), the local clone, a fetch of the two
+    commits; failing all of them the files are unknown and the caller treats everything as changed.
+    """
+    if request.payload_changed_files is not None:
+        return ChangedFiles(request.payload_changed_files, "payload commit lists")
+    if request.created_branch:
+        return ChangedFiles(None, "new branch: no previous commit to compare with")
+    if request.before is None or request.sha is None:
+        return ChangedFiles(None, "no before/after commits given")
+    if git is None:
+        return ChangedFiles(None, "no git repository")
+    if git.has_commit(request.before) and git.has_commit(request.sha):
+        return ChangedFiles(git.diff_names(request.before, request.sha), "git diff (local clone)")
+    if git.fetch(request.before, request.sha):
+        return ChangedFiles(git.diff_names(request.before, request.sha), "git diff (after fetching the commits)")
+    return ChangedFiles(None, "commits not available locally or from origin")

@@ -1,0 +1,185 @@
+"""An engine with no cloud: the same interface as the Pulumi adapter, state kept in a directory.
+
+Its "program" is the offline synth of the real stack (or any function given), so `preview` and `up`
+report the real program's creates, updates and deletes against what was "deployed" before. Used by
+the tests (including real-process races) and by `--engine memory` for a dry run of the whole flow.
+Failures can be injected per operation to exercise retries and error paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, Target
+from automation.errors import OperationFailed
+
+#: urn -> {"type", "name", "inputs"}
+Snapshot = dict[str, dict[str, Any]]
+Program = Callable[[Target], tuple[Snapshot, Mapping[str, Any]]]
+
+
+def synth_program(root: Path) -> Program:
+    def run(target: Target) -> tuple[Snapshot, Mapping[str, Any]]:
+        from automation.synth import synthesize
+
+        result = synthesize(root, target.config)
+        snapshot = {r.urn: {"type": r.type, "name": r.name, "inputs": r.inputs} for r in result.resources}
+        return snapshot, result.outputs
+    return run
+
+
+class MemoryEngine:
+    def __init__(self, state_dir: Path, program: Program, *, step_delay_s: float = 0.0,
+                 failures: Mapping[str, list[BaseException | None]] | None = None) -> None:
+        """
+        :param state_dir: where stacks' state, history and an activity log live (shared across processes).
+        :param program: what the stack declares (default in the CLI: the offline synth).
+        :param step_delay_s: seconds each mutating operation takes (to make races observable).
+        :param failures: operation name -> exceptions to raise on successive calls (None = succeed).
+        """
+        self.state_dir = state_dir
+        self.program = program
+        self.step_delay_s = step_delay_s
+        self.failures = {k: list(v) for k, v in (failures or {}).items()}
+        self.calls: list[tuple[str, str]] = []
+        state_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- state --------------------------------------------------------------------------------
+    def _path(self, stack: str) -> Path:
+        return self.state_dir / f"{stack}.json"
+
+    def _load(self, stack: str) -> dict[str, Any]:
+        path = self._path(stack)
+        if not path.exists():
+            return {"resources": {}, "history": [], "outputs": {}}
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    def _save(self, stack: str, state: dict[str, Any]) -> None:
+        tmp = self._path(stack).with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+        os.replace(tmp, self._path(stack))
+
+    def _activity(self, stack: str, what: str) -> None:
+        with (self.state_dir / "activity.log").open("a") as log:
+            log.write(f"{time.time():.6f} {os.getpid()} {stack} {what}\n")
+
+    def _inject(self, operation: str) -> None:
+        queue = self.failures.get(operation)
+        if queue:
+            failure = queue.pop(0)
+            if failure is not None:
+                raise failure
+
+    # -- diffing --------------------------------------------------------------------------------
+    @staticmethod
+    def _changes(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
+        changes = []
+        for urn, res in new.items():
+            if urn not in old:
+                changes.append(ResourceChange(urn, res["type"], res["name"], "create"))
+            else:
+                before = old[urn]["inputs"]
+                keys = tuple(sorted(k for k in set(before) | set(res["inputs"]) if before.get(k) != res["inputs"].get(k)))
+                changes.append(ResourceChange(urn, res["type"], res["name"], "update" if keys else "same", keys))
+        for urn, res in old.items():
+            if urn not in new:
+                changes.append(ResourceChange(urn, res["type"], res["name"], "delete"))
+        return tuple(sorted(changes, key=lambda c: c.urn))
+
+    @staticmethod
+    def _summary(changes: tuple[ResourceChange, ...]) -> tuple[dict[str, int], str]:
+        counts: dict[str, int] = {}
+        lines = []
+        sign = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " "}
+        for c in changes:
+            counts[c.op] = counts.get(c.op, 0) + 1
+            if c.op != "same":
+                lines.append(f"{sign.get(c.op, '?')} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else ""))
+        return counts, "\n".join(lines)
+
+    # -- operations -----------------------------------------------------------------------------
+    def _run(self, operation: str, target: Target, progress: Progress, desired: Snapshot | None,
+             outputs: Mapping[str, Any]) -> Outcome:
+        start = time.monotonic()
+        self.calls.append((operation, target.stack))
+        self._inject(operation)
+        state = self._load(target.stack)
+        new = desired if desired is not None else {}
+        changes = self._changes(state["resources"], new)
+        counts, diff = self._summary(changes)
+        mutating = operation != "preview"
+        if mutating:
+            self._activity(target.stack, f"start {operation}")
+        try:
+            for change in changes:
+                if change.op != "same":
+                    progress.step(change.op, change.type, change.name, "planned" if not mutating else "done")
+            if mutating and self.step_delay_s:
+                time.sleep(self.step_delay_s)
+            self._inject(f"{operation}:mid")  # a failure in the middle of an update
+        except StackBusyError:
+            raise
+        except Exception as exc:
+            if mutating:
+                self._record(target, state, operation, "failed", counts, start)
+                self._activity(target.stack, f"end {operation}")
+            raise OperationFailed(f"{operation} of {target.stack} failed: {exc}") from exc
+        if mutating:
+            state["resources"] = new
+            state["outputs"] = dict(outputs) if operation != "destroy" else {}
+            self._record(target, state, operation, "succeeded", counts, start)
+            if operation == "destroy":
+                self._path(target.stack).unlink(missing_ok=True)
+            self._activity(target.stack, f"end {operation}")
+        duration = time.monotonic() - start
+        progress.summary(target.stack, operation, counts, duration, True)
+        return Outcome(stack=target.stack, operation=operation, succeeded=True, changes=changes, counts=counts,
+                       diff=diff, outputs=dict(outputs), duration_s=duration)
+
+    def _record(self, target: Target, state: dict[str, Any], operation: str, result: str, counts: Mapping[str, int],
+                start: float) -> None:
+        now = datetime.now(UTC)
+        state["history"].append({
+            "version": len(state["history"]) + 1, "kind": "update" if operation == "up" else operation, "result": result,
+            "started": (now.timestamp() - (time.monotonic() - start)), "ended": now.timestamp(), "message": target.message,
+            "counts": dict(counts), "commit": target.commit,
+        })
+        if operation != "destroy" or result != "succeeded":
+            self._save(target.stack, state)
+
+    def preview(self, target: Target, progress: Progress) -> Outcome:
+        desired, outputs = self.program(target)
+        return self._run("preview", target, progress, desired, outputs)
+
+    def up(self, target: Target, progress: Progress) -> Outcome:
+        desired, outputs = self.program(target)
+        return self._run("up", target, progress, desired, outputs)
+
+    def refresh(self, target: Target, progress: Progress) -> Outcome:
+        state = self._load(target.stack)
+        return self._run("refresh", target, progress, state["resources"], state["outputs"])
+
+    def destroy(self, target: Target, progress: Progress) -> Outcome:
+        return self._run("destroy", target, progress, None, {})
+
+    def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]:
+        entries = self._load(stack)["history"][-limit:]
+        return tuple(HistoryEntry(version=e["version"], kind=e["kind"], result=e["result"],
+                                  started=datetime.fromtimestamp(e["started"], UTC),
+                                  ended=datetime.fromtimestamp(e["ended"], UTC) if e.get("ended") else None,
+                                  message=e["message"], counts=e["counts"], commit=e.get("commit"))
+                     for e in reversed(entries))
+
+    def deployed_commit(self, stack: str) -> str | None:
+        for entry in reversed(self._load(stack)["history"]):
+            if entry["kind"] == "update" and entry["result"] == "succeeded":
+                commit: str | None = entry.get("commit")
+                return commit
+        return None

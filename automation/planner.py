@@ -1,0 +1,178 @@
+"""Request + environments + changed files -> the operations to run, each with its reason. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from automation.environments import Environments, Route, touches_infra
+from automation.errors import ConfigError
+from automation.events import PR_ACTIONS, Request
+from automation.git import ChangedFiles
+
+OperationName = Literal["preview", "up", "destroy", "refresh", "none"]
+#: The keys of one operation in `plan` output (a contract: see tests/test_plan.py).
+OPERATION_KEYS = ("stack", "operation", "reason", "branch", "sha", "pull_request")
+
+
+@dataclass(frozen=True)
+class Operation:
+    stack: str | None
+    operation: OperationName
+    reason: str
+    branch: str | None = None
+    sha: str | None = None
+    pull_request: int | None = None
+    kind: str | None = None
+    #: run without the cloud: the offline structural diff (fork pull requests)
+    offline: bool = False
+    #: deploy even if a newer commit of the branch is already deployed (an explicit rollback)
+    allow_older: bool = False
+    protected: bool = False
+
+    @property
+    def mutating(self) -> bool:
+        return self.operation in ("up", "destroy", "refresh")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "operation": self.operation, "reason": self.reason, "branch": self.branch,
+                "sha": self.sha, "pull_request": self.pull_request}
+
+
+@dataclass(frozen=True)
+class Plan:
+    event: str
+    operations: tuple[Operation, ...]
+    changed_files_source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"operations": [op.to_json() for op in self.operations]}
+        doc["event"] = self.event
+        if self.changed_files_source:
+            doc["changed_files_source"] = self.changed_files_source
+        return doc
+
+    def github_matrix(self) -> dict[str, Any]:
+        """One matrix job per stack with something to do (GitHub rejects an empty include: check `has_work`)."""
+        return {"include": [op.to_json() for op in self.operations if op.operation != "none"]}
+
+    @property
+    def actionable(self) -> tuple[Operation, ...]:
+        return tuple(op for op in self.operations if op.operation != "none")
+
+
+def _none(request: Request, reason: str) -> Plan:
+    pr = request.pull_request.number if request.pull_request else None
+    return Plan(request.event, (Operation(stack=None, operation="none", reason=reason, branch=request.branch,
+                                          sha=request.sha, pull_request=pr),))
+
+
+def _op(route: Route, operation: OperationName, reason: str, request: Request, **kw: Any) -> Operation:
+    pr = request.pull_request.number if request.pull_request else None
+    return Operation(stack=route.stack, operation=operation, reason=reason, branch=route.branch, sha=request.sha,
+                     pull_request=pr, kind=route.kind, protected=route.rule.protected, **kw)
+
+
+def plan(request: Request, envs: Environments, changes: ChangedFiles | None = None) -> Plan:
+    """What to do for ``request``. Unhandled events and unmatched branches plan to ``none`` with a reason.
+
+    :raises ConfigError: an unsafe branch name or an unknown stack in a manual dispatch.
+    """
+    if request.event in ("push", "manual"):
+        return _plan_push(request, envs, changes)
+    if request.event == "pull_request":
+        return _plan_pull_request(request, envs)
+    if request.event == "delete":
+        return _plan_delete(request, envs)
+    if request.event == "schedule":
+        ops = []
+        for stack in envs.environment_stacks():
+            route = envs.by_stack(stack)
+            assert route is not None
+            ops.append(Operation(stack=stack, operation="preview", branch=route.branch, kind="environment",
+                                 reason="scheduled drift check: preview against the deployed state"))
+        return Plan("schedule", tuple(ops))
+    if request.event == "workflow_dispatch":
+        return _plan_dispatch(request, envs)
+    return _none(request, f"event {request.action!r} is not handled by the engine")
+
+
+def _plan_push(request: Request, envs: Environments, changes: ChangedFiles | None) -> Plan:
+    if request.branch is None:
+        return _none(request, "push to a tag or other non-branch ref: nothing to deploy")
+    if request.action == "deleted":
+        return _none(request, "branch deletion push: the delete event handles it")
+    route = envs.route(request.branch)
+    if route is None:
+        return _none(request, f"no rule in {envs.source} matches branch {request.branch!r}")
+    source = changes.source if changes else None
+    if changes is not None and changes.files is not None:
+        infra = touches_infra(route.infra_paths, changes.files)
+        if not infra:
+            return Plan(request.event, (_op(route, "none", f"no infrastructure path changed ({len(changes.files)} file(s) "
+                                                           f"changed, from {changes.source})", request),), source)
+        reason = f"push to {route.branch}: {len(infra)} infrastructure file(s) changed (from {changes.source})"
+    else:
+        why = changes.source if changes else "changed files unknown"
+        reason = f"push to {route.branch}: {why}, so the whole stack is deployed"
+    if route.kind == "personal":
+        reason = f"personal environment {route.stack} created/updated: " + reason
+    return Plan(request.event, (_op(route, "up", reason, request),), source)
+
+
+def _plan_pull_request(request: Request, envs: Environments) -> Plan:
+    pr = request.pull_request
+    assert pr is not None
+    if request.action not in PR_ACTIONS:
+        return _none(request, f"pull_request action {request.action!r} needs no preview")
+    if request.action == "closed":
+        return _none(request, f"pull request #{pr.number} merged: the push to {pr.base} deploys it" if pr.merged
+                     else f"pull request #{pr.number} closed without merging")
+    if pr.draft and request.action != "ready_for_review":
+        return _none(request, f"pull request #{pr.number} is a draft: it is previewed when marked ready for review")
+    route = envs.route(pr.base)
+    if route is None:
+        return _none(request, f"no rule in {envs.source} matches the base branch {pr.base!r}")
+    if pr.from_fork:
+        return Plan(request.event, (_op(route, "preview", f"pull request #{pr.number} from a fork: no cloud credentials, "
+                                                          "offline structural diff only", request, offline=True),))
+    return Plan(request.event, (_op(route, "preview", f"pull request #{pr.number} into {pr.base} ({request.action})", request),))
+
+
+def _plan_delete(request: Request, envs: Environments) -> Plan:
+    if request.branch is None:
+        return _none(request, f"deleted {request.action or 'ref'} is not a branch: nothing to do")
+    route = envs.route(request.branch)
+    if route is None:
+        return _none(request, f"no rule in {envs.source} matches deleted branch {request.branch!r}")
+    if route.kind == "environment":
+        return Plan(request.event, (_op(route, "none", f"deleting environment branch {route.branch!r} never destroys "
+                                                       f"stack {route.stack}", request),))
+    if not route.rule.auto_destroy:
+        return Plan(request.event, (_op(route, "none", f"auto_destroy is off for {route.rule.branch!r}: "
+                                                       f"stack {route.stack} is kept", request),))
+    return Plan(request.event, (_op(route, "destroy", f"personal branch {route.branch!r} deleted: destroy and remove "
+                                                      f"stack {route.stack}", request),))
+
+
+def _plan_dispatch(request: Request, envs: Environments) -> Plan:
+    if request.dispatch_stack:
+        route = envs.by_stack(request.dispatch_stack)
+        if route is None:
+            raise ConfigError(f"unknown stack {request.dispatch_stack!r}: {envs.source} maps no branch to it")
+    elif request.branch:
+        route = envs.route(request.branch)
+        if route is None:
+            return _none(request, f"no rule in {envs.source} matches branch {request.branch!r}")
+    else:
+        raise ConfigError("workflow_dispatch needs a `stack` input or a branch ref")
+    operation = request.dispatch_operation or "up"
+    if operation == "destroy" and route.kind == "environment":
+        raise ConfigError(f"refusing to destroy environment stack {route.stack!r} from a workflow; "
+                          "environments are never destroyed by the engine")
+    who = f" by {request.actor}" if request.actor else ""
+    if request.rollback:
+        assert request.sha is not None
+        reason = f"rollback of {route.stack} to {request.sha[:7]} requested{who}"
+        return Plan(request.event, (_op(route, "up", reason, request, allow_older=True),))
+    return Plan(request.event, (_op(route, operation, f"manual {operation} of {route.stack}{who}", request),))  # type: ignore[arg-type]

@@ -1,0 +1,76 @@
+"""Where reports go besides the terminal: the job summary file and the PR comment. Never raises.
+
+Also resolves the audit data (PR title, author, approvers) through the GitHub API when a token is
+available, and from the merge commit message otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from automation.audit import AuditInfo, from_merge_message
+from automation.events import Request
+from automation.github import GitHubClient, GitHubError
+from automation.render import Redactor, Report, marker, render_markdown
+
+
+def github_client(environ: Mapping[str, str], request: Request) -> GitHubClient | None:
+    token = environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN")
+    repo = request.repository or environ.get("GITHUB_REPOSITORY")
+    if not token or not repo:
+        return None
+    return GitHubClient(token, repo, api_url=environ.get("GITHUB_API_URL", "https://api.github.com"))
+
+
+def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> AuditInfo:
+    branch = request.branch or "(no branch)"
+    pr = request.pull_request
+    if pr is not None:
+        info = AuditInfo(branch=branch, sha=request.sha, pr_number=pr.number, pr_title=pr.title, author=pr.author)
+    else:
+        number, title = from_merge_message(request.head_commit_message)
+        info = AuditInfo(branch=branch, sha=request.sha, pr_number=number, pr_title=title, author=request.actor)
+    if gh is None:
+        return info
+    try:
+        if pr is None and request.sha:
+            found = gh.pull_request_for_commit(request.sha)
+            if found is not None:
+                info = AuditInfo(branch=branch, sha=request.sha, pr_number=found.number, pr_title=found.title,
+                                 author=found.author)
+        if info.pr_number:
+            info = AuditInfo(**{**info.__dict__, "approvers": gh.approvers(info.pr_number)})
+    except GitHubError as exc:
+        err.write(f"warning: audit data from GitHub unavailable: {exc}\n")
+    return info
+
+
+def publish(reports: tuple[Report, ...], request: Request, environ: Mapping[str, str], gh: GitHubClient | None,
+            redact: Redactor, err: TextIO) -> list[str]:
+    """Append to $GITHUB_STEP_SUMMARY and upsert one PR comment per stack. Returns problems (also printed)."""
+    problems: list[str] = []
+    shown = [r for r in reports if r.stack is not None and r.status != "none"]
+    summary_path = environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        try:
+            with Path(summary_path).open("a", encoding="utf-8") as fh:
+                for report in reports:
+                    fh.write(render_markdown(report, redact=redact) + "\n\n")
+        except OSError as exc:
+            problems.append(f"could not write the job summary: {exc}")
+    pr = request.pull_request
+    if pr is not None and pr.number and shown:
+        if gh is None:
+            problems.append("no PR comment: GITHUB_TOKEN or the repository is not available")
+        else:
+            for report in shown:
+                try:
+                    assert report.stack is not None
+                    gh.upsert_comment(pr.number, marker(report.stack), render_markdown(report, redact=redact))
+                except GitHubError as exc:
+                    problems.append(f"could not comment on pull request #{pr.number}: {exc}")
+    for problem in problems:
+        err.write(f"warning: {redact(problem)} (the operation itself is unaffected)\n")
+    return problems

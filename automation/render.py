@@ -1,0 +1,206 @@
+"""Reports for people (PR comment, job summary, terminal) and machines (JSON). Pure functions.
+
+One comment per pull request and stack, found again by a hidden marker. The summary (counts,
+stateful call-outs, the changed-resources table) is always kept; the collapsed full diff is trimmed
+first so the whole comment stays under GitHub's 65,536-character limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from automation.engine import Outcome, ResourceChange
+
+COMMENT_LIMIT = 65_536
+#: Headroom under GitHub's limit (multi-byte characters, the marker, future edits).
+SAFE_LIMIT = 64_000
+OP_ORDER = ("create", "update", "replace", "delete", "same")
+OP_LABEL = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "unchanged",
+            "create-replacement": "replace", "delete-replaced": "replace", "read": "read", "refresh": "refresh"}
+STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖"}
+
+
+def marker(stack: str) -> str:
+    return f"<!-- ghost-gitops:report stack={stack} -->"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of one planned operation, ready to render."""
+
+    stack: str | None
+    operation: str
+    status: str  # succeeded | failed | superseded | skipped | none
+    reason: str
+    outcome: Outcome | None = None
+    offline: bool = False
+    commit: str | None = None
+    message: str | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.outcome
+        return {
+            "stack": self.stack, "operation": self.operation, "status": self.status, "reason": self.reason,
+            "offline": self.offline, "commit": self.commit, "message": self.message, "error": self.error,
+            "notes": list(self.notes),
+            "counts": dict(out.counts) if out else {},
+            "changes": [{"urn": c.urn, "type": c.type, "name": c.name, "op": c.op, "keys": list(c.keys)}
+                        for c in (out.changes if out else ()) if c.op != "same"],
+            "outputs": dict(out.outputs) if out else {},
+            "duration_s": round(out.duration_s, 3) if out else 0.0,
+        }
+
+
+class Redactor:
+    """Replaces every known secret value by ``[secret]`` in text about to leave the process."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[secret]")
+        return text
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
+        sensitive = re.compile(r"TOKEN|SECRET|PASSWORD|PASSPHRASE|PRIVATE|CREDENTIAL|_KEY$|ACCESS_KEY", re.IGNORECASE)
+        return cls([v for k, v in environ.items() if sensitive.search(k)] + list(extra))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _counts_table(counts: Mapping[str, int]) -> str:
+    merged: dict[str, int] = {}
+    for op, n in counts.items():
+        label = OP_LABEL.get(op, op)
+        merged[label] = merged.get(label, 0) + n
+    ordered = [OP_LABEL[o] for o in OP_ORDER] + sorted(k for k in merged if k not in {OP_LABEL[o] for o in OP_ORDER})
+    return "| " + " | ".join(ordered) + " |\n|" + "---|" * len(ordered) + "\n| " + \
+        " | ".join(str(merged.get(k, 0)) for k in ordered) + " |"
+
+
+def _change_rows(changes: Iterable[ResourceChange]) -> list[str]:
+    rank = {op: i for i, op in enumerate(("delete", "replace", "delete-replaced", "create-replacement", "update", "create"))}
+    shown = sorted((c for c in changes if c.op not in ("same", "read")), key=lambda c: (rank.get(c.op, 9), c.type, c.name))
+    return [f"| {OP_LABEL.get(c.op, c.op)}{' ⚠️' if c.stateful_loss else ''} | `{_cell(c.type)}` | `{_cell(c.name)}` | "
+            f"{_cell(', '.join(c.keys)) or ''} |" for c in shown]
+
+
+def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor | None = None) -> str:
+    """The PR comment / job summary for one report, at most ``limit`` characters."""
+    redact = redact or Redactor()
+    stack = report.stack or "(none)"
+    kind = "Offline structural diff" if report.offline else f"Pulumi {report.operation}"
+    icon = STATUS_ICON.get(report.status, "")
+    head = [marker(stack), f"### {icon} {kind}: `{stack}` {report.status}"]
+    if report.offline:
+        head.append("> [!NOTE]\n> **Offline**: no cloud preview could run (a fork pull request or no credentials). "
+                    "This compares what the program declares at the base commit with the pull request's head, "
+                    "evaluated offline; values only the cloud knows are not compared.")
+    out = report.outcome
+    losses = [c for c in (out.changes if out else ()) if c.stateful_loss]
+    if losses:
+        head.append("> [!WARNING]\n> **Stateful resources will be replaced or deleted:** " +
+                    ", ".join(f"`{_cell(c.type)}` `{_cell(c.name)}` ({OP_LABEL.get(c.op, c.op)})" for c in losses))
+    meta = [f"**Reason:** {_cell(report.reason)}"]
+    if report.commit:
+        meta.append(f"**Commit:** `{report.commit[:7]}`")
+    if report.message:
+        meta.append(f"**Audit message:** {_cell(report.message)}")
+    if out is not None and out.duration_s:
+        meta.append(f"**Took:** {out.duration_s:.1f}s")
+    head.append(" · ".join(meta))
+    if report.error:
+        head.append(f"**Error:** {_cell(report.error)}")
+    head.extend(f"> {_cell(n)}" for n in report.notes)
+    body: list[str] = []
+    if out is not None:
+        body.append(_counts_table(out.counts))
+        rows = _change_rows(out.changes)
+        if rows:
+            body.append("#### Changed resources\n\n| Operation | Type | Name | Changed keys |\n|---|---|---|---|")
+    else:
+        rows = []
+    fixed = redact("\n\n".join(head + body))
+    footer = "\n\n<sub>ghost-gitops engine · this comment is updated in place on every push</sub>"
+    # Keep every summary line; trim table rows only if the table alone would not fit.
+    budget = limit - len(fixed) - len(footer) - 400
+    table_lines: list[str] = []
+    for i, row in enumerate(rows):
+        row = redact(row)
+        if len(row) + 1 > budget:
+            table_lines.append(f"| … | {len(rows) - i} more changes not shown | | |")
+            budget = 0
+            break
+        table_lines.append(row)
+        budget -= len(row) + 1
+    text = fixed + ("\n" + "\n".join(table_lines) if table_lines else "")
+    diff = redact(out.diff) if out is not None else ""
+    if diff:
+        fence = "~~~~"
+        opening, closing = f"\n\n<details><summary>Full diff</summary>\n\n{fence}diff\n", f"\n{fence}\n</details>"
+        room = limit - len(text) - len(footer) - len(opening) - len(closing) - 80
+        if room > 200:
+            if len(diff) > room:
+                cut = diff[:room].rsplit("\n", 1)[0]
+                diff = cut + f"\n… diff trimmed: {len(diff) - len(cut):,} more characters (see the job log)"
+            text += opening + diff.replace(fence, "~~~") + closing
+    return text + footer
+
+
+def render_text(report: Report, redact: Redactor | None = None) -> str:
+    """One line per report for the terminal."""
+    redact = redact or Redactor()
+    counts = ""
+    if report.outcome is not None:
+        counts = " (" + (", ".join(f"{n} {OP_LABEL.get(op, op)}" for op, n in sorted(report.outcome.counts.items()) if n)
+                         or "no changes") + ")"
+    where = report.stack or "-"
+    return redact(f"{report.operation:<8} {where:<16} {report.status}{counts}: {report.reason}"
+                  + (f" | error: {report.error}" if report.error else ""))
+
+
+def structural_diff(base: Mapping[str, Mapping[str, Any]], head: Mapping[str, Mapping[str, Any]]) -> tuple[ResourceChange, ...]:
+    """Compare two offline syntheses (urn -> {type, name, inputs}): added, removed, changed inputs."""
+    changes = []
+    for urn, res in head.items():
+        if urn not in base:
+            changes.append(ResourceChange(urn, res["type"], res["name"], "create"))
+            continue
+        old, new = base[urn]["inputs"], res["inputs"]
+        keys = tuple(sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)))
+        changes.append(ResourceChange(urn, res["type"], res["name"], "update" if keys else "same", keys))
+    changes += [ResourceChange(urn, r["type"], r["name"], "delete") for urn, r in base.items() if urn not in head]
+    return tuple(sorted(changes, key=lambda c: c.urn))
+
+
+def diff_text(changes: Iterable[ResourceChange], base: Mapping[str, Mapping[str, Any]],
+              head: Mapping[str, Mapping[str, Any]]) -> str:
+    """A readable diff of changed inputs (top-level keys), for the collapsed block."""
+    import json
+
+    lines: list[str] = []
+    for c in changes:
+        if c.op == "create":
+            lines.append(f"+ {c.type} {c.name}")
+        elif c.op == "delete":
+            lines.append(f"- {c.type} {c.name}")
+        elif c.op == "update":
+            lines.append(f"~ {c.type} {c.name}")
+            for key in c.keys:
+                before, after = base[c.urn]["inputs"].get(key), head[c.urn]["inputs"].get(key)
+                lines.append(f"-     {key}: {json.dumps(before, sort_keys=True)}")
+                lines.append(f"+     {key}: {json.dumps(after, sort_keys=True)}")
+    return "\n".join(lines)

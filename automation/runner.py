@@ -1,0 +1,198 @@
+"""Execute a plan: for each operation, lock the stack, check supersession, run it, report.
+
+Failures of one operation are reported and the others still run; the exit code reflects the worst.
+Reporting (PR comment, job summary) never fails or undoes a deployment: its failures become notes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import tenacity
+
+from automation.audit import AuditInfo, audit_message
+from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
+from automation.environments import Environments, Route
+from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, PulumiCliMissing
+from automation.events import Request
+from automation.git import Git
+from automation.locking import StackLocks
+from automation.planner import Operation, Plan
+from automation.render import Report, diff_text, structural_diff
+from automation.stackconfig import PersonalSpec, StackConfig, load_stack_config, project_name
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    busy_attempts: int = 6
+    busy_base_wait_s: float = 5.0
+    busy_max_wait_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class RunContext:
+    root: Path
+    envs: Environments
+    engine: Engine
+    locks: StackLocks
+    progress: Progress
+    git: Git | None = None
+    options: RunOptions = field(default_factory=RunOptions)
+    sleep: Callable[[float], None] = tenacity.nap.sleep
+    #: answers for the offline structural diff: (root, stack, sha or None for the work tree) -> snapshot
+    offline_synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]] | None = None
+
+
+def stack_config(root: Path, envs: Environments, stack: str, route: Route | None = None) -> StackConfig:
+    """A stack's config, personal stacks derived from their rule's template."""
+    route = route or envs.by_stack(stack)
+    personal = None
+    if route is not None and route.kind == "personal":
+        assert route.name is not None and route.rule.template is not None
+        personal = PersonalSpec(name=route.name, template=route.rule.template,
+                                shared_stack=f"organization/{project_name(root)}/{route.rule.template}")
+    return load_stack_config(root, stack, personal=personal)
+
+
+def _retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcome:
+    waited = {"s": 0.0}
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action else 0.0
+        waited["s"] += delay
+        ctx.progress.message(f"stack {stack} is being updated elsewhere (ConcurrentUpdateError); "
+                             f"retry {state.attempt_number}/{ctx.options.busy_attempts - 1} in {delay:.0f}s")
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(StackBusyError), reraise=True, sleep=ctx.sleep,
+        stop=tenacity.stop_after_attempt(ctx.options.busy_attempts), before_sleep=before_sleep,
+        wait=tenacity.wait_exponential(multiplier=ctx.options.busy_base_wait_s, max=ctx.options.busy_max_wait_s))
+    try:
+        result: Outcome = retrying(fn)
+        return result
+    except StackBusyError:
+        raise LockTimeout(f"stack {stack} stayed locked by another update in the state backend: gave up after "
+                          f"{ctx.options.busy_attempts} attempts over {waited['s']:.0f}s of waiting") from None
+
+
+def _superseded(ctx: RunContext, op: Operation) -> str | None:
+    """A reason if a newer commit of the branch is already deployed; None to go ahead."""
+    if op.operation != "up" or op.allow_older or not op.sha or op.stack is None:
+        return None
+    deployed = ctx.engine.deployed_commit(op.stack)
+    if not deployed or deployed == op.sha or ctx.git is None:
+        return None
+    newer = ctx.git.is_ancestor(op.sha, deployed)
+    if newer is None and ctx.git.fetch(op.sha, deployed):
+        newer = ctx.git.is_ancestor(op.sha, deployed)
+    if newer is None:
+        ctx.progress.message(f"cannot tell whether deployed {deployed[:7]} is newer than {op.sha[:7]}; deploying")
+        return None
+    if newer:
+        return f"superseded: {deployed[:7]}, a newer commit of {op.branch}, is already deployed to {op.stack}"
+    return None
+
+
+def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome:
+    """The offline structural diff: synth at the PR's base commit against synth at its head."""
+    assert op.stack is not None
+    pr = request.pull_request
+    if pr is None or not pr.base_sha:
+        raise ConfigError("an offline diff needs the pull request's base commit (pull_request.base.sha)")
+    synth = ctx.offline_synth or synth_snapshot
+    base = synth(ctx.root, op.stack, pr.base_sha) if ctx.git is None else _at(ctx, op.stack, pr.base_sha, synth)
+    head = synth(ctx.root, op.stack, None)
+    changes = structural_diff(base, head)
+    counts: dict[str, int] = {}
+    for c in changes:
+        counts[c.op] = counts.get(c.op, 0) + 1
+    return Outcome(stack=op.stack, operation="preview", succeeded=True, changes=changes, counts=counts,
+                   diff=diff_text(changes, base, head))
+
+
+def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]]
+        ) -> dict[str, dict[str, Any]]:
+    assert ctx.git is not None
+    if not ctx.git.has_commit(sha) and not ctx.git.fetch(sha):
+        raise ConfigError(f"base commit {sha[:7]} is not available locally or from origin; fetch more history")
+    with ctx.git.worktree(sha) as tree:
+        return synth(tree, stack, sha)
+
+
+def synth_snapshot(root: Path, stack: str, _sha: str | None) -> dict[str, dict[str, Any]]:
+    """Synthesize ``stack`` of the project at ``root`` in a fresh process (its own program modules)."""
+    engine_dir = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "automation", "--project-dir", str(root), "synth", "--stack", stack,
+                           "--format", "json"], cwd=engine_dir, capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        raise OperationFailed(f"offline synth of {stack} at {root} failed: {proc.stderr.strip()[-500:]}")
+    doc = json.loads(proc.stdout)
+    return {r["urn"]: {"type": r["type"], "name": r["name"], "inputs": r["inputs"]} for r in doc["resources"]}
+
+
+def run_operation(ctx: RunContext, op: Operation, request: Request, audit: AuditInfo | None) -> Report:
+    base = Report(stack=op.stack, operation=op.operation, status="none", reason=op.reason, commit=op.sha)
+    if op.operation == "none" or op.stack is None:
+        return base
+    if op.offline:
+        return replace(base, status="succeeded", offline=True, outcome=offline_outcome(ctx, op, request))
+    if op.operation == "destroy" and op.protected:
+        return replace(base, status="failed", error=f"stack {op.stack} is protected: destroy refused")
+    unavailable = getattr(ctx.engine, "unavailable_reason", lambda: None)()
+    if unavailable:
+        if op.operation == "preview" and request.pull_request and request.pull_request.base_sha:
+            offline = offline_outcome(ctx, op, request)
+            return replace(base, status="succeeded", offline=True, outcome=offline,
+                           notes=(f"cloud preview unavailable: {unavailable}",))
+        raise PulumiCliMissing(unavailable) if "Pulumi CLI" in unavailable else OperationFailed(unavailable)
+    message = audit_message(audit) if audit and op.operation == "up" else op.reason
+    tags = {"branch": op.branch or "", "commit": op.sha or "", "pr": str(op.pull_request or ""),
+            "owner": (audit.author if audit and audit.author else request.actor) or ""}
+    if op.mutating and op.sha and ctx.git is not None:
+        head = ctx.git.head()
+        if head is not None and head != op.sha:
+            raise ConfigError(f"the work tree is at {head[:7]} but this {op.operation} is for {op.sha[:7]}: "
+                              "check out that commit first (the engine deploys what is checked out)")
+    target = Target(stack=op.stack, config=stack_config(ctx.root, ctx.envs, op.stack),
+                    message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
+    call: Callable[[Target, Progress], Outcome] = getattr(ctx.engine, op.operation)
+    try:
+        if not op.mutating:
+            outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
+        else:
+            with ctx.locks.hold(op.stack) as waited:
+                if waited > 1:
+                    ctx.progress.message(f"lock on {op.stack} acquired after {waited:.0f}s")
+                why = _superseded(ctx, op)
+                if why:
+                    ctx.progress.message(why)
+                    return replace(base, status="superseded", reason=why)
+                outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
+    except OperationFailed as exc:
+        return replace(base, status="failed", error=str(exc), message=message)
+    return replace(base, status="succeeded", outcome=outcome, message=message if op.operation == "up" else None)
+
+
+def run_plan(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | None) -> tuple[Report, ...]:
+    reports: list[Report] = []
+    for op in plan.operations:
+        try:
+            reports.append(run_operation(ctx, op, request, audit))
+        except LockTimeout:
+            raise
+        except AutomationError as exc:
+            if isinstance(exc, (ConfigError, PulumiCliMissing)):
+                raise
+            reports.append(Report(stack=op.stack, operation=op.operation, status="failed", reason=op.reason,
+                                  commit=op.sha, error=str(exc)))
+    return tuple(reports)
+
+
+def exit_code(reports: tuple[Report, ...]) -> int:
+    return 1 if any(r.failed for r in reports) else 0
