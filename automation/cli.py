@@ -206,7 +206,14 @@ def _emit(reports: tuple[Report, ...], args: argparse.Namespace, ctx: Context, r
 
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from dataclasses import replace
+
     root, envs, request, git, the_plan = _plan(args, ctx)
+    if args.only_stack:
+        kept = tuple(op for op in the_plan.operations if op.stack == args.only_stack)
+        if not kept:
+            raise ConfigError(f"--only-stack {args.only_stack!r}: the plan for this event has no operation on that stack")
+        the_plan = replace(the_plan, operations=kept)
     return _execute(args, ctx, root, envs, request, git, the_plan)
 
 
@@ -307,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute the plan for the current event")
     _event_args(run)
     _engine_args(run)
+    run.add_argument("--only-stack", help="run only this stack's operation (one GitHub Actions matrix job per stack)")
     run.set_defaults(func=cmd_run)
 
     for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),

@@ -20,7 +20,7 @@ from automation.stackconfig import PERSONAL_NAME, STACK_NAME
 FILE_NAME = "environments.yaml"
 NAME_PLACEHOLDER = "{name}"
 #: Branch names as git allows them, narrowed: no spaces, control characters, '..', '~^:?*[\\' or '@{'.
-SAFE_BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
+SAFE_BRANCH = re.compile(r"^(?![/-])(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
 DEFAULT_INFRA_PATHS = ("Pulumi.yaml", "Pulumi.*.yaml", "__main__.py", "infra/**", "apps/**", "requirements.txt", "environments.yaml")
 
 

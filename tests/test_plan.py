@@ -1,0 +1,323 @@
+"""Events in, operations out: routing and planning tables, hostile names, malformed payloads, the JSON contract."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automation.cli import main
+from automation.environments import load_environments, parse_environments
+from automation.errors import ConfigError
+from automation.events import Request, parse_event
+from automation.git import ChangedFiles
+from automation.planner import OPERATION_KEYS, plan
+from tests.conftest import ROOT
+
+EVENTS = Path(__file__).parent / "fixtures" / "events"
+A, B = "a" * 40, "b" * 40
+ENVS = load_environments(ROOT)
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return data
+
+
+def push(branch: str, files: list[str] | None = ("infra/network.py",), before: str = A) -> dict[str, Any]:  # type: ignore[assignment]
+    doc = fixture("push")
+    doc["ref"] = f"refs/heads/{branch}"
+    doc["before"] = before
+    if files is None:
+        doc["commits"], doc["size"] = [], 0
+    else:
+        doc["commits"][0].update(added=[], removed=[], modified=list(files))
+    return doc
+
+
+def pr(name: str = "pull_request_opened", **changes: Any) -> dict[str, Any]:
+    doc = fixture(name)
+    for key, value in changes.items():
+        target = doc
+        *path, last = key.split("__")
+        for part in path:
+            target = target[part]
+        target[last] = value
+    return doc
+
+
+def ops(event: str, payload: dict[str, Any], changes: ChangedFiles | None = None) -> list[tuple[str | None, str]]:
+    request = parse_event(event, payload)
+    return [(op.stack, op.operation) for op in plan(request, ENVS, changes).operations]
+
+
+def files_of(payload: dict[str, Any]) -> ChangedFiles | None:
+    request = parse_event("push", payload)
+    return ChangedFiles(request.payload_changed_files, "payload") if request.payload_changed_files is not None else None
+
+
+ROUTING = [
+    # event, payload, expected (stack, operation)
+    ("push to main with infra change -> up dev", "push", push("main"), [("dev", "up")]),
+    ("push to production -> up prod", "push", push("production"), [("prod", "up")]),
+    ("push to personal branch -> up personal", "push", push("dev/alice"), [("dev-alice", "up")]),
+    ("push touching only docs -> none", "push", push("main", ["README.md", "docs/x.md"]), [("dev", "none")]),
+    ("push touching Pulumi.prod.yaml -> up", "push", push("production", ["Pulumi.prod.yaml"]), [("prod", "up")]),
+    ("push to unmatched branch -> none", "push", push("feature/x"), [(None, "none")]),
+    ("push to a tag -> none", "push", {**push("main"), "ref": "refs/tags/v1.0.0"}, [(None, "none")]),
+    ("PR into main -> preview dev", "pull_request", pr(), [("dev", "preview")]),
+    ("PR into production -> preview prod", "pull_request", pr(pull_request__base__ref="production"), [("prod", "preview")]),
+    ("PR into unmatched base -> none", "pull_request", pr(pull_request__base__ref="release/1"), [(None, "none")]),
+    ("PR synchronize -> preview", "pull_request", pr(action="synchronize"), [("dev", "preview")]),
+    ("PR reopened -> preview", "pull_request", pr(action="reopened"), [("dev", "preview")]),
+    ("PR labeled -> none", "pull_request", pr(action="labeled"), [(None, "none")]),
+    ("draft PR -> none", "pull_request", pr("pull_request_draft"), [(None, "none")]),
+    ("draft ready_for_review -> preview", "pull_request", pr("pull_request_draft", action="ready_for_review"), [("dev", "preview")]),
+    ("merged PR closed -> none (push deploys)", "pull_request", pr("pull_request_closed_merged"), [(None, "none")]),
+    ("fork PR -> offline preview", "pull_request", pr("pull_request_fork"), [("dev", "preview")]),
+    ("delete personal branch -> destroy", "delete", fixture("delete_branch"), [("dev-alice", "destroy")]),
+    ("delete environment branch -> none", "delete", {**fixture("delete_branch"), "ref": "main"}, [("dev", "none")]),
+    ("delete production -> none", "delete", {**fixture("delete_branch"), "ref": "production"}, [("prod", "none")]),
+    ("delete a tag -> none", "delete", {**fixture("delete_branch"), "ref_type": "tag", "ref": "v1"}, [(None, "none")]),
+    ("delete unmatched branch -> none", "delete", {**fixture("delete_branch"), "ref": "feature/x"}, [(None, "none")]),
+    ("schedule -> drift preview of environments", "schedule", fixture("schedule"), [("prod", "preview"), ("dev", "preview")]),
+    ("dispatch rollback -> up prod", "workflow_dispatch", fixture("workflow_dispatch_rollback"), [("prod", "up")]),
+    ("issue_comment -> none", "issue_comment", {"action": "created", "repository": {"full_name": "acme/blog"}}, [(None, "none")]),
+]
+
+
+@pytest.mark.parametrize(("event", "payload", "expected"), [r[1:] for r in ROUTING], ids=[r[0] for r in ROUTING])
+def test_routing_table(event: str, payload: dict[str, Any], expected: list[tuple[str | None, str]]) -> None:
+    changes = files_of(payload) if event == "push" else None
+    assert ops(event, payload, changes) == expected
+
+
+def test_every_operation_has_a_reason() -> None:
+    for _, event, payload, _ in ROUTING:
+        for op in plan(parse_event(event, payload), ENVS, files_of(payload) if event == "push" else None).operations:
+            assert len(op.reason) > 10
+
+
+def test_fork_pr_is_offline_and_says_so() -> None:
+    (op,) = plan(parse_event("pull_request", pr("pull_request_fork")), ENVS).operations
+    assert op.offline and "fork" in op.reason and "offline" in op.reason
+
+
+def test_push_with_unknown_files_deploys_and_says_why() -> None:
+    request = parse_event("push", push("main", None))
+    (op,) = plan(request, ENVS, ChangedFiles(None, "commits not available locally or from origin")).operations
+    assert op.operation == "up" and "commits not available" in op.reason
+
+
+def test_truncated_push_payload_is_not_trusted() -> None:
+    payload = push("main", ["README.md"])
+    payload["size"] = 25  # GitHub lists at most 20 commits: the lists are incomplete
+    assert parse_event("push", payload).payload_changed_files is None
+
+
+def test_new_branch_push_deploys_everything() -> None:
+    request = parse_event("push", push("dev/bob", None, before="0" * 40))
+    assert request.created_branch
+
+
+def test_rollback_allows_an_older_commit() -> None:
+    (op,) = plan(parse_event("workflow_dispatch", fixture("workflow_dispatch_rollback")), ENVS).operations
+    assert op.allow_older and op.sha == A and "rollback" in op.reason
+
+
+def test_dispatch_destroy_of_an_environment_is_refused() -> None:
+    payload = fixture("workflow_dispatch_rollback")
+    payload["inputs"] = {"stack": "prod", "operation": "destroy"}
+    with pytest.raises(ConfigError, match="refusing to destroy environment stack 'prod'"):
+        plan(parse_event("workflow_dispatch", payload), ENVS)
+
+
+def test_dispatch_unknown_stack_is_bad_input() -> None:
+    payload = fixture("workflow_dispatch_rollback")
+    payload["inputs"] = {"stack": "staging", "operation": "up"}
+    with pytest.raises(ConfigError, match="unknown stack 'staging'"):
+        plan(parse_event("workflow_dispatch", payload), ENVS)
+
+
+HOSTILE_BRANCHES = [
+    "dev/$(rm -rf ~)", "dev/a;b", "dev/`id`", "dev/../../etc/passwd", "dev/a b", "dev/ALICE", "dev/a_b",
+    "dev/" + "x" * 40, "dev/é", "dev/a\nb", "main\x00", "-rf", "dev/",
+]
+
+
+@pytest.mark.parametrize("branch", HOSTILE_BRANCHES)
+def test_hostile_branch_names_are_rejected_with_exit_2(branch: str, tmp_path: Path) -> None:
+    payload = push(branch)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["plan", "--event-name", "push", "--event-path", str(path)], environ={}, out=out, err=err)
+    assert code == 2, (branch, err.getvalue(), out.getvalue())
+    assert out.getvalue() == ""
+    assert "branch" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def _malformed() -> list[tuple[str, str, Any, str]]:
+    base_push, base_pr = push("main"), pr()
+    no_ref = copy.deepcopy(base_push)
+    del no_ref["ref"]
+    bad_sha = copy.deepcopy(base_push)
+    bad_sha["after"] = "not-a-sha"
+    no_pr = copy.deepcopy(base_pr)
+    del no_pr["pull_request"]
+    bad_number = copy.deepcopy(base_pr)
+    bad_number["pull_request"]["number"] = "12"
+    bad_commits = copy.deepcopy(base_push)
+    bad_commits["commits"] = [{"modified": "infra/x.py"}]
+    bad_dispatch = fixture("workflow_dispatch_rollback")
+    bad_dispatch["inputs"]["operation"] = "rm"
+    short_sha = fixture("workflow_dispatch_rollback")
+    short_sha["inputs"]["sha"] = "abc123"
+    return [
+        ("push", "missing ref", no_ref, "missing field `ref`"),
+        ("push", "bad sha", bad_sha, "`after` is not a 40-character commit SHA"),
+        ("push", "short ref", {**base_push, "ref": "main"}, "not a full ref"),
+        ("push", "array payload", [1, 2], "must hold a JSON object"),
+        ("push", "bad commit lists", bad_commits, "must be a list of paths"),
+        ("pull_request", "no pull_request", no_pr, "missing field `pull_request`"),
+        ("pull_request", "number as string", bad_number, "`number` should be int"),
+        ("delete", "no ref_type", {"ref": "dev/a"}, "missing field `ref_type`"),
+        ("workflow_dispatch", "bad operation", bad_dispatch, "input `operation` must be one of"),
+        ("workflow_dispatch", "short sha", short_sha, "full 40-character commit SHA"),
+    ]
+
+
+@pytest.mark.parametrize(("event", "payload", "message"), [(e, p, m) for e, _, p, m in _malformed()],
+                         ids=[i for _, i, _, _ in _malformed()])
+def test_malformed_payloads_exit_2(event: str, payload: Any, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload))
+    err = io.StringIO()
+    code = main(["plan", "--event-name", event, "--event-path", str(path)], environ={}, out=io.StringIO(), err=err)
+    assert code == 2
+    assert message in err.getvalue()
+
+
+def test_not_json_and_missing_event_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_text("{nope")
+    err = io.StringIO()
+    assert main(["plan", "--event-name", "push", "--event-path", str(path)], environ={}, out=io.StringIO(), err=err) == 2
+    assert "not valid JSON" in err.getvalue()
+    err = io.StringIO()
+    assert main(["plan"], environ={}, out=io.StringIO(), err=err) == 2
+    assert "no CI event" in err.getvalue()
+
+
+def test_plan_json_contract_and_env_vars(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(fixture("push")))
+    out = io.StringIO()
+    code = main(["plan"], environ={"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(path)}, out=out, err=io.StringIO())
+    assert code == 0
+    doc = json.loads(out.getvalue())
+    assert list(doc["operations"][0]) == list(OPERATION_KEYS)
+    assert doc["operations"][0] == {"stack": "dev", "operation": "up", "branch": "main", "sha": B, "pull_request": None,
+                                    "reason": "push to main: 1 infrastructure file(s) changed (from payload commit lists)"}
+    assert doc["changed_files_source"] == "payload commit lists"
+
+
+def test_github_matrix_output(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(fixture("schedule")))
+    gh_out = tmp_path / "out"
+    out = io.StringIO()
+    code = main(["plan", "--event-name", "schedule", "--event-path", str(path), "--github-matrix"],
+                environ={"GITHUB_OUTPUT": str(gh_out)}, out=out, err=io.StringIO())
+    assert code == 0
+    matrix = json.loads(out.getvalue())
+    assert [j["stack"] for j in matrix["include"]] == ["prod", "dev"]
+    assert "has_work=true" in gh_out.read_text()
+    path.write_text(json.dumps(push("main", ["README.md"])))
+    out = io.StringIO()
+    main(["plan", "--event-name", "push", "--event-path", str(path), "--github-matrix"],
+         environ={"GITHUB_OUTPUT": str(gh_out)}, out=out, err=io.StringIO())
+    assert json.loads(out.getvalue()) == {"include": []}
+    assert gh_out.read_text().splitlines()[-1] == "has_work=false"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--branch", "main", "--changed-file", "infra/x.py"], ("dev", "up")),
+    (["--branch", "main", "--changed-file", "README.md"], ("dev", "none")),
+    (["--branch", "dev/bob", "--base", "main", "--pr", "7"], ("dev", "preview")),
+    (["--branch", "dev/bob", "--deleted"], ("dev-bob", "destroy")),
+])
+def test_plain_flags_for_any_ci(argv: list[str], expected: tuple[str, str]) -> None:
+    out = io.StringIO()
+    assert main(["plan", *argv], environ={}, out=out, err=io.StringIO()) == 0
+    op = json.loads(out.getvalue())["operations"][0]
+    assert (op["stack"], op["operation"]) == expected
+
+
+def test_plan_does_not_import_the_providers(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(fixture("push")))
+    code = ("import sys, io; from automation.cli import main; "
+            f"rc = main(['plan', '--event-name', 'push', '--event-path', {str(path)!r}], out=io.StringIO()); "
+            "heavy = [m for m in ('pulumi', 'pulumi_aws', 'pulumi_eks', 'pulumi_kubernetes') if m in sys.modules]; "
+            "print(rc, heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "0 []"
+
+
+ENV_ERRORS = [
+    ({"environments": []}, "at least one rule"),
+    ({"environments": [{"branch": "main", "stack": "dev", "kind": "environment", "auto_destroy": True}]}, "never allowed"),
+    ({"environments": [{"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal"}]}, "needs `template`"),
+    ({"environments": [{"branch": "dev/{name}", "stack": "dev", "kind": "personal", "template": "dev"}]}, "{name} in both"),
+    ({"environments": [{"branch": "main", "stack": "dev", "kind": "environment"},
+                       {"branch": "trunk", "stack": "dev", "kind": "environment"}]}, "more than one rule"),
+    ({"environments": [{"branch": "main", "stack": "dev x", "kind": "environment"}]}, "not a valid Pulumi stack name"),
+    ({"environments": [{"branch": "a..b", "stack": "dev", "kind": "environment"}]}, "not a valid branch name"),
+    ({"environments": [{"branch": "main", "stack": "dev", "kind": "staging"}]}, "environments.0.kind"),
+    ({"environments": [{"branch": "main", "stack": "dev", "kind": "environment", "colour": 1}]}, "Extra inputs"),
+    ({"environments": [{"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "prod"}]},
+     "not an environment stack"),
+    ({"defaults": {"infra_path": []}, "environments": [{"branch": "main", "stack": "dev", "kind": "environment"}]},
+     "unknown key(s) in defaults"),
+    ([1, 2], "must be a YAML mapping"),
+]
+
+
+@pytest.mark.parametrize(("doc", "message"), ENV_ERRORS, ids=[m for _, m in ENV_ERRORS])
+def test_environments_file_validation(doc: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_environments(doc, "environments.yaml")
+    assert message in str(info.value)
+    assert str(info.value).startswith("environments.yaml")
+
+
+def test_environments_command_shows_rules_and_routes() -> None:
+    out = io.StringIO()
+    assert main(["environments", "main", "dev/zoe", "feature/y"], environ={}, out=out, err=io.StringIO()) == 0
+    text = out.getvalue()
+    assert "production  prod        environment  protected" in text
+    assert "branch 'dev/zoe': rule 3 (dev/{name}) -> stack dev-zoe (personal)" in text
+    assert "branch 'feature/y': no rule matches" in text
+
+
+def test_first_match_wins() -> None:
+    envs = parse_environments({"environments": [
+        {"branch": "dev/special", "stack": "dev", "kind": "environment"},
+        {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev"}]}, "e.yaml")
+    route = envs.route("dev/special")
+    assert route is not None and route.stack == "dev"
+    route = envs.route("dev/other")
+    assert route is not None and route.stack == "dev-other"
+
+
+def test_request_is_frozen() -> None:
+    request = Request(event="push", branch="main")
+    with pytest.raises(AttributeError):
+        request.branch = "x"  # type: ignore[misc]

@@ -1,0 +1,203 @@
+"""Orchestration (plan -> lock -> run -> report) against the in-memory engine behind the real interface."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automation.cli import main
+from automation.engine import Progress, StackBusyError, Target
+from automation.environments import load_environments
+from automation.errors import ConfigError, LockTimeout
+from automation.events import Request
+from automation.git import Git
+from automation.locking import StackLocks
+from automation.memory_engine import MemoryEngine, Snapshot
+from automation.planner import Operation, Plan
+from automation.runner import RunContext, RunOptions, exit_code, run_plan
+from tests.conftest import ROOT
+from tests.gitrepo import commit, git, project_repo
+
+ENVS = load_environments(ROOT)
+
+
+def tiny_program(target: Target) -> tuple[Snapshot, dict[str, Any]]:
+    """A two-resource stand-in for the real program (fast), shaped by the stack's config."""
+    storage = target.config.values.get("ghost-gitops:ghostStorageGb", "10")
+    return ({
+        f"urn:pulumi:{target.stack}::p::ghost:apps:Ghost::ghost": {"type": "ghost:apps:Ghost", "name": "ghost", "inputs": {}},
+        f"urn:pulumi:{target.stack}::p::kubernetes:core/v1:PersistentVolumeClaim::content": {
+            "type": "kubernetes:core/v1:PersistentVolumeClaim", "name": "content", "inputs": {"size": storage}},
+    }, {"ghostUrl": "http://example", "dbAdminPassword": "[secret]"})
+
+
+def context(tmp_path: Path, engine: MemoryEngine, *, git_repo: Git | None = None, lock_timeout: float = 5.0,
+            root: Path = ROOT) -> tuple[RunContext, io.StringIO, list[float]]:
+    log = io.StringIO()
+    slept: list[float] = []
+    progress = Progress(log)
+    ctx = RunContext(root=root, envs=load_environments(root), engine=engine, git=git_repo, progress=progress,
+                     locks=StackLocks(tmp_path / "locks", lock_timeout, notify=progress.message), sleep=slept.append,
+                     options=RunOptions(busy_attempts=4, busy_base_wait_s=2.0, busy_max_wait_s=8.0))
+    return ctx, log, slept
+
+
+def up(stack: str = "dev", sha: str | None = None, **kw: Any) -> Plan:
+    return Plan("manual", (Operation(stack=stack, operation="up", reason="test", branch="main", sha=sha, **kw),))
+
+
+def test_up_then_preview_reports_real_changes(tmp_path: Path) -> None:
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, log, _ = context(tmp_path, engine)
+    (report,) = run_plan(ctx, up(), Request(event="manual", branch="main"), None)
+    assert report.status == "succeeded" and report.outcome is not None
+    assert report.outcome.counts == {"create": 2}
+    assert "create   kubernetes:core/v1:PersistentVolumeClaim content: done" in log.getvalue()
+    assert "up dev succeeded" in log.getvalue()
+    preview = Plan("manual", (Operation(stack="dev", operation="preview", reason="t", branch="main"),))
+    (report,) = run_plan(ctx, preview, Request(event="manual", branch="main"), None)
+    assert report.outcome is not None and report.outcome.counts == {"same": 2}
+
+
+def test_concurrent_update_is_retried_with_backoff(tmp_path: Path) -> None:
+    busy = StackBusyError("stack dev has an update in progress")
+    engine = MemoryEngine(tmp_path / "state", tiny_program, failures={"up": [busy, busy, None]})
+    ctx, log, slept = context(tmp_path, engine)
+    (report,) = run_plan(ctx, up(), Request(event="manual", branch="main"), None)
+    assert report.status == "succeeded"
+    assert slept == [2.0, 4.0]
+    assert log.getvalue().count("ConcurrentUpdateError") == 2
+
+
+def test_concurrent_update_gives_up_with_a_clear_failure(tmp_path: Path) -> None:
+    busy = StackBusyError("busy")
+    engine = MemoryEngine(tmp_path / "state", tiny_program, failures={"up": [busy] * 10})
+    ctx, _, slept = context(tmp_path, engine)
+    with pytest.raises(LockTimeout) as info:
+        run_plan(ctx, up(), Request(event="manual", branch="main"), None)
+    assert "stack dev stayed locked" in str(info.value)
+    assert f"{sum(slept):.0f}s of waiting" in str(info.value)
+    assert len(slept) == 3 and slept == sorted(slept)
+
+
+def test_failure_mid_update_is_reported_and_recorded(tmp_path: Path) -> None:
+    engine = MemoryEngine(tmp_path / "state", tiny_program, failures={"up:mid": [RuntimeError("provider exploded")]})
+    ctx, _, _ = context(tmp_path, engine)
+    (report,) = run_plan(ctx, up(), Request(event="manual", branch="main"), None)
+    assert report.status == "failed" and "provider exploded" in str(report.error)
+    assert exit_code((report,)) == 1
+    (entry,) = engine.history("dev", 5)
+    assert entry.result == "failed"
+    activity = (tmp_path / "state" / "activity.log").read_text().split("\n")
+    assert "start up" in activity[0] and "end up" in activity[1]
+
+
+def test_one_failed_operation_does_not_stop_the_others(tmp_path: Path) -> None:
+    engine = MemoryEngine(tmp_path / "state", tiny_program, failures={"preview:mid": [RuntimeError("prod broke"), None]})
+    ctx, _, _ = context(tmp_path, engine)
+    plan = Plan("schedule", (Operation(stack="prod", operation="preview", reason="drift", branch="production"),
+                             Operation(stack="dev", operation="preview", reason="drift", branch="main")))
+    reports = run_plan(ctx, plan, Request(event="schedule"), None)
+    assert [r.status for r in reports] == ["failed", "succeeded"]
+
+
+def test_waits_for_a_busy_stack_then_times_out(tmp_path: Path) -> None:
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, log, _ = context(tmp_path, engine, lock_timeout=0.5)
+    holder = subprocess.Popen([sys.executable, "-c", "import filelock, sys, time; l = filelock.FileLock(sys.argv[1]); "
+                               "l.acquire(); print('held', flush=True); time.sleep(30)", str(tmp_path / "locks" / "dev.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        (tmp_path / "locks").mkdir(exist_ok=True)
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        with pytest.raises(LockTimeout, match=r"stack dev: gave up after waiting \d+s"):
+            run_plan(ctx, up(), Request(event="manual", branch="main"), None)
+        assert time.monotonic() - start >= 0.5
+        assert "queued" in log.getvalue()
+        assert engine.calls == []
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_protected_stack_is_never_destroyed(tmp_path: Path) -> None:
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, _, _ = context(tmp_path, engine)
+    plan = Plan("manual", (Operation(stack="prod", operation="destroy", reason="t", branch="production", protected=True),))
+    (report,) = run_plan(ctx, plan, Request(event="manual"), None)
+    assert report.status == "failed" and "protected" in str(report.error)
+    assert engine.calls == []
+
+
+def test_superseded_run_exits_without_deploying_and_rollback_is_allowed(tmp_path: Path) -> None:
+    repo = project_repo(tmp_path / "repo", ROOT)
+    older = git(repo, "rev-parse", "HEAD")
+    newer = commit(repo, {"Pulumi.dev.yaml": (repo / "Pulumi.dev.yaml").read_text().replace(
+        "ghostStorageGb: 5", "ghostStorageGb: 8")}, "bigger volume")
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, _log, _ = context(tmp_path, engine, git_repo=Git(repo), root=repo)
+    (report,) = run_plan(ctx, up(sha=newer), Request(event="manual", branch="main", sha=newer), None)
+    assert report.status == "succeeded"
+    git(repo, "checkout", "-q", older)
+    (report,) = run_plan(ctx, up(sha=older), Request(event="manual", branch="main", sha=older), None)
+    assert report.status == "superseded" and newer[:7] in report.reason
+    assert exit_code((report,)) == 0
+    assert len(engine.history("dev", 10)) == 1, "nothing deployed"
+    (report,) = run_plan(ctx, up(sha=older, allow_older=True), Request(event="manual", branch="main", sha=older), None)
+    assert report.status == "succeeded"
+    assert report.outcome is not None and report.outcome.counts == {"same": 1, "update": 1}
+    assert engine.deployed_commit("dev") == older
+
+
+def test_refuses_to_deploy_a_commit_that_is_not_checked_out(tmp_path: Path) -> None:
+    repo = project_repo(tmp_path / "repo", ROOT)
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, _, _ = context(tmp_path, engine, git_repo=Git(repo), root=repo)
+    with pytest.raises(ConfigError, match="check out that commit first"):
+        run_plan(ctx, up(sha="a" * 40), Request(event="manual", branch="main", sha="a" * 40), None)
+
+
+def test_two_processes_racing_for_one_stack_never_overlap(tmp_path: Path) -> None:
+    state, locks = tmp_path / "state", tmp_path / "locks"
+    argv = [sys.executable, "-m", "automation", "up", "--stack", "dev", "--engine", "memory", "--state-dir", str(state),
+            "--lock-dir", str(locks), "--memory-step-delay", "1.0", "--json"]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    events = [line.split() for line in (state / "activity.log").read_text().splitlines()]
+    assert [e[3] for e in events] == ["start", "end", "start", "end"], events
+    first_end, second_start = float(events[1][0]), float(events[2][0])
+    assert second_start >= first_end, "the second update began before the first one ended"
+    assert {e[1] for e in events[:2]} != {e[1] for e in events[2:]}, "two different processes deployed"
+    assert [json.loads(out)["reports"][0]["status"] for out, _ in results] == ["succeeded", "succeeded"]
+    assert any("queued" in err for _, err in results), "one of them waited for the lock"
+
+
+def test_run_command_end_to_end_with_the_memory_engine(tmp_path: Path) -> None:
+    repo = project_repo(tmp_path / "repo", ROOT)
+    head = git(repo, "rev-parse", "HEAD")
+    event = tmp_path / "push.json"
+    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "push.json").read_text())
+    payload["ref"] = "refs/heads/dev/carol"
+    payload["after"] = head
+    event.write_text(json.dumps(payload))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(repo), "run", "--event-name", "push", "--event-path", str(event), "--engine", "memory",
+                 "--state-dir", str(tmp_path / "state"), "--lock-dir", str(tmp_path / "locks")],
+                environ={}, out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert out.getvalue().startswith("up       dev-carol        succeeded (16 create)")
+    history = io.StringIO()
+    assert main(["--project-dir", str(repo), "history", "--stack", "dev-carol", "--engine", "memory", "--state-dir", str(tmp_path / "state")],
+                environ={}, out=history, err=io.StringIO()) == 0
+    text = history.getvalue()
+    assert f"dev/carol@{head[:7]}: Bigger database (#12) by alice, approvers unknown (no GitHub token)" in text
+    assert "16 create" in text and "succeeded" in text
