@@ -70,7 +70,7 @@ class EventCollector:
         elif event.diagnostic_event is not None and event.diagnostic_event.severity == "error":
             self.errors.append(event.diagnostic_event.message.strip())
         elif event.summary_event is not None:
-            self.counts = {str(getattr(k, "value", k)): int(v) for k, v in event.summary_event.resource_changes.items()}
+            self.counts = _op_counts(event.summary_event.resource_changes)
             self.duration_s = float(event.summary_event.duration_seconds)
 
 
@@ -206,7 +206,7 @@ class PulumiEngine:
         entries = self._select(stack).history(page_size=limit, page=1, show_secrets=False)
         return tuple(HistoryEntry(
             version=e.version, kind=e.kind, result=e.result, started=e.start_time, ended=e.end_time,
-            message=e.message or "", counts={str(k): int(v) for k, v in (e.resource_changes or {}).items()},
+            message=e.message or "", counts=_op_counts(e.resource_changes),
             commit=(e.environment or {}).get("git.head")) for e in entries)
 
     def deployed_commit(self, stack: str) -> str | None:
@@ -220,9 +220,14 @@ class PulumiEngine:
         return None
 
 
+def _op_counts(changes: Mapping[Any, Any] | None) -> dict[str, int]:
+    """OpType-keyed (or string-keyed) counts -> {"create": n, ...}."""
+    return {str(getattr(k, "value", k)): int(v) for k, v in (changes or {}).items()}
+
+
 def _counts_from_result(result: Any) -> dict[str, int]:
     summary = getattr(result, "change_summary", None) or getattr(getattr(result, "summary", None), "resource_changes", None)
-    return {str(getattr(k, "value", k)): int(v) for k, v in (summary or {}).items()}
+    return _op_counts(summary)
 
 
 def _tail(exc: Exception, lines: int = 5) -> str:

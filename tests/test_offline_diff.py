@@ -1,0 +1,65 @@
+"""The offline structural diff a fork PR gets: synth at the base commit against synth at the head."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from automation.cli import main
+from tests.conftest import ROOT
+from tests.fake_github import FakeGitHub, serve
+from tests.gitrepo import commit, git, project_repo
+
+
+def test_fork_pr_gets_an_offline_diff_comment(tmp_path: Path) -> None:
+    repo = project_repo(tmp_path / "repo", ROOT)
+    base = git(repo, "rev-parse", "HEAD")
+    dev_yaml = (repo / "Pulumi.dev.yaml").read_text().replace("ghostStorageGb: 5", "ghostStorageGb: 8")
+    head = commit(repo, {"Pulumi.dev.yaml": dev_yaml}, "bigger content volume")
+    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_fork.json").read_text())
+    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, head
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    summary = tmp_path / "summary.md"
+    with serve(FakeGitHub()) as fake:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json",
+                     "--lock-dir", str(tmp_path / "locks")],
+                    environ={"GITHUB_TOKEN": "t0ken-fork", "GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": "acme/blog",
+                             "GITHUB_STEP_SUMMARY": str(summary)}, out=out, err=err)
+        comments = [c["body"] for c in fake.comments.values()]
+    assert code == 0, err.getvalue()
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["offline"] is True and report["status"] == "succeeded"
+    assert [(c["type"], c["op"], c["keys"]) for c in report["changes"]] == [
+        ("kubernetes:core/v1:PersistentVolumeClaim", "update", ["spec"])]
+    assert report["counts"]["same"] > 50
+    (comment,) = comments
+    assert "Offline structural diff: `dev`" in comment and "ghost-content" in comment
+    assert '"storage": "5Gi"' in comment and '"storage": "8Gi"' in comment
+    assert "Offline structural diff" in summary.read_text()
+    assert git(repo, "worktree", "list").count("\n") == 0, "the base checkout was cleaned up"
+
+
+def test_without_a_pulumi_cli_a_same_repo_pr_falls_back_to_the_offline_diff(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("pulumi"):
+        pytest.skip("a pulumi CLI is on PATH here, so the cloud preview would run")
+    repo = project_repo(tmp_path / "repo", ROOT)
+    base = git(repo, "rev-parse", "HEAD")
+    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_opened.json").read_text())
+    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, base
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json"],
+                environ={"PULUMI_CONFIG_PASSPHRASE": "x"}, out=out, err=err)
+    assert code == 0, err.getvalue()
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["offline"] is True and report["changes"] == []
+    assert "cloud preview unavailable: the Pulumi CLI" in report["notes"][0]
+    assert "no PR comment: GITHUB_TOKEN" in err.getvalue()
