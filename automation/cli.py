@@ -53,7 +53,7 @@ def _git(root: Path, environ: Mapping[str, str]) -> Git | None:
 
     if not (root / ".git").exists():
         return None
-    return Git(root, environ={k: v for k, v in environ.items() if k in ("PATH", "HOME", "GIT_DIR")})
+    return Git(root, environ={k: v for k, v in environ.items() if k in ("PATH", "HOME")} or None)
 
 
 # -- synth -----------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def _engine(args: argparse.Namespace, root: Path, ctx: Context) -> Engine:
                         secrets_provider=args.secrets_provider, install_cli=args.install_cli, environ=ctx.environ)
 
 
-def _redactor(root: Path, ctx: Context) -> Redactor:
+def _redactor(ctx: Context) -> Redactor:
     from automation.render import Redactor
 
     return Redactor.from_environ(ctx.environ)
@@ -186,7 +186,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
         run_ctx = RunContext(root=root, envs=envs, engine=engine, git=git, progress=progress,
                              locks=StackLocks(lock_dir, args.lock_timeout, notify=progress.message))
         reports = run_plan(run_ctx, the_plan, request, audit)
-        redact = _redactor(root, ctx)
+        redact = _redactor(ctx)
         _emit(reports, args, ctx, redact)
         publish(reports, request, ctx.environ, gh, redact, ctx.err)
         return exit_code(reports)
@@ -242,6 +242,23 @@ def cmd_stack_operation(args: argparse.Namespace, ctx: Context) -> int:
     return _execute(args, ctx, root, envs, request, git, Plan("manual", (op,)))
 
 
+def cmd_expire(args: argparse.Namespace, ctx: Context) -> int:
+    from datetime import UTC, datetime
+
+    from automation.environments import load_environments
+    from automation.events import Request
+    from automation.planner import expired
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    the_plan = expired(envs, _engine(args, root, ctx).stacks(), datetime.now(UTC))
+    if args.dry_run:
+        json.dump(the_plan.to_json(), ctx.out, indent=2)
+        ctx.out.write("\n")
+        return 0
+    return _execute(args, ctx, root, envs, Request(event="schedule", actor="ttl"), _git(root, ctx.environ), the_plan)
+
+
 def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     from automation.audit import render_history
     from automation.environments import load_environments
@@ -250,7 +267,7 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     if load_environments(root).by_stack(args.stack) is None:
         raise ConfigError(f"unknown stack {args.stack!r}")
     entries = _engine(args, root, ctx).history(args.stack, args.limit)
-    redact = _redactor(root, ctx)
+    redact = _redactor(ctx)
     if args.json:
         ctx.out.write(redact(json.dumps({"stack": args.stack, "updates": [
             {"version": e.version, "kind": e.kind, "result": e.result, "started": e.started.isoformat(),
@@ -329,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
         _engine_args(p)
         p.set_defaults(func=cmd_stack_operation, rollback=False, yes_destroy_environment=False)
+
+    expire = sub.add_parser("expire", help="destroy personal stacks idle for longer than their rule's ttl_days")
+    expire.add_argument("--dry-run", action="store_true", help="print the plan (as JSON) instead of running it")
+    _engine_args(expire)
+    expire.set_defaults(func=cmd_expire)
 
     hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
     hist.add_argument("--stack", required=True)

@@ -71,6 +71,14 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class StackInfo:
+    """A stack that exists in the backend, and when it was last updated (None: never)."""
+
+    name: str
+    last_update: datetime | None
+
+
+@dataclass(frozen=True)
 class Target:
     """One stack to operate on, with its config and the audit data to record."""
 
@@ -115,3 +123,4 @@ class Engine(Protocol):
     def refresh(self, target: Target, progress: Progress) -> Outcome: ...
     def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]: ...
     def deployed_commit(self, stack: str) -> str | None: ...
+    def stacks(self) -> tuple[StackInfo, ...]: ...

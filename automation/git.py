@@ -6,6 +6,7 @@ says so (None) rather than guessing, and ``fetch`` tries to get what is missing.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -29,14 +30,14 @@ class ChangedFiles:
 class Git:
     def __init__(self, repo: Path, environ: Mapping[str, str] | None = None) -> None:
         self.repo = repo
-        self.environ = dict(environ or {})
+        self.environ = dict(os.environ if environ is None else environ)
         if shutil.which("git") is None:
             raise ConfigError("git is not installed or not on PATH")
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**self.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
         return subprocess.run(["git", "-C", str(self.repo), *args], capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT_S, env=env or None, check=False)
+                              timeout=GIT_TIMEOUT_S, env=env, check=False)
 
     def has_commit(self, sha: str) -> bool:
         return SHA.match(sha) is not None and self._run("cat-file", "-e", f"{sha}^{{commit}}").returncode == 0

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, Target
+from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
 from automation.errors import OperationFailed
 
 #: urn -> {"type", "name", "inputs"}
@@ -176,6 +176,14 @@ class MemoryEngine:
                                   ended=datetime.fromtimestamp(e["ended"], UTC) if e.get("ended") else None,
                                   message=e["message"], counts=e["counts"], commit=e.get("commit"))
                      for e in reversed(entries))
+
+    def stacks(self) -> tuple[StackInfo, ...]:
+        infos = []
+        for path in sorted(self.state_dir.glob("*.json")):
+            history = json.loads(path.read_text())["history"]
+            last = datetime.fromtimestamp(history[-1]["ended"], UTC) if history else None
+            infos.append(StackInfo(name=path.stem, last_update=last))
+        return tuple(infos)
 
     def deployed_commit(self, stack: str) -> str | None:
         for entry in reversed(self._load(stack)["history"]):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from automation.environments import Environments, Route, touches_infra
 from automation.errors import ConfigError
 from automation.events import PR_ACTIONS, Request
 from automation.git import ChangedFiles
+
+if TYPE_CHECKING:
+    from automation.engine import StackInfo
 
 OperationName = Literal["preview", "up", "destroy", "refresh", "none"]
 #: The keys of one operation in `plan` output (a contract: see tests/test_plan.py).
@@ -176,3 +181,22 @@ def _plan_dispatch(request: Request, envs: Environments) -> Plan:
         reason = f"rollback of {route.stack} to {request.sha[:7]} requested{who}"
         return Plan(request.event, (_op(route, "up", reason, request, allow_older=True),))
     return Plan(request.event, (_op(route, operation, f"manual {operation} of {route.stack}{who}", request),))  # type: ignore[arg-type]
+
+
+def expired(envs: Environments, stacks: Iterable[StackInfo], now: datetime) -> Plan:
+    """Destroy personal stacks idle for longer than their rule's ``ttl_days`` (rules with ``auto_destroy`` only)."""
+    ops = []
+    for info in sorted(stacks, key=lambda s: s.name):
+        route = envs.by_stack(info.name)
+        if route is None or route.kind != "personal" or not route.rule.ttl_days or not route.rule.auto_destroy:
+            continue
+        if info.last_update is None:
+            continue
+        idle = now - info.last_update
+        if idle > timedelta(days=route.rule.ttl_days):
+            ops.append(Operation(stack=info.name, operation="destroy", branch=route.branch, kind="personal",
+                                 reason=f"personal stack {info.name} idle for {idle.days} days, past its ttl of "
+                                        f"{route.rule.ttl_days} days"))
+    if not ops:
+        ops.append(Operation(stack=None, operation="none", reason="no personal stack is past its ttl"))
+    return Plan("expire", tuple(ops))

@@ -7,6 +7,7 @@ available, and from the merge commit message otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -41,7 +42,7 @@ def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> Aud
                 info = AuditInfo(branch=branch, sha=request.sha, pr_number=found.number, pr_title=found.title,
                                  author=found.author)
         if info.pr_number:
-            info = AuditInfo(**{**info.__dict__, "approvers": gh.approvers(info.pr_number)})
+            info = replace(info, approvers=gh.approvers(info.pr_number))
     except GitHubError as exc:
         err.write(f"warning: audit data from GitHub unavailable: {exc}\n")
     return info

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, Target
+from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
 from automation.errors import ConfigError, OperationFailed, PulumiCliMissing
 from automation.stackconfig import OFFLINE_SECRET_PLACEHOLDER
 
@@ -208,6 +208,14 @@ class PulumiEngine:
             version=e.version, kind=e.kind, result=e.result, started=e.start_time, ended=e.end_time,
             message=e.message or "", counts=_op_counts(e.resource_changes),
             commit=(e.environment or {}).get("git.head")) for e in entries)
+
+    def stacks(self) -> tuple[StackInfo, ...]:
+        from pulumi import automation as auto
+
+        opts = self._workspace_options()
+        workspace = auto.LocalWorkspace(work_dir=opts.work_dir, env_vars=opts.env_vars,
+                                        secrets_provider=opts.secrets_provider, pulumi_command=opts.pulumi_command)
+        return tuple(StackInfo(name=s.name, last_update=s.last_update) for s in workspace.list_stacks())
 
     def deployed_commit(self, stack: str) -> str | None:
         try:

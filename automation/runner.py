@@ -55,8 +55,7 @@ def stack_config(root: Path, envs: Environments, stack: str, route: Route | None
     personal = None
     if route is not None and route.kind == "personal":
         assert route.name is not None and route.rule.template is not None
-        personal = PersonalSpec(name=route.name, template=route.rule.template,
-                                shared_stack=f"organization/{project_name(root)}/{route.rule.template}")
+        personal = PersonalSpec.of(project_name(root), route.name, route.rule.template)
     return load_stack_config(root, stack, personal=personal)
 
 
@@ -105,8 +104,10 @@ def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome
     pr = request.pull_request
     if pr is None or not pr.base_sha:
         raise ConfigError("an offline diff needs the pull request's base commit (pull_request.base.sha)")
+    if ctx.git is None:
+        raise ConfigError("an offline diff needs the git repository (to check out the base commit)")
     synth = ctx.offline_synth or synth_snapshot
-    base = synth(ctx.root, op.stack, pr.base_sha) if ctx.git is None else _at(ctx, op.stack, pr.base_sha, synth)
+    base = _at(ctx, op.stack, pr.base_sha, synth)
     head = synth(ctx.root, op.stack, None)
     changes = structural_diff(base, head)
     counts: dict[str, int] = {}
@@ -118,7 +119,7 @@ def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome
 
 def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]]
         ) -> dict[str, dict[str, Any]]:
-    assert ctx.git is not None
+    assert ctx.git is not None  # checked by the caller
     if not ctx.git.has_commit(sha) and not ctx.git.fetch(sha):
         raise ConfigError(f"base commit {sha[:7]} is not available locally or from origin; fetch more history")
     with ctx.git.worktree(sha) as tree:

@@ -35,6 +35,11 @@ class PersonalSpec:
     template: str
     shared_stack: str
 
+    @classmethod
+    def of(cls, project: str, name: str, template: str) -> PersonalSpec:
+        """The spec of personal stack ``name`` on ``template``; the shared stack is named as self-managed backends do."""
+        return cls(name=name, template=template, shared_stack=f"organization/{project}/{template}")
+
     def derived_values(self, project: str) -> dict[str, str]:
         return {
             f"{project}:environment": "personal",
@@ -84,8 +89,8 @@ def project_name(root: Path) -> str:
     return name
 
 
-def personal_spec(stack: str, template: str = "dev", prefix: str = "dev-", shared_stack: str | None = None) -> PersonalSpec | None:
-    """The personal spec of ``stack`` if it is ``<prefix><name>``; None otherwise."""
+def personal_spec(stack: str, project: str, template: str = "dev", prefix: str = "dev-") -> PersonalSpec | None:
+    """The personal spec of ``stack`` if it is ``<prefix><name>``; None otherwise (used without environments.yaml)."""
     if not stack.startswith(prefix) or len(stack) == len(prefix):
         return None
     name = stack[len(prefix):]
@@ -93,7 +98,7 @@ def personal_spec(stack: str, template: str = "dev", prefix: str = "dev-", share
         raise ConfigError(
             f"personal stack {stack!r}: {name!r} must be 1-30 lower-case letters, digits or '-' "
             "(it becomes a Kubernetes namespace and a database name)")
-    return PersonalSpec(name=name, template=template, shared_stack=shared_stack or f"organization/ghost-gitops/{template}")
+    return PersonalSpec.of(project, name, template)
 
 
 def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = None) -> StackConfig:
@@ -121,7 +126,7 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
 
     stack_file = root / f"Pulumi.{stack}.yaml"
     if personal is None and not stack_file.exists():
-        personal = personal_spec(stack)
+        personal = personal_spec(stack, project)
     source_stack = personal.template if personal and not stack_file.exists() else stack
     source_file = root / f"Pulumi.{source_stack}.yaml"
     if not source_file.exists():

@@ -201,3 +201,39 @@ def test_run_command_end_to_end_with_the_memory_engine(tmp_path: Path) -> None:
     text = history.getvalue()
     assert f"dev/carol@{head[:7]}: Bigger database (#12) by alice, approvers unknown (no GitHub token)" in text
     assert "16 create" in text and "succeeded" in text
+
+
+def test_idle_personal_stacks_past_their_ttl_are_destroyed(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from automation.engine import StackInfo
+    from automation.planner import expired
+
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    stacks = [StackInfo("dev-old", now - timedelta(days=15)), StackInfo("dev-fresh", now - timedelta(days=2)),
+              StackInfo("dev", now - timedelta(days=300)), StackInfo("prod", now - timedelta(days=300)),
+              StackInfo("dev-never", None), StackInfo("unmapped", now - timedelta(days=300))]
+    plan = expired(ENVS, stacks, now)
+    assert [(op.stack, op.operation) for op in plan.operations] == [("dev-old", "destroy")]
+    assert "idle for 15 days, past its ttl of 14 days" in plan.operations[0].reason
+    assert [op.operation for op in expired(ENVS, stacks[1:], now).operations] == ["none"]
+
+
+def test_expire_command_with_the_memory_engine(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    engine = MemoryEngine(state, tiny_program)
+    ctx, _, _ = context(tmp_path, engine)
+    run_plan(ctx, up("dev-old"), Request(event="manual"), None)
+    run_plan(ctx, up("dev-new"), Request(event="manual"), None)
+    doc = json.loads((state / "dev-old.json").read_text())
+    doc["history"][-1]["ended"] -= 30 * 86400  # last updated a month ago
+    (state / "dev-old.json").write_text(json.dumps(doc))
+    out = io.StringIO()
+    assert main(["expire", "--dry-run", "--engine", "memory", "--state-dir", str(state)], environ={}, out=out,
+                err=io.StringIO()) == 0
+    assert [op["stack"] for op in json.loads(out.getvalue())["operations"]] == ["dev-old"]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["expire", "--engine", "memory", "--state-dir", str(state), "--lock-dir", str(tmp_path / "locks")],
+                environ={}, out=out, err=err) == 0, err.getvalue()
+    assert out.getvalue().startswith("destroy  dev-old          succeeded")
+    assert sorted(p.stem for p in state.glob("*.json")) == ["dev-new"]
