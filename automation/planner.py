@@ -111,7 +111,9 @@ def _plan_push(request: Request, envs: Environments, changes: ChangedFiles | Non
     if route is None:
         return _none(request, f"no rule in {envs.source} matches branch {request.branch!r}")
     source = changes.source if changes else None
-    if changes is not None and changes.files is not None:
+    if request.created_branch:
+        reason = f"new branch {route.branch}: the whole stack is deployed"
+    elif changes is not None and changes.files is not None:
         infra = touches_infra(route.infra_paths, changes.files)
         if not infra:
             return Plan(request.event, (_op(route, "none", f"no infrastructure path changed ({len(changes.files)} file(s) "

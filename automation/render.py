@@ -102,6 +102,8 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
     """The PR comment / job summary for one report, at most ``limit`` characters."""
     redact = redact or Redactor()
     stack = report.stack or "(none)"
+    if report.status == "none":
+        return redact(f"{marker(stack)}\n\n### {STATUS_ICON['none']} Nothing to do for `{stack}`\n\n**Reason:** {_cell(report.reason)}")
     kind = "Offline structural diff" if report.offline else f"Pulumi {report.operation}"
     icon = STATUS_ICON.get(report.status, "")
     head = [marker(stack), f"### {icon} {kind}: `{stack}` {report.status}"]

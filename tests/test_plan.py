@@ -121,9 +121,11 @@ def test_truncated_push_payload_is_not_trusted() -> None:
     assert parse_event("push", payload).payload_changed_files is None
 
 
-def test_new_branch_push_deploys_everything() -> None:
-    request = parse_event("push", push("dev/bob", None, before="0" * 40))
+def test_new_personal_branch_creates_its_stack_even_without_infra_changes() -> None:
+    request = parse_event("push", push("dev/bob", ["README.md"], before="0" * 40))
     assert request.created_branch
+    (op,) = plan(request, ENVS, ChangedFiles(request.payload_changed_files, "payload commit lists")).operations
+    assert (op.stack, op.operation) == ("dev-bob", "up") and "new branch dev/bob" in op.reason
 
 
 def test_rollback_allows_an_older_commit() -> None:

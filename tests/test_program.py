@@ -155,3 +155,11 @@ def test_components_register_their_children(env_stack: SynthResult) -> None:
     for r in env_stack.resources:
         if r.custom and not r.type.startswith("pulumi:"):
             assert r.parent in components, f"{r.type} {r.name} is not inside a component"
+
+
+def test_mysql_users_stay_unique_within_mysqls_32_characters() -> None:
+    from apps.ghost.component import mysql_user
+
+    a, b = mysql_user("ghost_" + "a" * 29 + "x"), mysql_user("ghost_" + "a" * 29 + "y")
+    assert a != b and len(a) <= 32 and len(b) <= 32
+    assert mysql_user("ghost") == "ghost_ghost"

@@ -122,3 +122,8 @@ def test_structural_diff() -> None:
     head = {"u1": {"type": "t", "name": "a", "inputs": {"x": 2, "y": 1}}, "u3": {"type": "t", "name": "c", "inputs": {}}}
     assert [(c.urn, c.op, c.keys) for c in structural_diff(base, head)] == [
         ("u1", "update", ("x", "y")), ("u2", "delete", ()), ("u3", "create", ())]
+
+
+def test_nothing_to_do_renders_briefly() -> None:
+    text = render_markdown(Report(stack="dev", operation="none", status="none", reason="no infrastructure path changed"))
+    assert text.startswith(marker("dev")) and "Nothing to do for `dev`" in text and "no infrastructure path changed" in text

@@ -7,6 +7,7 @@ which is a PersistentVolumeClaim so it survives restarts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,15 @@ def _secret_env(name: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
         secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
 
 
+def mysql_user(database_name: str) -> str:
+    """Ghost's MySQL user for a database: ``ghost_<db>``, hashed down to MySQL's 32-character limit when longer."""
+    user = f"ghost_{database_name}"
+    if len(user) <= 32:
+        return user
+    digest = hashlib.sha256(database_name.encode()).hexdigest()[:8]
+    return f"{user[:23]}_{digest}"
+
+
 def _alb_url(status: Any) -> str:
     """Ghost's url when no hostname is configured: the ALB's DNS name, known once the Ingress is admitted."""
     return f"http://{status.load_balancer.ingress[0].hostname}"
@@ -124,7 +134,7 @@ class Ghost(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
 
         # -- database: admin credentials only for the bootstrap Job; Ghost gets its own user ----------
-        db_user = f"ghost_{args.database_name}"[:32]
+        db_user = mysql_user(args.database_name)
         db_password = random.RandomPassword(f"{name}-db", length=32, special=True,
                                             override_special=DB_PASSWORD_SPECIALS, opts=child)
         admin_secret = k8s.core.v1.Secret(f"{name}-db-admin", metadata=meta("ghost-db-admin"), type="Opaque",
