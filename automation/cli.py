@@ -61,12 +61,11 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> int:
     import yaml
 
     from automation.environments import FILE_NAME, load_environments
-    from automation.runner import stack_config
     from automation.stackconfig import load_stack_config
     from automation.synth import render_tree, synthesize
 
     root = _project_root(args.project_dir)
-    config = (stack_config(root, load_environments(root), args.stack) if (root / FILE_NAME).exists()
+    config = (load_environments(root).stack_config(root, args.stack) if (root / FILE_NAME).exists()
               else load_stack_config(root, args.stack))
     result = synthesize(root, config)
     if args.manifests:

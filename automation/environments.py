@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError
-from automation.stackconfig import PERSONAL_NAME, STACK_NAME
+from automation.stackconfig import PERSONAL_NAME, STACK_NAME, PersonalSpec, StackConfig, load_stack_config, project_name
 
 FILE_NAME = "environments.yaml"
 NAME_PLACEHOLDER = "{name}"
@@ -159,6 +159,15 @@ class Environments:
                 return Route(branch=branch, rule_index=index, rule=rule, stack=stack, name=m["name"],
                              infra_paths=rule.infra_paths if rule.infra_paths is not None else self.infra_paths)
         return None
+
+    def stack_config(self, root: Path, stack: str) -> StackConfig:
+        """A stack's config; personal stacks are derived from their rule's template."""
+        route = self.by_stack(stack)
+        personal = None
+        if route is not None and route.kind == "personal":
+            assert route.name is not None and route.rule.template is not None  # guaranteed by validation
+            personal = PersonalSpec.of(project_name(root), route.name, route.rule.template)
+        return load_stack_config(root, stack, personal=personal)
 
     def environment_stacks(self) -> tuple[str, ...]:
         return tuple(r.stack for r in self.rules if r.kind == "environment")

@@ -18,14 +18,13 @@ import tenacity
 
 from automation.audit import AuditInfo, audit_message
 from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
-from automation.environments import Environments, Route
+from automation.environments import Environments
 from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, PulumiCliMissing
 from automation.events import Request
 from automation.git import Git
 from automation.locking import StackLocks
 from automation.planner import Operation, Plan
 from automation.render import Report, diff_text, structural_diff
-from automation.stackconfig import PersonalSpec, StackConfig, load_stack_config, project_name
 
 
 @dataclass(frozen=True)
@@ -47,16 +46,6 @@ class RunContext:
     sleep: Callable[[float], None] = tenacity.nap.sleep
     #: answers for the offline structural diff: (root, stack, sha or None for the work tree) -> snapshot
     offline_synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]] | None = None
-
-
-def stack_config(root: Path, envs: Environments, stack: str, route: Route | None = None) -> StackConfig:
-    """A stack's config, personal stacks derived from their rule's template."""
-    route = route or envs.by_stack(stack)
-    personal = None
-    if route is not None and route.kind == "personal":
-        assert route.name is not None and route.rule.template is not None
-        personal = PersonalSpec.of(project_name(root), route.name, route.rule.template)
-    return load_stack_config(root, stack, personal=personal)
 
 
 def _retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcome:
@@ -160,7 +149,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         if head is not None and head != op.sha:
             raise ConfigError(f"the work tree is at {head[:7]} but this {op.operation} is for {op.sha[:7]}: "
                               "check out that commit first (the engine deploys what is checked out)")
-    target = Target(stack=op.stack, config=stack_config(ctx.root, ctx.envs, op.stack),
+    target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
                     message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
     call: Callable[[Target, Progress], Outcome] = getattr(ctx.engine, op.operation)
     try:

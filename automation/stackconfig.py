@@ -106,8 +106,9 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
 
     :param root: the project directory (holds Pulumi.yaml).
     :param stack: the stack name.
-    :param personal: how to derive a personal stack; by default ``dev-<name>`` derives from ``dev``
-        when ``Pulumi.<stack>.yaml`` does not exist.
+    :param personal: how to derive a personal stack. A personal stack is always derived from its
+        template (a ``Pulumi.<stack>.yaml`` the Automation API wrote for it is output, not input);
+        without it, ``dev-<name>`` derives from ``dev`` when ``Pulumi.<stack>.yaml`` does not exist.
     :raises ConfigError: unknown stack, unreadable file, or a bad stack name.
     """
     if not STACK_NAME.match(stack):
@@ -127,7 +128,7 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
     stack_file = root / f"Pulumi.{stack}.yaml"
     if personal is None and not stack_file.exists():
         personal = personal_spec(stack, project)
-    source_stack = personal.template if personal and not stack_file.exists() else stack
+    source_stack = personal.template if personal else stack
     source_file = root / f"Pulumi.{source_stack}.yaml"
     if not source_file.exists():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))

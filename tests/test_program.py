@@ -163,3 +163,17 @@ def test_mysql_users_stay_unique_within_mysqls_32_characters() -> None:
     a, b = mysql_user("ghost_" + "a" * 29 + "x"), mysql_user("ghost_" + "a" * 29 + "y")
     assert a != b and len(a) <= 32 and len(b) <= 32
     assert mysql_user("ghost") == "ghost_ghost"
+
+
+def test_personal_stack_config_ignores_a_generated_stack_file(project_copy) -> None:
+    from automation.environments import parse_environments
+    from automation.stackconfig import load_stack_config
+
+    (project_copy / "Pulumi.dev-alice.yaml").write_text("config:\n  ghost-gitops:ghostStorageGb: 99\n")
+    envs = parse_environments({"environments": [
+        {"branch": "main", "stack": "dev", "kind": "environment"},
+        {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev"}]}, "e.yaml")
+    cfg = envs.stack_config(project_copy, "dev-alice")
+    assert cfg.values["ghost-gitops:ghostStorageGb"] == "5", "derived from Pulumi.dev.yaml, not the stale file"
+    assert cfg.personal is not None and cfg.source.startswith("Pulumi.dev.yaml + derived")
+    assert load_stack_config(project_copy, "dev").personal is None

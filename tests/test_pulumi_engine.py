@@ -18,7 +18,6 @@ from automation.engine import Progress, StackBusyError, Target
 from automation.environments import load_environments
 from automation.errors import OperationFailed, PulumiCliMissing
 from automation.pulumi_engine import PULUMI_CLI_VERSION, EventCollector, PulumiEngine
-from automation.runner import stack_config
 from tests.conftest import ROOT
 
 ENVS = load_environments(ROOT)
@@ -43,7 +42,7 @@ def patched(stack: Any) -> Any:
 
 
 def target(name: str = "dev", message: str = "main@abc1234: t (#1) by a, approved by b") -> Target:
-    return Target(stack=name, config=stack_config(ROOT, ENVS, name), message=message,
+    return Target(stack=name, config=ENVS.stack_config(ROOT, name), message=message,
                   tags={"branch": "main", "commit": "a" * 40}, commit="a" * 40)
 
 
@@ -174,7 +173,7 @@ def test_real_automation_api_against_the_local_backend(tmp_path: Path) -> None:
                                          "pulumi.export('s', pulumi.Output.secret('CANARY-it-secret'))\n")
     eng = PulumiEngine(project, backend_url=(tmp_path / "state").as_uri(), environ={"PULUMI_CONFIG_PASSPHRASE": "it"})
     with mock.patch.dict("os.environ", {"PULUMI_CONFIG_PASSPHRASE": "it"}):
-        cfg = stack_config(project, load_environments(project), "dev")
+        cfg = load_environments(project).stack_config(project, "dev")
         t = Target(stack="dev", config=cfg, message="main@0000000: it", commit=None)
         log = io.StringIO()
         assert eng.preview(t, Progress(log)).succeeded
