@@ -177,6 +177,10 @@ class MemoryEngine:
                                   message=e["message"], counts=e["counts"], commit=e.get("commit"))
                      for e in reversed(entries))
 
+    def unavailable(self) -> None:
+        """Always available: it needs no cloud."""
+        return None
+
     def stacks(self) -> tuple[StackInfo, ...]:
         infos = []
         for path in sorted(self.state_dir.glob("*.json")):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
-from automation.errors import ConfigError, OperationFailed, PulumiCliMissing
+from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing
 from automation.stackconfig import OFFLINE_SECRET_PLACEHOLDER
 
 #: The Pulumi CLI this project is tested with (matches the pinned SDK).
@@ -100,17 +100,18 @@ class PulumiEngine:
                 self._cmd = PulumiCommand.install(root=self.cli_root, version=version)
         return self._cmd
 
-    def unavailable_reason(self) -> str | None:
-        """Why a cloud operation cannot run here, or None."""
+    def unavailable(self) -> AutomationError | None:
+        """Why a cloud operation cannot run here (the error to raise), or None."""
         try:
             self._command()
         except PulumiCliMissing as exc:
-            return str(exc)
+            return exc
         if self.backend_url.startswith("file:"):
             Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         if not (self.secrets_provider or "PULUMI_CONFIG_PASSPHRASE" in self.environ
                 or "PULUMI_CONFIG_PASSPHRASE_FILE" in self.environ or self.backend_url.startswith("https:")):
-            return "no secrets provider: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) or --secrets-provider"
+            return ConfigError("no secrets provider: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) "
+                               "or pass --secrets-provider")
         return None
 
     def _workspace_options(self) -> Any:

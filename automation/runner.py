@@ -134,13 +134,13 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         return replace(base, status="succeeded", offline=True, outcome=offline_outcome(ctx, op, request))
     if op.operation == "destroy" and op.protected:
         return replace(base, status="failed", error=f"stack {op.stack} is protected: destroy refused")
-    unavailable = getattr(ctx.engine, "unavailable_reason", lambda: None)()
-    if unavailable:
+    unavailable = ctx.engine.unavailable()
+    if unavailable is not None:
         if op.operation == "preview" and request.pull_request and request.pull_request.base_sha:
             offline = offline_outcome(ctx, op, request)
             return replace(base, status="succeeded", offline=True, outcome=offline,
                            notes=(f"cloud preview unavailable: {unavailable}",))
-        raise PulumiCliMissing(unavailable) if "Pulumi CLI" in unavailable else OperationFailed(unavailable)
+        raise unavailable
     message = audit_message(audit) if audit and op.operation == "up" else op.reason
     tags = {"branch": op.branch or "", "commit": op.sha or "", "pr": str(op.pull_request or ""),
             "owner": (audit.author if audit and audit.author else request.actor) or ""}

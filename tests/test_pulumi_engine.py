@@ -136,9 +136,9 @@ def test_missing_cli_says_how_to_get_it(tmp_path: Path) -> None:
         cmd_cls.side_effect = FileNotFoundError("pulumi")
         with pytest.raises(PulumiCliMissing, match=f"--version {PULUMI_CLI_VERSION}"):
             engine(tmp_path).up(target(), Progress(io.StringIO()))
-        assert "Pulumi CLI" in str(engine(tmp_path).unavailable_reason())
+        assert isinstance(engine(tmp_path).unavailable(), PulumiCliMissing)
         cmd_cls.install.return_value = mock.create_autospec(REAL_COMMAND, instance=True)
-        assert engine(tmp_path, install_cli=True).unavailable_reason() is None
+        assert engine(tmp_path, install_cli=True).unavailable() is None
         assert str(cmd_cls.install.call_args.kwargs["version"]) == PULUMI_CLI_VERSION
 
 

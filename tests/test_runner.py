@@ -237,3 +237,16 @@ def test_expire_command_with_the_memory_engine(tmp_path: Path) -> None:
                 environ={}, out=out, err=err) == 0, err.getvalue()
     assert out.getvalue().startswith("destroy  dev-old          succeeded")
     assert sorted(p.stem for p in state.glob("*.json")) == ["dev-new"]
+
+
+def test_deploying_without_a_pulumi_cli_exits_4_with_how_to_get_it(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("pulumi"):
+        pytest.skip("a pulumi CLI is on PATH here")
+    repo = project_repo(tmp_path / "repo", ROOT)
+    err = io.StringIO()
+    code = main(["--project-dir", str(repo), "up", "--stack", "dev", "--lock-dir", str(tmp_path / "locks")],
+                environ={"PULUMI_CONFIG_PASSPHRASE": "x"}, out=io.StringIO(), err=err)
+    assert code == 4
+    assert "curl -fsSL https://get.pulumi.com" in err.getvalue() and "--install-cli" in err.getvalue()
