@@ -41,6 +41,26 @@ class Context:
     err: TextIO
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
 def _project_root(arg: str | None) -> Path:
     root = Path(arg) if arg else Path(__file__).resolve().parent.parent
     if not (root / "Pulumi.yaml").is_file():
@@ -70,7 +90,10 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> int:
     result = synthesize(root, config)
     if args.manifests:
         target = Path(args.manifests)
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--manifests {target}: cannot create the directory ({exc.strerror})") from None
         count = 0
         for res, manifest in result.manifests():
             (target / f"{str(manifest['kind']).lower()}-{res.name}.yaml").write_text(
@@ -300,9 +323,9 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--secrets-provider", help="e.g. awskms://alias/ghost-gitops (default: passphrase)")
     g.add_argument("--install-cli", action="store_true", help="install the pinned Pulumi CLI if it is missing")
     g.add_argument("--state-dir", help="memory engine: state directory (default .pulumi-state/memory)")
-    g.add_argument("--memory-step-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    g.add_argument("--memory-step-delay", type=_seconds, default=0.0, help=argparse.SUPPRESS)
     g.add_argument("--lock-dir", help="per-stack lock files (default .pulumi-state/locks)")
-    g.add_argument("--lock-timeout", type=float, default=1800.0, help="seconds to wait for a busy stack (default 1800)")
+    g.add_argument("--lock-timeout", type=_seconds, default=1800.0, help="seconds to wait for a busy stack (default 1800)")
     g.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
@@ -353,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
     hist.add_argument("--stack", required=True)
-    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--limit", type=_positive_int, default=20, help="updates to show (default 20)")
     _engine_args(hist)
     hist.set_defaults(func=cmd_history)
     return parser

@@ -170,30 +170,25 @@ class PulumiEngine:
                        duration_s=duration)
 
     # -- operations -----------------------------------------------------------------------------
-    def preview(self, target: Target, progress: Progress) -> Outcome:
+    def _operate(self, operation: str, target: Target, progress: Progress, **kwargs: Any) -> Outcome:
+        """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
         stack = self._stack(target, progress)
-        collector = EventCollector(progress, planning=True)
-        return self._call(target, "preview", lambda: stack.preview(message=target.message or None, on_event=collector,
-                                                                   color="never", diff=False), collector, progress)
+        collector = EventCollector(progress, planning=operation == "preview")
+        method = getattr(stack, operation)
+        return self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
+                                                            color="never", **kwargs), collector, progress)
+
+    def preview(self, target: Target, progress: Progress) -> Outcome:
+        return self._operate("preview", target, progress, diff=False)  # preview takes no show_secrets
 
     def up(self, target: Target, progress: Progress) -> Outcome:
-        stack = self._stack(target, progress)
-        collector = EventCollector(progress, planning=False)
-        return self._call(target, "up", lambda: stack.up(message=target.message or None, on_event=collector,
-                                                         color="never", show_secrets=False), collector, progress)
+        return self._operate("up", target, progress, show_secrets=False)
 
     def refresh(self, target: Target, progress: Progress) -> Outcome:
-        stack = self._stack(target, progress)
-        collector = EventCollector(progress, planning=False)
-        return self._call(target, "refresh", lambda: stack.refresh(message=target.message or None, on_event=collector,
-                                                                   color="never", show_secrets=False), collector, progress)
+        return self._operate("refresh", target, progress, show_secrets=False)
 
     def destroy(self, target: Target, progress: Progress) -> Outcome:
-        stack = self._stack(target, progress)
-        collector = EventCollector(progress, planning=False)
-        return self._call(target, "destroy", lambda: stack.destroy(message=target.message or None, on_event=collector,
-                                                                   color="never", show_secrets=False, remove=True),
-                          collector, progress)
+        return self._operate("destroy", target, progress, show_secrets=False, remove=True)
 
     def _select(self, stack_name: str) -> Any:
         from pulumi import automation as auto

@@ -94,6 +94,9 @@ def test_secure_values_in_a_stack_file_stay_secret(project_copy: Path) -> None:
     (["synth", "--stack", "x;rm -rf"], "stack name"),
     (["synth"], "--stack"),
     (["frobnicate"], "invalid choice"),
+    (["history", "--stack", "dev", "--limit", "0"], "must be 1 or more"),
+    (["up", "--stack", "dev", "--lock-timeout", "-5"], "must not be negative"),
+    (["synth", "--stack", "dev", "--manifests", "/dev/null/x"], "cannot create the directory"),
 ])
 def test_bad_arguments_exit_2(argv: list[str], message: str) -> None:
     code, out, err = run(*argv)
