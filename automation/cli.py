@@ -51,6 +51,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _timestamp(text: str) -> Any:
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-24T00:00:00+00:00)") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (add +00:00)")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -180,10 +192,12 @@ def _engine(args: argparse.Namespace, root: Path, ctx: Context) -> Engine:
 
         state = Path(args.state_dir) if args.state_dir else root / ".pulumi-state" / "memory"
         return MemoryEngine(state, synth_program(root), step_delay_s=args.memory_step_delay)
+    from automation.environments import load_environments
     from automation.pulumi_engine import PulumiEngine
 
     return PulumiEngine(root, backend_url=args.backend_url or ctx.environ.get("PULUMI_BACKEND_URL"),
-                        secrets_provider=args.secrets_provider, install_cli=args.install_cli, environ=ctx.environ)
+                        secrets_provider=args.secrets_provider, install_cli=args.install_cli, environ=ctx.environ,
+                        cli_root=args.pulumi_root, stateful=load_environments(root).is_stateful)
 
 
 def _redactor(ctx: Context) -> Redactor:
@@ -197,7 +211,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
     from automation.engine import Progress
     from automation.locking import StackLocks
     from automation.publish import github_client, publish, resolve_audit
-    from automation.runner import RunContext, exit_code, run_plan
+    from automation.runner import RunContext, RunOptions, exit_code, run_plan
 
     progress = Progress(ctx.err)
     lock_dir = Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks"
@@ -206,7 +220,9 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
     try:
         audit = resolve_audit(request, gh, ctx.err) if any(op.operation == "up" for op in the_plan.operations) else None
         run_ctx = RunContext(root=root, envs=envs, engine=engine, git=git, progress=progress,
-                             locks=StackLocks(lock_dir, args.lock_timeout, notify=progress.message))
+                             locks=StackLocks(lock_dir, args.lock_timeout, notify=progress.message),
+                             options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait,
+                                                busy_max_wait_s=max(args.busy_wait, 120.0)))
         reports = run_plan(run_ctx, the_plan, request, audit)
         redact = _redactor(ctx)
         _emit(reports, args, ctx, redact)
@@ -273,7 +289,8 @@ def cmd_expire(args: argparse.Namespace, ctx: Context) -> int:
 
     root = _project_root(args.project_dir)
     envs = load_environments(root)
-    the_plan = expired(envs, _engine(args, root, ctx).stacks(), datetime.now(UTC))
+    now = args.now or datetime.now(UTC)
+    the_plan = expired(envs, _engine(args, root, ctx).stacks(), now)
     if args.dry_run:
         json.dump(the_plan.to_json(), ctx.out, indent=2)
         ctx.out.write("\n")
@@ -300,6 +317,63 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+# -- doctor ----------------------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
+    """Which Pulumi CLI, language host, backend, secrets provider and aws CLI the engine would use, and why."""
+    import shutil
+    import subprocess
+
+    from automation.errors import PulumiCliMissing
+    from automation.pulumi_engine import default_backend_url
+    from automation.toolchain import DYNAMIC_PROVIDER_LAUNCHER, PULUMI_CLI_VERSION, aws_cli, built_cli_root, find_cli
+
+    root = _project_root(args.project_dir)
+    rows: list[tuple[str, str, str]] = []  # (check, ok|warn|missing, detail)
+    code = 0
+    try:
+        choice = find_cli(ctx.environ, args.pulumi_root)
+        rows.append(("pulumi CLI", "ok", f"{choice.version} at {choice.path} ({choice.source}; pinned {PULUMI_CLI_VERSION})"))
+        launcher = choice.path.parent / DYNAMIC_PROVIDER_LAUNCHER
+        rows.append(("dynamic providers", "ok" if launcher.is_file() else "warn",
+                     f"{launcher}" if launcher.is_file() else f"no {DYNAMIC_PROVIDER_LAUNCHER} beside the CLI: Python dynamic "
+                     "providers cannot run (`bash .ci/build-pulumi` writes it)"))
+    except PulumiCliMissing as exc:
+        rows.append(("pulumi CLI", "missing", str(exc)))
+        code = PulumiCliMissing.exit_code
+    rows.append(("language host", "ok", "not needed: projects run as inline programs in the engine's process "
+                 "(the Go module proxy does not serve pulumi-language-python)"))
+    backend = args.backend_url or ctx.environ.get("PULUMI_BACKEND_URL")
+    if backend:
+        rows.append(("backend", "ok", f"{backend} ({'--backend-url' if args.backend_url else 'PULUMI_BACKEND_URL'})"))
+    else:
+        rows.append(("backend", "warn", f"{default_backend_url(root)} (default: state stays on this machine; set "
+                     "PULUMI_BACKEND_URL for a shared backend)"))
+    if args.secrets_provider:
+        rows.append(("secrets provider", "ok", args.secrets_provider))
+    elif ctx.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None or ctx.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        rows.append(("secrets provider", "ok", "passphrase (from the environment; not shown)"))
+    else:
+        rows.append(("secrets provider", "missing", "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, "
+                     "or pass --secrets-provider"))
+    version, problem = aws_cli(ctx.environ)
+    rows.append(("aws CLI", "ok" if problem is None else "missing",
+                 f"{version} (pulumi-eks's kubeconfig runs `aws eks get-token`)" if problem is None
+                 else f"{problem}; needed to deploy environment stacks"))
+    go = shutil.which("go", path=ctx.environ.get("PATH"))
+    go_version = (subprocess.run([go, "version"], capture_output=True, text=True, check=False).stdout.strip()
+                  if go else "")
+    rows.append(("go", "ok" if go else "warn", go_version or f"not on PATH: needed only to build the CLI into "
+                 f"{built_cli_root(ctx.environ)} (`bash .ci/build-pulumi`)"))
+    if args.json:
+        ctx.out.write(json.dumps({"checks": [{"check": c, "status": s, "detail": d} for c, s, d in rows],
+                                  "exit_code": code}, indent=2) + "\n")
+    else:
+        width = max(len(c) for c, _, _ in rows)
+        for check, status, detail in rows:
+            ctx.out.write(f"{check.ljust(width)}  {status:<7}  {detail}\n")
+    return code
+
+
 # -- parser ----------------------------------------------------------------------------------------
 def _event_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("event (GitHub Actions: read from GITHUB_EVENT_NAME/GITHUB_EVENT_PATH by default)")
@@ -321,11 +395,18 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="pulumi: the Automation API (default); memory: no cloud, state in --state-dir (dry runs, tests)")
     g.add_argument("--backend-url", help="Pulumi state backend (default: $PULUMI_BACKEND_URL or file://<repo>/.pulumi-state)")
     g.add_argument("--secrets-provider", help="e.g. awskms://alias/ghost-gitops (default: passphrase)")
-    g.add_argument("--install-cli", action="store_true", help="install the pinned Pulumi CLI if it is missing")
+    g.add_argument("--install-cli", action="store_true",
+                   help="if no CLI is found, run Pulumi's installer (needs get.pulumi.com; prefer `bash .ci/build-pulumi`)")
+    g.add_argument("--pulumi-root", help="a directory holding bin/pulumi (default: $GHOST_GITOPS_PULUMI_ROOT, the CLI "
+                   "built by .ci/build-pulumi, then PATH)")
     g.add_argument("--state-dir", help="memory engine: state directory (default .pulumi-state/memory)")
     g.add_argument("--memory-step-delay", type=_seconds, default=0.0, help=argparse.SUPPRESS)
     g.add_argument("--lock-dir", help="per-stack lock files (default .pulumi-state/locks)")
     g.add_argument("--lock-timeout", type=_seconds, default=1800.0, help="seconds to wait for a busy stack (default 1800)")
+    g.add_argument("--busy-attempts", type=_positive_int, default=6,
+                   help="attempts while the state backend reports the stack locked by another update (default 6)")
+    g.add_argument("--busy-wait", type=_seconds, default=5.0,
+                   help="first wait in seconds between those attempts, doubling up to 120 (default 5)")
     g.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
@@ -371,8 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     expire = sub.add_parser("expire", help="destroy personal stacks idle for longer than their rule's ttl_days")
     expire.add_argument("--dry-run", action="store_true", help="print the plan (as JSON) instead of running it")
+    expire.add_argument("--now", type=_timestamp, help="judge idleness as of this ISO 8601 time with offset "
+                        "(e.g. 2026-12-24T00:00:00+00:00: what would expire by then; default: now)")
     _engine_args(expire)
     expire.set_defaults(func=cmd_expire)
+
+    doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
+    doctor.add_argument("--backend-url", help="as for the engine commands")
+    doctor.add_argument("--secrets-provider", help="as for the engine commands")
+    doctor.add_argument("--pulumi-root", help="as for the engine commands")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.set_defaults(func=cmd_doctor)
 
     hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
     hist.add_argument("--stack", required=True)

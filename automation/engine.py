@@ -13,16 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from automation.errors import AutomationError
+from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import StackConfig
 
-#: Resource types whose replacement or deletion loses data: called out at the top of a report.
-STATEFUL_TYPES = frozenset({
-    "aws:rds/instance:Instance", "aws:rds/cluster:Cluster", "aws:ebs/volume:Volume", "aws:s3/bucket:Bucket",
-    "aws:s3/bucketV2:BucketV2", "aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup", "eks:index:Cluster",
-    "aws:eks/cluster:Cluster", "aws:ec2/vpc:Vpc", "random:index/randomPassword:RandomPassword",
-    "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret",
-    "kubernetes:storage.k8s.io/v1:StorageClass",
-})
 DESTRUCTIVE_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced"})
 
 
@@ -37,10 +30,13 @@ class ResourceChange:
     name: str
     op: str  # create | update | delete | replace | same | read | refresh ...
     keys: tuple[str, ...] = ()
+    #: whether losing this resource loses data: given by the project's `stateful` patterns, else by type
+    stateful: bool | None = None
 
     @property
     def stateful_loss(self) -> bool:
-        return self.type in STATEFUL_TYPES and self.op in DESTRUCTIVE_OPS
+        holds_data = self.stateful if self.stateful is not None else self.type in STATEFUL_TYPES
+        return holds_data and self.op in DESTRUCTIVE_OPS
 
 
 @dataclass(frozen=True)

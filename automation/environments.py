@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError
+from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import PERSONAL_NAME, STACK_NAME, PersonalSpec, StackConfig, load_stack_config, project_name
 
 FILE_NAME = "environments.yaml"
@@ -86,9 +87,9 @@ class EnvironmentsFile(BaseModel):
     def _cross(self) -> EnvironmentsFile:
         if not self.environments:
             raise ValueError("`environments` must list at least one rule")
-        unknown = set(self.defaults) - {"infra_paths"}
+        unknown = set(self.defaults) - {"infra_paths", "stateful"}
         if unknown:
-            raise ValueError(f"unknown key(s) in defaults: {', '.join(sorted(unknown))} (allowed: infra_paths)")
+            raise ValueError(f"unknown key(s) in defaults: {', '.join(sorted(unknown))} (allowed: infra_paths, stateful)")
         stacks = [r.stack for r in self.environments]
         dupes = {s for s in stacks if stacks.count(s) > 1}
         if dupes:
@@ -121,6 +122,14 @@ class Environments:
     rules: tuple[Rule, ...]
     infra_paths: tuple[str, ...]
     source: str
+    #: patterns of resources whose replacement or deletion loses data (``type`` or ``type::name`` globs);
+    #: None: the engine's built-in list of stateful types
+    stateful: tuple[str, ...] | None = None
+
+    def is_stateful(self, type_: str, name: str) -> bool:
+        if self.stateful is None:
+            return type_ in STATEFUL_TYPES
+        return any(fnmatch.fnmatchcase(type_, p) or fnmatch.fnmatchcase(f"{type_}::{name}", p) for p in self.stateful)
 
     def route(self, branch: str) -> Route | None:
         """The first rule matching ``branch``; None if no rule matches.
@@ -192,7 +201,11 @@ def parse_environments(data: object, source: str) -> Environments:
     paths = doc.defaults.get("infra_paths", DEFAULT_INFRA_PATHS)
     if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) and p for p in paths):
         raise ConfigError(f"{source}: defaults.infra_paths must be a list of glob patterns")
-    return Environments(rules=doc.environments, infra_paths=tuple(paths), source=source)
+    stateful = doc.defaults.get("stateful")
+    if stateful is not None and (not isinstance(stateful, (list, tuple)) or not all(isinstance(p, str) and p for p in stateful)):
+        raise ConfigError(f"{source}: defaults.stateful must be a list of `type` or `type::name` glob patterns")
+    return Environments(rules=doc.environments, infra_paths=tuple(paths), source=source,
+                        stateful=tuple(stateful) if stateful is not None else None)
 
 
 def load_environments(root: Path) -> Environments:
@@ -201,6 +214,10 @@ def load_environments(root: Path) -> Environments:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist: the engine needs it to map branches to stacks") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory: it must be the environments YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     return parse_environments(data, FILE_NAME)

@@ -29,6 +29,10 @@ class ConfigError(AutomationError):
     exit_code = 2
 
 
+class StackMissing(ConfigError):
+    """The stack does not exist in the backend (for refresh, destroy, history)."""
+
+
 class LockTimeout(AutomationError):
     exit_code = 3
 

@@ -109,6 +109,10 @@ def _push_changed_files(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     for commit in commits:
         if not isinstance(commit, Mapping):
             raise ConfigError("malformed push payload: `commits` must be a list of objects")
+        if not any(key in commit for key in ("added", "removed", "modified")):
+            # GitHub Actions' push payload (GITHUB_EVENT_PATH) has no file lists, unlike the webhook
+            # examples: the payload cannot tell, so the files come from git (before..after).
+            return None
         for key in ("added", "removed", "modified"):
             listed = commit.get(key, [])
             if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
@@ -191,6 +195,10 @@ def load_event(name: str, path: Path) -> Request:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"event payload {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"event payload {path} is a directory, not a JSON file") from None
+    except OSError as exc:
+        raise ConfigError(f"event payload {path} cannot be read: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"event payload {path} is not valid JSON: {exc}") from None
     return parse_event(name, payload)

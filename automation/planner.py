@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from automation.environments import Environments, Route, touches_infra
@@ -194,7 +194,8 @@ def expired(envs: Environments, stacks: Iterable[StackInfo], now: datetime) -> P
             continue
         if info.last_update is None:
             continue
-        idle = now - info.last_update
+        last = info.last_update if info.last_update.tzinfo else info.last_update.replace(tzinfo=UTC)
+        idle = now - last
         if idle > timedelta(days=route.rule.ttl_days):
             ops.append(Operation(stack=info.name, operation="destroy", branch=route.branch, kind="personal",
                                  reason=f"personal stack {info.name} idle for {idle.days} days, past its ttl of "

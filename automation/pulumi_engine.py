@@ -1,45 +1,70 @@
 """The Automation API adapter: the only module that imports ``pulumi.automation``.
 
-- ``create_or_select_stack(work_dir=<repo root>)`` runs the project's real ``__main__.py``;
+- the project runs as an inline program (:mod:`automation.program`) with ``work_dir=<project root>``:
+  the CLI reads and validates ``Pulumi.yaml`` and ``Pulumi.<stack>.yaml`` as for any project;
+- the CLI is the pinned one found by :mod:`automation.toolchain` (exit 4 when missing or too old);
 - state in the local file backend by default (``file://<repo>/.pulumi-state``), or any backend URL;
 - the passphrase secrets provider by default (``PULUMI_CONFIG_PASSPHRASE``), or ``awskms://...``;
 - ``show_secrets=False`` on every call that accepts it; output reaches us only as engine events;
-- a pinned CLI version; a missing CLI is a clear error (exit 4), or installed when asked.
+- read-only operations never write: a preview of a stack that does not exist yet runs on a stack
+  created for it and removed right after; tags are written only after a successful ``up``;
+- a personal stack's file is written from its template (:func:`automation.stackconfig.personal_document`).
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
-from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing
-from automation.stackconfig import OFFLINE_SECRET_PLACEHOLDER
+import yaml
 
-#: The Pulumi CLI this project is tested with (matches the pinned SDK).
-PULUMI_CLI_VERSION = "3.272.0"
+from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
+from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing
+from automation.toolchain import PULUMI_CLI_VERSION, CliChoice, check_version, cli_version, engine_environment, find_cli
+
 DEFAULT_STATE_DIR = ".pulumi-state"
 TAG_PREFIX = "gitops:"
+#: What the DIY (file://, s3://) backends say when another update holds the stack's lock.
+_LOCKED = re.compile(r"the stack is currently locked by \d+ lock\(s\)", re.IGNORECASE)
+_REPLACE_STEPS = frozenset({"replace", "create-replacement", "delete-replaced"})
+#: Environment the CLI needs passed through from ours (never printed).
+_PASS_THROUGH = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN", "HOME",
+                 "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_HOME")
 
 
 def default_backend_url(root: Path) -> str:
     return (root / DEFAULT_STATE_DIR).resolve().as_uri()
 
 
-def install_hint() -> str:
-    return (f"the Pulumi CLI {PULUMI_CLI_VERSION} is not on PATH. Install it with "
-            f"`curl -fsSL https://get.pulumi.com | sh -s -- --version {PULUMI_CLI_VERSION}` "
-            "or re-run with --install-cli to let the engine fetch it (PulumiCommand.install)")
+def aware(value: datetime | None) -> datetime | None:
+    """The SDK parses CLI times into naive datetimes that are UTC: make them aware (one format everywhere)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def recovery_hint(stack: str) -> str:
+    return (f"if no other update of {stack} is running (for example a run that was killed), clear its lock with "
+            f"`pulumi cancel --yes --stack {stack}` (same PULUMI_BACKEND_URL), then run "
+            f"`pulumi refresh --stack {stack} --clear-pending-creates` to resolve operations it left pending")
 
 
 class EventCollector:
     """Turns engine events into progress lines and the list of resource changes."""
 
-    def __init__(self, progress: Progress, planning: bool) -> None:
+    def __init__(self, progress: Progress, planning: bool, stateful: Callable[[str, str], bool] | None = None) -> None:
         self.progress = progress
         self.planning = planning
+        self.stateful = stateful
         self.changes: dict[str, ResourceChange] = {}
         self.started: dict[str, float] = {}
         self.counts: dict[str, int] = {}
@@ -52,8 +77,13 @@ class EventCollector:
             meta = pre.metadata
             name = meta.urn.rsplit("::", 1)[-1]
             op = str(getattr(meta.op, "value", meta.op))
-            keys = tuple(meta.diffs or meta.keys or ()) if op != "create" else ()
-            self.changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys)
+            keys = _changed_keys(meta) if op != "create" else ()
+            flag = self.stateful(meta.type, name) if self.stateful else None
+            earlier = self.changes.get(meta.urn)
+            if earlier is not None and {earlier.op, op} & _REPLACE_STEPS:
+                # a replacement arrives as several steps of one URN (replace, create-/delete-replaced): one row
+                op, keys = "replace", tuple(dict.fromkeys((*earlier.keys, *keys)))
+            self.changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys, stateful=flag)
             self.started[meta.urn] = time.monotonic()
             if op != "same" and self.planning:
                 self.progress.step(op, meta.type, name, "planned")
@@ -76,29 +106,51 @@ class EventCollector:
 
 class PulumiEngine:
     def __init__(self, root: Path, *, backend_url: str | None = None, secrets_provider: str | None = None,
-                 cli_root: str | None = None, install_cli: bool = False, environ: Mapping[str, str] | None = None) -> None:
-        self.root = root
+                 cli_root: str | None = None, install_cli: bool = False, environ: Mapping[str, str] | None = None,
+                 stateful: Callable[[str, str], bool] | None = None) -> None:
+        self.root = root.resolve()
         self.backend_url = backend_url or default_backend_url(root)
         self.secrets_provider = secrets_provider
         self.cli_root = cli_root
         self.install_cli = install_cli
         self.environ = dict(environ or {})
+        self.stateful = stateful
         self._cmd: Any = None
+        self._choice: CliChoice | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     def _command(self) -> Any:
-        from pulumi.automation import PulumiCommand
+        from pulumi.automation import InvalidVersionError, PulumiCommand
         from semver import VersionInfo
 
-        if self._cmd is None:
-            version = VersionInfo.parse(PULUMI_CLI_VERSION)
+        if self._cmd is not None:
+            return self._cmd
+        version = VersionInfo.parse(PULUMI_CLI_VERSION)
+        try:
+            choice = find_cli(self.environ, self.cli_root, check=False)
+        except PulumiCliMissing:
+            if not self.install_cli:
+                raise
             try:
-                self._cmd = PulumiCommand(root=self.cli_root, version=version)
-            except (FileNotFoundError, PermissionError):
-                if not self.install_cli:
-                    raise PulumiCliMissing(install_hint()) from None
-                self._cmd = PulumiCommand.install(root=self.cli_root, version=version)
+                self._cmd = PulumiCommand.install(version=version)
+            except Exception as exc:  # noqa: BLE001 - the installer downloads; any failure means "no CLI"
+                raise PulumiCliMissing(f"--install-cli: Pulumi's installer failed ({type(exc).__name__}: "
+                                       f"{str(exc).strip()[-300:]}); build the CLI with `bash .ci/build-pulumi`") from None
+            return self._cmd
+        root = choice.root or (choice.path.parent.parent if choice.path.parent.name == "bin" else None)
+        try:
+            self._cmd = PulumiCommand(root=str(root) if root else None, version=version)
+        except (InvalidVersionError, subprocess.CalledProcessError, OSError):
+            check_version(choice.path, cli_version(choice.path, self.environ))  # raises with found and needed
+            raise PulumiCliMissing(f"the Pulumi CLI at {choice.path} is refused by the Automation API") from None
+        self._choice = replace(choice, version=str(getattr(self._cmd, "version", "") or ""))
         return self._cmd
+
+    def describe_cli(self) -> CliChoice:
+        self._command()
+        if self._choice is None:
+            raise PulumiCliMissing("the Pulumi CLI was installed by --install-cli; run `doctor` again to see it")
+        return self._choice
 
     def unavailable(self) -> AutomationError | None:
         """Why a cloud operation cannot run here (the error to raise), or None."""
@@ -106,54 +158,125 @@ class PulumiEngine:
             self._command()
         except PulumiCliMissing as exc:
             return exc
-        if self.backend_url.startswith("file:"):
-            Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-        if not (self.secrets_provider or "PULUMI_CONFIG_PASSPHRASE" in self.environ
-                or "PULUMI_CONFIG_PASSPHRASE_FILE" in self.environ or self.backend_url.startswith("https:")):
+        if not (self.secrets_provider or self.environ.get("PULUMI_CONFIG_PASSPHRASE") is not None
+                or self.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE") or self.backend_url.startswith("https:")):
             return ConfigError("no secrets provider: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) "
                                "or pass --secrets-provider")
         return None
 
+    def _env(self) -> dict[str, str]:
+        env = {"PULUMI_BACKEND_URL": self.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true",
+               "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true"}  # checked ourselves, once, in _command
+        env.update({k: self.environ[k] for k in _PASS_THROUGH if k in self.environ})
+        if self._choice is not None:
+            env.update(engine_environment(self._choice, sys.executable, self.root, self.environ))
+        return env
+
     def _workspace_options(self) -> Any:
         from pulumi.automation import LocalWorkspaceOptions
 
-        env = {"PULUMI_BACKEND_URL": self.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-        return LocalWorkspaceOptions(work_dir=str(self.root), env_vars=env, secrets_provider=self.secrets_provider,
-                                     pulumi_command=self._command())
+        cmd = self._command()
+        if self.backend_url.startswith("file:"):
+            try:
+                Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"backend {self.backend_url}: cannot create the state directory ({exc})") from None
+        return LocalWorkspaceOptions(work_dir=str(self.root), env_vars=self._env(), secrets_provider=self.secrets_provider,
+                                     pulumi_command=cmd)
 
-    def _stack(self, target: Target, progress: Progress) -> Any:
+    def _write_personal_file(self, target: Target) -> None:
+        """Write a personal stack's file from its template, with the shared stack named as the backend names it."""
+        personal = target.config.personal
+        if personal is None:
+            return
+        try:
+            shared = self.fully_qualified(personal.template)
+        except StackMissing:
+            raise StackMissing(f"personal stack {target.stack} runs on the shared stack {personal.template}, which does "
+                               f"not exist in {self.backend_url}: deploy {personal.template} first") from None
+        doc = dict(target.config.document)
+        doc["config"] = {**doc.get("config", {}), f"{target.config.project}:sharedStack": shared}
+        text = ("# Written by the GitOps engine from its template stack's file; never edit (see README).\n"
+                + yaml.safe_dump(doc, sort_keys=False))
+        (self.root / f"Pulumi.{target.stack}.yaml").write_text(text, encoding="utf-8")
+
+    def _project(self) -> str:
+        return target_project(self.root)
+
+    def _open(self, target: Target, *, create: bool) -> Any:
+        """Select the stack (creating it only when ``create``); raises StackMissing otherwise."""
         from pulumi import automation as auto
 
-        if self.backend_url.startswith("file:"):
-            Path(self.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-        try:
-            stack = auto.create_or_select_stack(stack_name=target.stack, work_dir=str(self.root),
-                                                opts=self._workspace_options())
-        except auto.CommandError as exc:
-            raise OperationFailed(f"cannot create or select stack {target.stack}: {_tail(exc)}") from None
-        if target.config.personal is not None:
-            # A personal stack has no file of its own: its config is the template's plus derived values.
-            config = {key: auto.ConfigValue(value=value, secret=key in target.config.secret_keys)
-                      for key, value in target.config.values.items()
-                      if value != OFFLINE_SECRET_PLACEHOLDER and key.split(":")[0] != "pulumi"}
-            stack.set_all_config(config)
-        for key, value in target.tags.items():
-            try:
-                stack.set_tag(f"{TAG_PREFIX}{key}", value)
-            except auto.CommandError:
-                progress.message(f"note: this backend does not support stack tags; {key} is recorded in the update message")
-                break
-        return stack
+        from automation.program import inline_program
 
-    def _call(self, target: Target, operation: str, fn: Any, collector: EventCollector, progress: Progress) -> Outcome:
+        self._write_personal_file(target)
+        opts = self._workspace_options()
+        program = inline_program(self.root)
+        try:
+            if create:
+                return auto.create_or_select_stack(stack_name=target.stack, project_name=self._project(),
+                                                   program=program, opts=opts)
+            return auto.select_stack(stack_name=target.stack, project_name=self._project(), program=program, opts=opts)
+        except auto.StackNotFoundError:
+            raise StackMissing(f"stack {target.stack} does not exist in {self.backend_url}") from None
+        except auto.CommandError as exc:
+            raise _backend_error(f"cannot open stack {target.stack}", exc) from None
+
+    @contextmanager
+    def _stack_for_reading(self, target: Target) -> Iterator[Any]:
+        """The stack, or one created for this read only and removed afterwards (a preview writes nothing)."""
+        from pulumi import automation as auto
+
+        try:
+            stack = self._open(target, create=False)
+        except StackMissing:
+            pass
+        else:
+            yield stack
+            return
+        # Creating a stack writes its secrets settings into Pulumi.<stack>.yaml: keep the file as it was.
+        stack_file = self.root / f"Pulumi.{target.stack}.yaml"
+        saved = stack_file.read_bytes() if stack_file.is_file() else None
+        stack = self._open(target, create=True)
+        try:
+            yield stack
+        finally:
+            try:
+                stack.workspace.remove_stack(target.stack, preserve_config=True)
+            except auto.CommandError:
+                pass
+            if saved is not None:
+                stack_file.write_bytes(saved)
+            elif target.config.personal is None:
+                stack_file.unlink(missing_ok=True)
+
+    def _write_tags(self, stack: Any, target: Target, progress: Progress) -> None:
+        from pulumi import automation as auto
+
+        try:
+            current = stack.list_tags() if target.tags else {}
+            for key, value in target.tags.items():
+                if current.get(f"{TAG_PREFIX}{key}") != value:  # one CLI process per tag: write only changes
+                    stack.set_tag(f"{TAG_PREFIX}{key}", value)
+        except auto.CommandError:
+            progress.message("note: this backend does not support stack tags; they are recorded in the update message")
+
+    def _call(self, target: Target, operation: str, fn: Any, collector: EventCollector, progress: Progress) -> tuple[Outcome, Any]:
         from pulumi import automation as auto
 
         start = time.monotonic()
         try:
             result = fn()
         except auto.ConcurrentUpdateError:
-            raise StackBusyError(f"stack {target.stack} has an update in progress in the state backend") from None
+            raise StackBusyError(f"stack {target.stack} has an update in progress in the state backend; "
+                                 + recovery_hint(target.stack)) from None
         except auto.CommandError as exc:
+            text = f"{getattr(exc, 'stderr', '')}\n{exc}"
+            if _LOCKED.search(text):
+                raise StackBusyError(f"stack {target.stack} is locked in the state backend by another update; "
+                                     + recovery_hint(target.stack)) from None
+            if "validating stack config" in text or "validating project" in text:
+                raise ConfigError(f"the Pulumi CLI refused the config of {target.stack}: {_tail(exc, 2)}") from None
             detail = "; ".join(collector.errors[-3:]) or _tail(exc)
             progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
             raise OperationFailed(f"{operation} of {target.stack} failed: {detail}") from None
@@ -167,61 +290,106 @@ class PulumiEngine:
                          for c in collector.changes.values() if c.op != "same")
         return Outcome(stack=target.stack, operation=operation, succeeded=True,
                        changes=tuple(collector.changes.values()), counts=counts, diff=diff, outputs=outputs,
-                       duration_s=duration)
+                       duration_s=duration), result
+
+    def _run(self, stack: Any, operation: str, target: Target, progress: Progress, **kwargs: Any) -> Outcome:
+        """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
+        collector = EventCollector(progress, planning=operation == "preview", stateful=self.stateful)
+        method = getattr(stack, operation)
+        outcome, _ = self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
+                                                                  color="never", **kwargs), collector, progress)
+        return outcome
 
     # -- operations -----------------------------------------------------------------------------
-    def _operate(self, operation: str, target: Target, progress: Progress, **kwargs: Any) -> Outcome:
-        """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
-        stack = self._stack(target, progress)
-        collector = EventCollector(progress, planning=operation == "preview")
-        method = getattr(stack, operation)
-        return self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
-                                                            color="never", **kwargs), collector, progress)
-
     def preview(self, target: Target, progress: Progress) -> Outcome:
-        return self._operate("preview", target, progress, diff=False)  # preview takes no show_secrets
+        with self._stack_for_reading(target) as stack:
+            return self._run(stack, "preview", target, progress, diff=False)  # preview takes no show_secrets
 
     def up(self, target: Target, progress: Progress) -> Outcome:
-        return self._operate("up", target, progress, show_secrets=False)
+        stack = self._open(target, create=True)
+        outcome = self._run(stack, "up", target, progress, show_secrets=False)
+        self._write_tags(stack, target, progress)
+        return outcome
 
     def refresh(self, target: Target, progress: Progress) -> Outcome:
-        return self._operate("refresh", target, progress, show_secrets=False)
+        return self._run(self._open(target, create=False), "refresh", target, progress, show_secrets=False)
 
     def destroy(self, target: Target, progress: Progress) -> Outcome:
-        return self._operate("destroy", target, progress, show_secrets=False, remove=True)
+        return self._run(self._open(target, create=False), "destroy", target, progress, show_secrets=False, remove=True)
 
-    def _select(self, stack_name: str) -> Any:
+    def _workspace(self) -> Any:
         from pulumi import automation as auto
 
-        try:
-            return auto.select_stack(stack_name=stack_name, work_dir=str(self.root), opts=self._workspace_options())
-        except auto.StackNotFoundError:
-            raise ConfigError(f"stack {stack_name} does not exist in {self.backend_url}") from None
+        opts = self._workspace_options()
+        return auto.LocalWorkspace(work_dir=opts.work_dir, env_vars=opts.env_vars,
+                                   secrets_provider=opts.secrets_provider, pulumi_command=opts.pulumi_command)
 
     def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]:
-        entries = self._select(stack).history(page_size=limit, page=1, show_secrets=False)
+        """The stack's updates, newest first; () for a stack that was never deployed."""
+        from pulumi import automation as auto
+
+        workspace = self._workspace()
+        try:
+            entries = auto.Stack.select(stack, workspace).history(page_size=limit, page=1, show_secrets=False)
+        except auto.StackNotFoundError:
+            return ()
+        except auto.CommandError as exc:
+            raise _backend_error(f"cannot read the history of {stack}", exc) from None
         return tuple(HistoryEntry(
-            version=e.version, kind=e.kind, result=e.result, started=e.start_time, ended=e.end_time,
-            message=e.message or "", counts=_op_counts(e.resource_changes),
+            version=e.version, kind=e.kind, result=e.result, started=aware(e.start_time) or e.start_time,
+            ended=aware(e.end_time), message=e.message or "", counts=_op_counts(e.resource_changes),
             commit=(e.environment or {}).get("git.head")) for e in entries)
 
     def stacks(self) -> tuple[StackInfo, ...]:
         from pulumi import automation as auto
 
-        opts = self._workspace_options()
-        workspace = auto.LocalWorkspace(work_dir=opts.work_dir, env_vars=opts.env_vars,
-                                        secrets_provider=opts.secrets_provider, pulumi_command=opts.pulumi_command)
-        return tuple(StackInfo(name=s.name, last_update=s.last_update) for s in workspace.list_stacks())
+        try:
+            listed = self._workspace().list_stacks()
+        except auto.CommandError as exc:
+            raise _backend_error("cannot list the stacks", exc) from None
+        return tuple(StackInfo(name=s.name.rsplit("/", 1)[-1], last_update=aware(s.last_update)) for s in listed)
+
+    def fully_qualified(self, stack: str) -> str:
+        """``organization/project/stack`` as the backend names it (asked of the CLI, never assumed)."""
+        from pulumi import automation as auto
+
+        if stack not in {s.name for s in self.stacks()}:
+            raise StackMissing(f"stack {stack} does not exist in {self.backend_url}")
+        try:
+            result = self._command().run(["stack", "--show-name", "--fully-qualify-stack-names", "--stack", stack,
+                                          "--non-interactive"], str(self.root), self._env())
+        except auto.CommandError as exc:
+            raise _backend_error(f"cannot read the name of stack {stack}", exc) from None
+        return str(result.stdout).strip()
 
     def deployed_commit(self, stack: str) -> str | None:
-        try:
-            entries = self.history(stack, 20)
-        except ConfigError:
-            return None
-        for e in entries:
+        for e in self.history(stack, 20):
             if e.kind == "update" and e.result == "succeeded":
                 return e.commit
         return None
+
+
+def target_project(root: Path) -> str:
+    from automation.stackconfig import project_name
+
+    return project_name(root)
+
+
+def _backend_error(what: str, exc: Exception) -> AutomationError:
+    text = f"{getattr(exc, 'stderr', '')}\n{exc}"
+    if _LOCKED.search(text):
+        return StackBusyError(f"{what}: the stack is locked by another update")
+    return OperationFailed(f"{what}: {_tail(exc)}")
+
+
+def _changed_keys(meta: Any) -> tuple[str, ...]:
+    """The keys a step changes: the provider's own list, else (providers that report none, such as
+    dynamic providers) the top-level inputs that differ between the old and the new state."""
+    listed = list(meta.diffs or []) + [k for k in (meta.keys or []) if k not in (meta.diffs or [])]
+    if listed:
+        return tuple(listed)
+    old, new = getattr(meta.old, "inputs", None) or {}, getattr(meta.new, "inputs", None) or {}
+    return tuple(sorted(k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k)))
 
 
 def _op_counts(changes: Mapping[Any, Any] | None) -> dict[str, int]:
@@ -235,5 +403,5 @@ def _counts_from_result(result: Any) -> dict[str, int]:
 
 
 def _tail(exc: Exception, lines: int = 5) -> str:
-    text = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
+    text = [ln for ln in str(getattr(exc, "stderr", "") or exc).strip().splitlines() if ln.strip()]
     return " | ".join(text[-lines:])[:1000]

@@ -19,7 +19,7 @@ import tenacity
 from automation.audit import AuditInfo, audit_message
 from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
 from automation.environments import Environments
-from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, PulumiCliMissing
+from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, PulumiCliMissing, StackMissing
 from automation.events import Request
 from automation.git import Git
 from automation.locking import StackLocks
@@ -54,8 +54,8 @@ def _retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outco
     def before_sleep(state: tenacity.RetryCallState) -> None:
         delay = state.next_action.sleep if state.next_action else 0.0
         waited["s"] += delay
-        ctx.progress.message(f"stack {stack} is being updated elsewhere (ConcurrentUpdateError); "
-                             f"retry {state.attempt_number}/{ctx.options.busy_attempts - 1} in {delay:.0f}s")
+        ctx.progress.message(f"stack {stack} is locked by another update in the state backend; "
+                             f"retry {state.attempt_number}/{ctx.options.busy_attempts - 1} in {delay:.1f}s")
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(StackBusyError), reraise=True, sleep=ctx.sleep,
@@ -64,9 +64,9 @@ def _retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outco
     try:
         result: Outcome = retrying(fn)
         return result
-    except StackBusyError:
+    except StackBusyError as exc:
         raise LockTimeout(f"stack {stack} stayed locked by another update in the state backend: gave up after "
-                          f"{ctx.options.busy_attempts} attempts over {waited['s']:.0f}s of waiting") from None
+                          f"{ctx.options.busy_attempts} attempts over {waited['s']:.1f}s of waiting. {exc}") from None
 
 
 def _superseded(ctx: RunContext, op: Operation) -> str | None:
@@ -142,7 +142,9 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                            notes=(f"cloud preview unavailable: {unavailable}",))
         raise unavailable
     message = audit_message(audit) if audit and op.operation == "up" else op.reason
-    tags = {"branch": op.branch or "", "commit": op.sha or "", "pr": str(op.pull_request or ""),
+    if op.operation == "up" and op.allow_older:
+        message = f"rollback to {(op.sha or 'unknown')[:7]} by {request.actor or 'unknown'}: {message}"
+    tags = {"branch": op.branch or "", "commit": op.sha or "", "pr": str(op.pull_request or (audit.pr_number if audit else None) or ""),
             "owner": (audit.author if audit and audit.author else request.actor) or ""}
     if op.mutating and op.sha and ctx.git is not None:
         head = ctx.git.head()
@@ -164,6 +166,10 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     ctx.progress.message(why)
                     return replace(base, status="superseded", reason=why)
                 outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
+    except StackMissing as exc:
+        if op.operation != "destroy":
+            raise
+        return replace(base, status="none", reason=f"{op.reason}: {exc}, nothing to destroy")
     except OperationFailed as exc:
         return replace(base, status="failed", error=str(exc), message=message)
     return replace(base, status="succeeded", outcome=outcome, message=message if op.operation == "up" else None)

@@ -58,6 +58,8 @@ class StackConfig:
     source: str
     personal: PersonalSpec | None = None
     declared: Mapping[str, Any] = field(default_factory=dict)
+    #: the stack file as the CLI reads it (for a personal stack: derived from the template, see personal_document)
+    document: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _to_config_string(value: object) -> str:
@@ -75,6 +77,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -130,11 +136,15 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
         personal = personal_spec(stack, project)
     source_stack = personal.template if personal else stack
     source_file = root / f"Pulumi.{source_stack}.yaml"
-    if not source_file.exists():
+    if not source_file.exists() or source_file.is_dir():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError(f"unknown stack {stack!r}: there is no {source_file.name} (known stacks: "
                           f"{', '.join(known) or 'none'}; personal stacks are dev-<name>)")
     stack_doc = _read_yaml(source_file)
+    derived = personal is not None and source_stack != stack
+    if derived:
+        assert personal is not None
+        stack_doc = personal_document(stack_doc, personal, project)
     for key, raw in (stack_doc.get("config") or {}).items():
         if not isinstance(key, str):
             raise ConfigError(f"{source_file.name}: config key {key!r} must be a string")
@@ -144,13 +154,27 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
             secret_keys.add(full)
         else:
             values[full] = _to_config_string(raw)
-    if personal is not None and source_stack != stack:
-        values.update(personal.derived_values(project))
-        # A personal environment serves plain HTTP on its own ALB name: the template's hostname is not its own.
-        for key in ("ghostHostname", "ghostCertificateArn"):
-            values.pop(f"{project}:{key}", None)
-        source = f"{source_file.name} + derived values for personal stack {stack}"
-    else:
-        source = source_file.name
+    source = f"{source_file.name} + derived values for personal stack {stack}" if derived else source_file.name
     return StackConfig(stack=stack, project=project, values=values, secret_keys=frozenset(secret_keys),
-                       source=source, personal=personal if source_stack != stack else None, declared=declared)
+                       source=source, personal=personal if derived else None, declared=declared, document=stack_doc)
+
+
+#: Keys of a stack file that say how its secrets are encrypted; a personal stack shares its template's, so the
+#: template's ``secure:`` values decrypt unchanged (same passphrase salt, or same KMS-encrypted data key).
+SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+#: Template keys a personal stack never inherits: it serves plain HTTP on its own name.
+NOT_INHERITED = ("ghostHostname", "ghostCertificateArn")
+
+
+def personal_document(template_doc: Mapping[str, Any], personal: PersonalSpec, project: str) -> dict[str, Any]:
+    """The stack file of a personal stack: the template's config (arrays, objects and ``secure:`` values
+    intact) and secrets settings, without the keys it must not inherit, plus the derived values.
+
+    The one derivation used by the offline synth and by the engine (which writes it as ``Pulumi.<stack>.yaml``).
+    """
+    dropped = {f"{project}:{k}" for k in NOT_INHERITED} | set(NOT_INHERITED)
+    config = {k: v for k, v in (template_doc.get("config") or {}).items() if k not in dropped}
+    config.update(personal.derived_values(project))
+    doc: dict[str, Any] = {k: template_doc[k] for k in SECRETS_KEYS if k in template_doc}
+    doc["config"] = config
+    return doc

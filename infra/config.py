@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from infra.settings import PROJECT, Settings, config_keys, load_settings
+from infra.settings import PROJECT, SECRET_KEYS, Settings, SettingsError, config_keys, load_settings
 
 
 def _present_project_keys() -> set[str]:
@@ -21,4 +21,7 @@ def read_settings() -> Settings:
     keys = set(config_keys()) | _present_project_keys()
     values: dict[str, str | None] = {key: project.get(key) for key in sorted(keys)}
     values["aws:region"] = pulumi.Config("aws").get("region")
+    for key in SECRET_KEYS:  # declared without `secret: true` (see Pulumi.yaml): refuse a plaintext value here
+        if values.get(key) and not runtime_config.is_config_secret(f"{PROJECT}:{key}"):
+            raise SettingsError(pulumi.get_stack(), key, "[secret]", "an encrypted value: pulumi config set --secret " + key)
     return load_settings(pulumi.get_stack(), values)

@@ -328,7 +328,7 @@ def load_settings(stack: str, values: Mapping[str, str | None]) -> Settings:
     """
     raw: dict[str, Any] = {"stack": stack}
     for key, value in values.items():
-        if value is None:
+        if value is None or value == "":  # Pulumi.yaml declares "" as the default of optional keys: unset
             continue
         if key in JSON_KEYS:
             try:

@@ -23,7 +23,7 @@ def _project(tmp_path: Path) -> tuple[Path, str]:
     repo = project_repo(tmp_path / "repo", ROOT)
     doc = yaml.safe_load((repo / "Pulumi.dev.yaml").read_text())
     doc["config"].update({"ghost-gitops:smtpHost": "smtp.example.com", "ghost-gitops:smtpUser": "mailer",
-                          "ghost-gitops:mailFrom": "blog@example.com", "ghost-gitops:smtpPassword": CONFIG_CANARY})
+                          "ghost-gitops:mailFrom": "blog@example.com", "ghost-gitops:smtpPassword": {"secure": f"v1:{CONFIG_CANARY}"}})
     main_py = (repo / "__main__.py").read_text() + f'\npulumi.export("canary", pulumi.Output.secret("{OUTPUT_CANARY}"))\n'
     sha = commit(repo, {"Pulumi.dev.yaml": yaml.safe_dump(doc), "__main__.py": main_py}, "canaries")
     return repo, sha

@@ -43,12 +43,6 @@ def test_fork_pr_gets_an_offline_diff_comment(tmp_path: Path) -> None:
 
 
 def test_without_a_pulumi_cli_a_same_repo_pr_falls_back_to_the_offline_diff(tmp_path: Path) -> None:
-    import shutil
-
-    import pytest
-
-    if shutil.which("pulumi"):
-        pytest.skip("a pulumi CLI is on PATH here, so the cloud preview would run")
     repo = project_repo(tmp_path / "repo", ROOT)
     base = git(repo, "rev-parse", "HEAD")
     payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_opened.json").read_text())
@@ -57,9 +51,10 @@ def test_without_a_pulumi_cli_a_same_repo_pr_falls_back_to_the_offline_diff(tmp_
     event.write_text(json.dumps(payload))
     out, err = io.StringIO(), io.StringIO()
     code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json"],
-                environ={"PULUMI_CONFIG_PASSPHRASE": "x"}, out=out, err=err)
+                environ={"PULUMI_CONFIG_PASSPHRASE": "x", "GHOST_GITOPS_CACHE": str(tmp_path / "empty-cache"),
+                         "PATH": "/usr/bin:/bin"}, out=out, err=err)
     assert code == 0, err.getvalue()
     (report,) = json.loads(out.getvalue())["reports"]
     assert report["offline"] is True and report["changes"] == []
-    assert "cloud preview unavailable: the Pulumi CLI" in report["notes"][0]
+    assert "cloud preview unavailable: no Pulumi CLI" in report["notes"][0]
     assert "no PR comment: GITHUB_TOKEN" in err.getvalue()

@@ -1,10 +1,10 @@
-"""The Automation API adapter, checked against the real ``pulumi.automation`` classes (autospec), and run
-for real against the local backend wherever a ``pulumi`` CLI is on PATH."""
+"""Failure injection for the Automation API adapter (autospec of the real ``pulumi.automation`` classes) and
+the CLI checks against small fake ``pulumi`` executables. The adapter's real behaviour is proven on the real
+CLI in tests/test_real_engine.py; these tests cover the failures that cannot be produced on demand there."""
 
 from __future__ import annotations
 
 import io
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from pulumi.automation import events as ev
 from automation.engine import Progress, StackBusyError, Target
 from automation.environments import load_environments
 from automation.errors import OperationFailed, PulumiCliMissing
-from automation.pulumi_engine import PULUMI_CLI_VERSION, EventCollector, PulumiEngine
+from automation.pulumi_engine import EventCollector, PulumiEngine, aware
+from automation.toolchain import PULUMI_CLI_VERSION
 from tests.conftest import ROOT
 
 ENVS = load_environments(ROOT)
@@ -46,7 +47,18 @@ def target(name: str = "dev", message: str = "main@abc1234: t (#1) by a, approve
                   tags={"branch": "main", "commit": "a" * 40}, commit="a" * 40)
 
 
+def fake_cli(tmp_path: Path, version: str = PULUMI_CLI_VERSION, exit_code: int = 0) -> Path:
+    """A directory with bin/pulumi that only answers `version` (failure injection, never a deployment)."""
+    root = tmp_path / f"cli-{version or 'none'}-{exit_code}"
+    (root / "bin").mkdir(parents=True, exist_ok=True)
+    exe = root / "bin" / "pulumi"
+    exe.write_text(f"#!/bin/sh\necho 'v{version}'\nexit {exit_code}\n" if version else f"#!/bin/sh\nexit {exit_code}\n")
+    exe.chmod(0o755)
+    return root
+
+
 def engine(tmp_path: Path, **kw: Any) -> PulumiEngine:
+    kw.setdefault("cli_root", str(fake_cli(tmp_path)))
     return PulumiEngine(ROOT, backend_url=(tmp_path / "state").as_uri(), environ={"PULUMI_CONFIG_PASSPHRASE": "x"}, **kw)
 
 
@@ -57,58 +69,55 @@ def up_result() -> auto.UpResult:
                          outputs={"ghostUrl": auto.OutputValue("http://x", False), "kubeconfig": auto.OutputValue("{...}", True)})
 
 
-def test_up_calls_the_real_api_with_show_secrets_off(tmp_path: Path, patched: Any, stack: Any) -> None:
+def test_a_diy_backend_lock_becomes_stack_busy_with_the_recovery_steps(tmp_path: Path, patched: Any, stack: Any) -> None:
+    stack.up.side_effect = auto.CommandError(auto.CommandResult(stdout="", stderr=(
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete "
+        "the lock file with `pulumi cancel`."), code=255))
+    with pytest.raises(StackBusyError, match=r"pulumi cancel --yes --stack dev"):
+        engine(tmp_path).up(target(), Progress(io.StringIO()))
+
+
+def test_up_runs_with_show_secrets_off_and_writes_tags_after_success(tmp_path: Path, patched: Any, stack: Any) -> None:
     stack.up.return_value = up_result()
     outcome = engine(tmp_path).up(target(), Progress(io.StringIO()))
-    patched["cmd_cls"].assert_called_once()
-    assert str(patched["cmd_cls"].call_args.kwargs["version"]) == PULUMI_CLI_VERSION
-    kwargs = patched["create"].call_args.kwargs
-    assert kwargs["stack_name"] == "dev" and kwargs["work_dir"] == str(ROOT)
-    opts = kwargs["opts"]
-    assert isinstance(opts, auto.LocalWorkspaceOptions)
-    assert opts.env_vars is not None and opts.env_vars["PULUMI_BACKEND_URL"] == (tmp_path / "state").as_uri()
-    assert opts.pulumi_command is patched["command"]
-    up_kwargs = stack.up.call_args.kwargs
-    assert up_kwargs["show_secrets"] is False
-    assert up_kwargs["message"] == "main@abc1234: t (#1) by a, approved by b"
-    assert isinstance(up_kwargs["on_event"], EventCollector)
-    stack.set_tag.assert_any_call("gitops:branch", "main")
+    assert stack.up.call_args.kwargs["show_secrets"] is False
     stack.set_tag.assert_any_call("gitops:commit", "a" * 40)
-    stack.set_all_config.assert_not_called()  # dev has its own stack file
     assert outcome.outputs == {"ghostUrl": "http://x", "kubeconfig": "[secret]"}
-    assert outcome.counts == {"create": 2}
+    stack.up.side_effect = auto.CommandError(auto.CommandResult(stdout="", stderr="error: boom", code=1))
+    stack.set_tag.reset_mock()
+    with pytest.raises(OperationFailed):
+        engine(tmp_path).up(target(), Progress(io.StringIO()))
+    stack.set_tag.assert_not_called()  # a failed up records nothing as deployed
 
 
-def test_personal_stack_gets_template_config_plus_derived_values(tmp_path: Path, patched: Any, stack: Any) -> None:
-    stack.preview.return_value = auto.PreviewResult(stdout="", stderr="", change_summary={ev.OpType.CREATE: 16})
-    engine(tmp_path).preview(target("dev-alice"), Progress(io.StringIO()))
-    (config,), _ = stack.set_all_config.call_args
-    assert config["ghost-gitops:ghostNamespace"].value == "ghost-alice"
-    assert config["ghost-gitops:environment"].value == "personal"
-    assert config["aws:region"].value == "us-east-1"
-    assert all(isinstance(v, auto.ConfigValue) for v in config.values())
-    assert "on_event" in stack.preview.call_args.kwargs
+@pytest.mark.parametrize(("version", "code", "message"), [
+    ("3.100.0", 0, f"is version 3.100.0; this engine needs {PULUMI_CLI_VERSION} or newer"),
+    ("", 0, "not a release version"),
+    ("4.0.0", 0, "another major version"),
+    (PULUMI_CLI_VERSION, 3, "failed (exit 3)"),
+])
+def test_a_too_old_or_broken_cli_is_exit_4_with_found_and_needed(tmp_path: Path, version: str, code: int, message: str) -> None:
+    eng = engine(tmp_path, cli_root=str(fake_cli(tmp_path, version, code)))
+    error = eng.unavailable()
+    assert isinstance(error, PulumiCliMissing) and error.exit_code == 4
+    assert message in str(error)
 
 
-def test_destroy_removes_the_stack_and_hides_secrets(tmp_path: Path, patched: Any, stack: Any) -> None:
-    stack.destroy.return_value = mock.create_autospec(auto.DestroyResult, instance=True)
-    engine(tmp_path).destroy(target("dev-alice"), Progress(io.StringIO()))
-    kwargs = stack.destroy.call_args.kwargs
-    assert kwargs["remove"] is True and kwargs["show_secrets"] is False
+def test_no_cli_anywhere_says_how_to_build_it(tmp_path: Path) -> None:
+    eng = PulumiEngine(ROOT, backend_url=(tmp_path / "state").as_uri(),
+                       environ={"PULUMI_CONFIG_PASSPHRASE": "x", "GHOST_GITOPS_CACHE": str(tmp_path / "c"), "PATH": "/usr/bin:/bin"})
+    error = eng.unavailable()
+    assert isinstance(error, PulumiCliMissing) and "bash .ci/build-pulumi" in str(error)
+    offline = PulumiEngine(ROOT, backend_url=(tmp_path / "state").as_uri(), install_cli=True,
+                           environ={"GHOST_GITOPS_CACHE": str(tmp_path / "c"), "PATH": "/usr/bin:/bin"})
+    with mock.patch.object(auto.PulumiCommand, "install", side_effect=OSError("network unreachable")):
+        error = offline.unavailable()
+    assert isinstance(error, PulumiCliMissing) and "installer failed" in str(error) and "network unreachable" in str(error)
 
 
-def test_refresh_and_history_hide_secrets(tmp_path: Path, patched: Any, stack: Any) -> None:
-    stack.refresh.return_value = mock.create_autospec(auto.RefreshResult, instance=True)
-    engine(tmp_path).refresh(target(), Progress(io.StringIO()))
-    assert stack.refresh.call_args.kwargs["show_secrets"] is False
-    stack.history.return_value = [auto.UpdateSummary(
-        kind="update", start_time=datetime(2026, 11, 1, tzinfo=UTC), end_time=datetime(2026, 11, 1, 0, 5, tzinfo=UTC),
-        message="main@abc: x", environment={"git.head": "c" * 40}, config={}, result="succeeded", version=7,
-        resource_changes={ev.OpType.UPDATE: 1})]
-    (entry,) = engine(tmp_path).history("dev", 5)
-    assert stack.history.call_args.kwargs == {"page_size": 5, "page": 1, "show_secrets": False}
-    assert (entry.version, entry.commit, entry.counts) == (7, "c" * 40, {"update": 1})
-    assert engine(tmp_path).deployed_commit("dev") == "c" * 40
+def test_naive_sdk_times_become_aware_utc() -> None:
+    assert aware(datetime(2026, 11, 1, 12, 0)) == datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    assert aware(None) is None
 
 
 def test_concurrent_update_becomes_stack_busy(tmp_path: Path, patched: Any, stack: Any) -> None:
@@ -131,17 +140,6 @@ def test_tags_unsupported_by_the_backend_are_a_note(tmp_path: Path, patched: Any
     assert "does not support stack tags" in log.getvalue()
 
 
-def test_missing_cli_says_how_to_get_it(tmp_path: Path) -> None:
-    with mock.patch.object(auto, "PulumiCommand", autospec=True) as cmd_cls:
-        cmd_cls.side_effect = FileNotFoundError("pulumi")
-        with pytest.raises(PulumiCliMissing, match=f"--version {PULUMI_CLI_VERSION}"):
-            engine(tmp_path).up(target(), Progress(io.StringIO()))
-        assert isinstance(engine(tmp_path).unavailable(), PulumiCliMissing)
-        cmd_cls.install.return_value = mock.create_autospec(REAL_COMMAND, instance=True)
-        assert engine(tmp_path, install_cli=True).unavailable() is None
-        assert str(cmd_cls.install.call_args.kwargs["version"]) == PULUMI_CLI_VERSION
-
-
 def test_event_collector_streams_steps_from_real_events() -> None:
     log = io.StringIO()
     clock = iter([0.0, 1.0, 1.5, 3.0, 3.5, 4.0, 5.0, 6.0])
@@ -158,28 +156,22 @@ def test_event_collector_streams_steps_from_real_events() -> None:
     assert "update   kubernetes:apps/v1:Deployment ghost-deployment: done in" in log.getvalue()
 
 
-@pytest.mark.integration
-def test_real_automation_api_against_the_local_backend(tmp_path: Path) -> None:
-    """Runs only where a pulumi CLI exists: a tiny project through the real adapter, local file backend."""
-    if shutil.which("pulumi") is None:
-        pytest.skip("no `pulumi` CLI on PATH: the real Automation API cannot run here (no Pulumi CLI or provider plugins "
-                    "can be installed on these machines); the autospec tests above check the calls")
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: it\nruntime:\n  name: python\n")
-    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
-    (project / "environments.yaml").write_text("environments:\n  - {branch: main, stack: dev, kind: environment}\n")
-    (project / "__main__.py").write_text("import pulumi\npulumi.export('hello', 'world')\n"
-                                         "pulumi.export('s', pulumi.Output.secret('CANARY-it-secret'))\n")
-    eng = PulumiEngine(project, backend_url=(tmp_path / "state").as_uri(), environ={"PULUMI_CONFIG_PASSPHRASE": "it"})
-    with mock.patch.dict("os.environ", {"PULUMI_CONFIG_PASSPHRASE": "it"}):
-        cfg = load_environments(project).stack_config(project, "dev")
-        t = Target(stack="dev", config=cfg, message="main@0000000: it", commit=None)
-        log = io.StringIO()
-        assert eng.preview(t, Progress(log)).succeeded
-        outcome = eng.up(t, Progress(log))
-        assert outcome.outputs == {"hello": "world", "s": "[secret]"}
-        assert "CANARY-it-secret" not in log.getvalue()
-        (entry,) = eng.history("dev", 5)
-        assert entry.message == "main@0000000: it" and entry.result == "succeeded"
-        eng.destroy(t, Progress(log))
+def test_a_replacement_in_several_steps_is_one_row_and_keys_fall_back_to_inputs() -> None:
+    collector = EventCollector(Progress(io.StringIO()), planning=True, stateful=lambda t, n: n == "database")
+    urn = "urn:pulumi:dev::fixture::pulumi-python:dynamic:Resource::database"
+    for op in (ev.OpType.CREATE_REPLACEMENT, ev.OpType.REPLACE, ev.OpType.DELETE_REPLACED):
+        meta = ev.StepEventMetadata(op=op, urn=urn, type="pulumi-python:dynamic:Resource", provider="p", keys=["db_name"],
+                                    old=ev.StepEventStateMetadata(type="t", urn=urn, id="1", parent="", provider="p",
+                                                                  inputs={"db_name": "a", "x": 1}, outputs={}),
+                                    new=ev.StepEventStateMetadata(type="t", urn=urn, id="1", parent="", provider="p",
+                                                                  inputs={"db_name": "b", "x": 1}, outputs={}))
+        collector(ev.EngineEvent(sequence=1, timestamp=0, resource_pre_event=ev.ResourcePreEvent(meta)))
+    (change,) = collector.changes.values()
+    assert (change.op, change.keys, change.stateful_loss) == ("replace", ("db_name",), True)
+    update = ev.StepEventMetadata(op=ev.OpType.UPDATE, urn=urn + "2", type="t", provider="p",
+                                  old=ev.StepEventStateMetadata(type="t", urn=urn, id="1", parent="", provider="p",
+                                                                inputs={"content": "a", "cloud_dir": "/c"}, outputs={}),
+                                  new=ev.StepEventStateMetadata(type="t", urn=urn, id="1", parent="", provider="p",
+                                                                inputs={"content": "b", "cloud_dir": "/c"}, outputs={}))
+    collector(ev.EngineEvent(sequence=2, timestamp=0, resource_pre_event=ev.ResourcePreEvent(update)))
+    assert collector.changes[urn + "2"].keys == ("content",)

@@ -73,7 +73,7 @@ def test_concurrent_update_is_retried_with_backoff(tmp_path: Path) -> None:
     (report,) = run_plan(ctx, up(), Request(event="manual", branch="main"), None)
     assert report.status == "succeeded"
     assert slept == [2.0, 4.0]
-    assert log.getvalue().count("ConcurrentUpdateError") == 2
+    assert log.getvalue().count("is locked by another update in the state backend; retry") == 2
 
 
 def test_concurrent_update_gives_up_with_a_clear_failure(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_concurrent_update_gives_up_with_a_clear_failure(tmp_path: Path) -> None
     with pytest.raises(LockTimeout) as info:
         run_plan(ctx, up(), Request(event="manual", branch="main"), None)
     assert "stack dev stayed locked" in str(info.value)
-    assert f"{sum(slept):.0f}s of waiting" in str(info.value)
+    assert f"{sum(slept):.1f}s of waiting" in str(info.value)
     assert len(slept) == 3 and slept == sorted(slept)
 
 
@@ -240,13 +240,10 @@ def test_expire_command_with_the_memory_engine(tmp_path: Path) -> None:
 
 
 def test_deploying_without_a_pulumi_cli_exits_4_with_how_to_get_it(tmp_path: Path) -> None:
-    import shutil
-
-    if shutil.which("pulumi"):
-        pytest.skip("a pulumi CLI is on PATH here")
     repo = project_repo(tmp_path / "repo", ROOT)
     err = io.StringIO()
+    no_cli = {"PULUMI_CONFIG_PASSPHRASE": "x", "GHOST_GITOPS_CACHE": str(tmp_path / "empty-cache"), "PATH": "/usr/bin:/bin"}
     code = main(["--project-dir", str(repo), "up", "--stack", "dev", "--lock-dir", str(tmp_path / "locks")],
-                environ={"PULUMI_CONFIG_PASSPHRASE": "x"}, out=io.StringIO(), err=err)
+                environ=no_cli, out=io.StringIO(), err=err)
     assert code == 4
-    assert "curl -fsSL https://get.pulumi.com" in err.getvalue() and "--install-cli" in err.getvalue()
+    assert "bash .ci/build-pulumi" in err.getvalue() and "--install-cli" in err.getvalue()

@@ -59,10 +59,10 @@ def test_synth_writes_manifests(tmp_path: Path) -> None:
 def test_secret_canary_never_reaches_output_or_files(project_copy: Path, tmp_path: Path) -> None:
     canary = "CANARY-smtp-pass-7d3e1f"
     doc = yaml.safe_load((project_copy / "Pulumi.dev.yaml").read_text())
+    # an encrypted value as `pulumi config set --secret` writes it (offline, its ciphertext is the canary)
     doc["config"].update({"ghost-gitops:smtpHost": "smtp.example.com", "ghost-gitops:smtpUser": "mailer",
-                          "ghost-gitops:mailFrom": "blog@example.com", "ghost-gitops:smtpPassword": canary})
+                          "ghost-gitops:mailFrom": "blog@example.com", "ghost-gitops:smtpPassword": {"secure": f"v1:{canary}"}})
     (project_copy / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
-    # mark it secret the way the project declares it (Pulumi.yaml: secret: true)
     out_dir = tmp_path / "m"
     for fmt in ("tree", "json"):
         code, out, err = run("--project-dir", str(project_copy), "synth", "--stack", "dev", "--format", fmt,
@@ -75,6 +75,17 @@ def test_secret_canary_never_reaches_output_or_files(project_copy: Path, tmp_pat
            ["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["mail__options__auth__pass"]["valueFrom"]["secretKeyRef"] == {"name": "ghost-mail", "key": "password"}
     assert env["mail__options__host"]["value"] == "smtp.example.com"
+
+
+def test_a_plaintext_smtp_password_is_refused_without_echoing_it(project_copy: Path) -> None:
+    canary = "CANARY-plain-smtp-2c9d"
+    doc = yaml.safe_load((project_copy / "Pulumi.dev.yaml").read_text())
+    doc["config"].update({"ghost-gitops:smtpHost": "smtp.example.com", "ghost-gitops:smtpUser": "mailer",
+                          "ghost-gitops:mailFrom": "blog@example.com", "ghost-gitops:smtpPassword": canary})
+    (project_copy / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = run("--project-dir", str(project_copy), "synth", "--stack", "dev")
+    assert code == 2 and "smtpPassword" in err and "pulumi config set --secret smtpPassword" in err
+    assert canary not in out and canary not in err
 
 
 def test_secure_values_in_a_stack_file_stay_secret(project_copy: Path) -> None:

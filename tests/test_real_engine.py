@@ -1,0 +1,380 @@
+"""The GitOps story on the REAL Pulumi CLI (built from the Go module proxy by .ci/build-pulumi).
+
+Everything runs through ``python -m automation`` in subprocesses, exactly as the workflows call it,
+against a fixture project (tests/fixture_project) in a temporary git repository, a ``file://``
+backend, the passphrase secrets provider and the local GitHub API test server. The fixture's
+resources are Python dynamic providers whose "cloud" is a folder.
+
+Payload shapes follow GitHub's documentation of the events as a workflow receives them
+(GITHUB_EVENT_PATH): ``push`` commits carry no added/removed/modified lists; ``delete`` has
+``ref``/``ref_type``; ``pull_request`` is the webhook's pull request object.
+
+The tests are one story and run in file order (module-scoped state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import gitrepo
+from tests.fake_github import FakeGitHub, serve
+from tests.realcli import require_cli
+
+ENGINE_ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixture_project"
+CANARY = "canary-5ecret-Zq9#token"  # a secure: config value and a secret output
+PASSPHRASE = "canary-pass-phrase-8c1"
+REPO = "acme/fixture"
+
+
+@dataclass
+class World:
+    repo: Path
+    backend: Path
+    cloud: Path
+    tmp: Path
+    cli: Path
+    gh: FakeGitHub
+    outputs: list[str] = field(default_factory=list)  # everything any run printed or published
+    shas: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def backend_url(self) -> str:
+        return self.backend.as_uri()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.tmp / "home"), "LANG": "C.UTF-8",
+               "PULUMI_BACKEND_URL": self.backend_url, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+               "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "GHOST_GITOPS_PULUMI_ROOT": str(self.cli.parent.parent),
+               "GITHUB_TOKEN": "ghs_test", "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": self.gh.url,
+               "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"), "GITHUB_ACTOR": "carol"}
+        env.update(extra)
+        return env
+
+    def engine(self, *args: str, event: tuple[str, dict[str, Any]] | None = None, timeout: float = 300,
+               **extra: str) -> subprocess.CompletedProcess[str]:
+        env = self.env(**extra)
+        if event is not None:
+            path = self.tmp / f"event-{time.monotonic_ns()}.json"
+            path.write_text(json.dumps(event[1]))
+            env.update(GITHUB_EVENT_NAME=event[0], GITHUB_EVENT_PATH=str(path))
+        proc = subprocess.run([sys.executable, "-m", "automation", "--project-dir", str(self.repo), *args],
+                              cwd=ENGINE_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        self.outputs += [proc.stdout, proc.stderr]
+        return proc
+
+    def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "automation", "--project-dir", str(self.repo), *args],
+                                cwd=ENGINE_ROOT, env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = self.env()
+        env["PATH"] = f"{self.cli.parent}{os.pathsep}{env['PATH']}"
+        proc = subprocess.run([str(self.cli), *args, "--non-interactive"], cwd=self.repo, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed: {proc.stderr}")
+        return proc
+
+    def stacks(self) -> set[str]:
+        return {s["name"] for s in json.loads(self.pulumi("stack", "ls", "--json").stdout)}
+
+    def history(self, stack: str) -> list[dict[str, Any]]:
+        proc = self.engine("history", "--stack", stack, "--json")
+        assert proc.returncode == 0, proc.stderr
+        return list(json.loads(proc.stdout)["updates"])
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        folder = self.cloud / kind
+        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+
+
+def _repo_info() -> dict[str, Any]:
+    return {"id": 1, "name": "fixture", "full_name": REPO, "private": True, "fork": False,
+            "owner": {"login": "acme", "type": "Organization"}, "default_branch": "main"}
+
+
+def push_event(world: World, branch: str, before: str, after: str, message: str, created: bool = False) -> tuple[str, dict[str, Any]]:
+    """A push as GITHUB_EVENT_PATH holds it: commits WITHOUT added/removed/modified (GitHub's push event docs)."""
+    commit = {"id": after, "tree_id": gitrepo.git(world.repo, "rev-parse", f"{after}^{{tree}}"), "distinct": True,
+              "message": message, "timestamp": "2026-11-27T10:00:00Z",
+              "author": {"name": "Alice", "email": "alice@example.com", "username": "alice"},
+              "committer": {"name": "GitHub", "email": "noreply@github.com", "username": "web-flow"}}
+    return "push", {"ref": f"refs/heads/{branch}", "before": "0" * 40 if created else before, "after": after,
+                    "base_ref": None, "created": created, "deleted": False, "forced": False,
+                    "compare": f"https://github.com/{REPO}/compare/x...y", "commits": [commit], "head_commit": commit,
+                    "pusher": {"name": "alice", "email": "alice@example.com"}, "repository": _repo_info(),
+                    "sender": {"login": "alice", "id": 2, "type": "User"}}
+
+
+def pr_event(number: int, title: str, head: str, head_sha: str, base_sha: str) -> tuple[str, dict[str, Any]]:
+    side = {"user": {"login": "acme"}, "repo": _repo_info()}
+    pr = {"number": number, "title": title, "user": {"login": "alice", "id": 2, "type": "User"}, "draft": False,
+          "merged": False, "state": "open", "head": {**side, "ref": head, "sha": head_sha, "label": f"acme:{head}"},
+          "base": {**side, "ref": "main", "sha": base_sha, "label": "acme:main"}}
+    return "pull_request", {"action": "opened", "number": number, "pull_request": pr, "repository": _repo_info(),
+                            "sender": {"login": "alice", "id": 2, "type": "User"}}
+
+
+def delete_event(branch: str) -> tuple[str, dict[str, Any]]:
+    return "delete", {"ref": branch, "ref_type": "branch", "pusher_type": "user", "repository": _repo_info(),
+                      "sender": {"login": "alice", "id": 2, "type": "User"}}
+
+
+def set_config(world: World, key: str, value: str) -> None:
+    path = world.repo / "Pulumi.dev.yaml"
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith(f"  fixture:{key}:")]
+    lines.insert(lines.index("config:") + 1, f"  fixture:{key}: {value}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    choice = require_cli()
+    tmp = tmp_path_factory.mktemp("real-engine")
+    repo, backend, cloud, scratch = tmp / "repo", tmp / "state", tmp / "cloud", tmp / "scratch-state"
+    for d in (backend, cloud, scratch, tmp / "home"):
+        d.mkdir()
+    shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
+    (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:zones:\n    - zone-a\n    - zone-b\n")
+    with serve(FakeGitHub()) as gh:
+        w = World(repo=repo, backend=backend, cloud=cloud, tmp=tmp, cli=choice.path, gh=gh)
+        # The secure value is set through the real CLI, in a scratch backend: the stack file keeps the
+        # passphrase salt, so the stack created later in the real backend decrypts it unchanged.
+        env = w.env(PULUMI_BACKEND_URL=scratch.as_uri())
+        for args in (["stack", "init", "dev"], ["config", "set", "--secret", "apiToken", CANARY, "--stack", "dev"]):
+            subprocess.run([str(choice.path), *args, "--non-interactive"], cwd=repo, env=env, check=True,
+                           capture_output=True, text=True)
+        assert "secure:" in (repo / "Pulumi.dev.yaml").read_text()
+        gitrepo.git(repo, "init", "-q", "-b", "main")
+        gitrepo.git(repo, "add", "-A")
+        gitrepo.git(repo, "commit", "-q", "-m", "fixture project")
+        w.shas["initial"] = gitrepo.git(repo, "rev-parse", "HEAD")
+        yield w
+
+
+def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}"
+    reports = json.loads(proc.stdout)["reports"]
+    assert len(reports) == 1, reports
+    return dict(reports[0])
+
+
+def _changes(report: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """name -> (op, changed keys) of the program's resources (the default provider left out)."""
+    return {c["name"]: (c["op"], c["keys"]) for c in report["changes"] if not c["type"].startswith("pulumi:providers:")}
+
+
+def test_1_pull_request_previews_without_creating_anything(world: World) -> None:
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "-b", "feature/first")
+    set_config(world, "greeting", "hi")
+    head = gitrepo.commit(repo, {}, "Say hi")
+    proc = world.engine("run", "--json", event=pr_event(1, "Say hi", "feature/first", head, world.shas["initial"]))
+    report = _report(proc)
+    assert report["status"] == "succeeded" and report["operation"] == "preview" and report["stack"] == "dev"
+    assert _changes(report) == {"fixture-dev": ("create", []), "database": ("create", []),
+                                "settings": ("create", []), "token": ("create", [])}
+    comment = next(iter(world.gh.comments.values()))["body"]
+    assert "`database`" in comment and "`settings`" in comment and "pulumi-python:dynamic:Resource" in comment
+    # a preview creates no stack, writes no tags, adds nothing to history, touches no "cloud"
+    assert world.stacks() == set()
+    assert world.records("record") == [] and world.records("database") == []
+    assert gitrepo.git(repo, "status", "--porcelain") == ""
+    world.shas["pr1"] = head
+
+
+def test_2_push_to_main_deploys_with_audit_and_tags(world: World) -> None:
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "main")
+    gitrepo.git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from acme/feature/first\n\nSay hi",
+                "feature/first")
+    merge = gitrepo.git(repo, "rev-parse", "HEAD")
+    world.gh.commit_pulls = [{"number": 1, "title": "Say hi", "user": {"login": "alice"}, "merged_at": "2026-11-27T10:00:00Z",
+                              "state": "closed", "base": {"ref": "main"}}]
+    world.gh.reviews = [{"user": {"login": "bob"}, "state": "APPROVED"}]
+    proc = world.engine("run", "--json", event=push_event(world, "main", world.shas["initial"], merge, "Merge pull request #1"))
+    report = _report(proc)
+    assert report["status"] == "succeeded" and report["operation"] == "up"
+    assert report["outputs"]["token"] == "[secret]" and report["outputs"]["zones"] == ["zone-a", "zone-b"]
+    history = world.history("dev")
+    assert len(history) == 1 and history[0]["commit"] == merge and history[0]["result"] == "succeeded"
+    assert history[0]["message"].startswith(f"main@{merge[:7]}: Say hi (#1) by alice, approved by bob")
+    tags = json.loads(world.pulumi("stack", "tag", "ls", "--json", "--stack", "dev").stdout)
+    assert tags.get("gitops:commit") == merge and tags.get("gitops:pr") == "1"
+    assert [r["content"] for r in world.records("record") if r["content"].startswith("hi")] == ["hi zone-a,zone-b"]
+    world.shas["merge1"] = merge
+
+
+def test_3_later_pull_request_shows_update_keys_and_stateful_replacement(world: World) -> None:
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "-b", "feature/second")
+    set_config(world, "greeting", "hello again")
+    set_config(world, "databaseName", "renamed")
+    head = gitrepo.commit(repo, {}, "Rename the database")
+    world.gh.comments.clear()
+    proc = world.engine("run", "--json", event=pr_event(2, "Rename the database", "feature/second", head, world.shas["merge1"]))
+    report = _report(proc)
+    changes = _changes(report)
+    assert changes["settings"] == ("update", ["content"])
+    assert changes["database"][0] == "replace" and "db_name" in changes["database"][1]
+    comment = next(iter(world.gh.comments.values()))["body"]
+    top = comment.split("<details>")[0]
+    assert "database" in top and "⚠️" in top, top  # the stateful replacement is called out before anything else
+    # still nothing written by the preview: same history, same tags
+    assert len(world.history("dev")) == 1
+    tags = json.loads(world.pulumi("stack", "tag", "ls", "--json", "--stack", "dev").stdout)
+    assert tags["gitops:commit"] == world.shas["merge1"]
+    world.shas["pr2"] = head
+
+
+def test_4_newer_push_then_a_late_run_is_superseded_and_rollback_is_audited(world: World) -> None:
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "main")
+    gitrepo.git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #2 from acme/feature/second", "feature/second")
+    merge2 = gitrepo.git(repo, "rev-parse", "HEAD")
+    world.gh.commit_pulls = [{"number": 2, "title": "Rename the database", "user": {"login": "alice"},
+                              "merged_at": "2026-11-27T11:00:00Z", "state": "closed", "base": {"ref": "main"}}]
+    report = _report(world.engine("run", "--json", event=push_event(world, "main", world.shas["merge1"], merge2, "Merge #2")))
+    assert report["status"] == "succeeded"
+    assert [r["db_name"] for r in world.records("database")] == ["renamed"]
+    # the run for the older merge arrives late, on a runner that checked out that commit
+    gitrepo.git(repo, "checkout", "-q", world.shas["merge1"])
+    late = world.engine("run", "--json", event=push_event(world, "main", world.shas["initial"], world.shas["merge1"], "late"))
+    report = _report(late)
+    assert report["status"] == "superseded" and merge2[:7] in report["reason"]
+    assert len(world.history("dev")) == 2
+    # an explicit rollback of that older commit deploys it, and says so in the audit
+    rolled = world.engine("up", "--stack", "dev", "--rollback", "--json", GITHUB_ACTOR="carol")
+    report = _report(rolled)
+    assert report["status"] == "succeeded"
+    history = world.history("dev")
+    assert history[0]["commit"] == world.shas["merge1"]
+    assert history[0]["message"].startswith(f"rollback to {world.shas['merge1'][:7]} by carol")
+    assert [r["db_name"] for r in world.records("database")] == ["app"]
+    gitrepo.git(repo, "checkout", "-q", "main")
+    world.shas["merge2"] = merge2
+
+
+def test_5_personal_branch_gets_its_stack_from_the_template_and_is_destroyed_on_delete(world: World) -> None:
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "-b", "dev/alice")
+    head = gitrepo.commit(repo, {"NOTES.md": "alice's branch\n"}, "Start alice")
+    report = _report(world.engine("run", "--json", event=push_event(world, "dev/alice", "", head, "Start alice", created=True)))
+    assert report["stack"] == "dev-alice" and report["operation"] == "up" and report["status"] == "succeeded"
+    outputs = report["outputs"]
+    assert outputs["zones"] == ["zone-a", "zone-b"], "the template's array must stay an array"
+    assert outputs["environment"] == "personal" and outputs["token"] == "[secret]"
+    assert outputs["sharedZones"] == ["zone-a", "zone-b"], "the shared stack is read through its backend name"
+    stack_file = (repo / "Pulumi.dev-alice.yaml").read_text()
+    assert "secure:" in stack_file and "organization/fixture/dev" in stack_file
+    tokens = [r["content"] for r in world.records("record") if r["content"] == CANARY]
+    assert len(tokens) == 2, "the template's secure value reaches the personal stack intact"
+    assert "dev-alice" in world.stacks()
+    gitrepo.git(repo, "checkout", "-q", "main")
+    gitrepo.git(repo, "branch", "-q", "-D", "dev/alice")
+    report = _report(world.engine("run", "--json", event=delete_event("dev/alice")))
+    assert report["operation"] == "destroy" and report["status"] == "succeeded"
+    assert world.stacks() == {"dev"}
+    assert len([r for r in world.records("record") if r["content"] == CANARY]) == 1
+
+
+def test_6_expire_and_history_use_real_timestamps(world: World) -> None:
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "-b", "dev/bob")
+    head = gitrepo.commit(repo, {"BOB.md": "bob\n"}, "Start bob")
+    assert _report(world.engine("run", "--json", event=push_event(world, "dev/bob", "", head, "bob", created=True)))["status"] == "succeeded"
+    gitrepo.git(repo, "checkout", "-q", "main")
+    now = datetime.now(UTC)
+    soon = world.engine("expire", "--dry-run", "--now", (now + timedelta(days=13)).isoformat())
+    assert soon.returncode == 0, soon.stderr
+    assert [op["operation"] for op in json.loads(soon.stdout)["operations"]] == ["none"]
+    later = world.engine("expire", "--dry-run", "--now", (now + timedelta(days=15)).isoformat())
+    ops = json.loads(later.stdout)["operations"]
+    assert [(op["stack"], op["operation"]) for op in ops] == [("dev-bob", "destroy")], ops
+    assert "idle for 14 days, past its ttl of 14 days" in ops[0]["reason"] or "idle for 15 days" in ops[0]["reason"]
+    gone = world.engine("expire", "--json", "--now", (now + timedelta(days=15)).isoformat())
+    assert _report(gone)["status"] == "succeeded" and "dev-bob" not in world.stacks()
+    for entry in world.history("dev"):
+        assert entry["started"].endswith("+00:00") and entry["ended"].endswith("+00:00"), entry
+        started = datetime.fromisoformat(entry["started"])
+        assert timedelta(0) <= now - started < timedelta(minutes=30), "times are UTC, not local times read as UTC"
+    never = world.engine("history", "--stack", "dev-nobody", "--json")
+    assert never.returncode == 0 and json.loads(never.stdout)["updates"] == []
+
+
+def _slow(world: World, seconds: str) -> str:
+    """Commit a change that makes the next update slow (the record provider sleeps); returns the commit."""
+    set_config(world, "greeting", f"slow-{seconds}-{time.monotonic_ns()}")
+    return gitrepo.commit(world.repo, {"fixture_cloud.py": (world.repo / "fixture_cloud.py").read_text().replace(
+        "    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n",
+        "    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n"
+        f"        import time; time.sleep({seconds})  # noqa: E702\n", 1)}, "slow update")
+
+
+def test_7_concurrent_ups_queue_on_the_lock_and_the_backend_lock_answers_with_exit_3(world: World) -> None:
+    _slow(world, "6")
+    first = world.start("up", "--stack", "dev", "--json")
+    time.sleep(1.5)
+    second = world.engine("up", "--stack", "dev", "--json")  # same lock directory: waits, then runs (nothing to do)
+    out, err = first.communicate(timeout=300)
+    world.outputs += [out, err, second.stdout, second.stderr]
+    assert first.returncode == 0, err
+    assert second.returncode == 0, second.stderr
+    assert "lock on dev acquired after" in second.stderr
+    # Two lock directories: the engine's file lock cannot see the other run; the backend's own lock answers.
+    set_config(world, "greeting", f"slow-again-{time.monotonic_ns()}")
+    gitrepo.commit(world.repo, {}, "another slow update")
+    first = world.start("up", "--stack", "dev", "--lock-dir", str(world.tmp / "locks-a"))
+    time.sleep(3)
+    second = world.engine("up", "--stack", "dev", "--lock-dir", str(world.tmp / "locks-b"),
+                          "--busy-attempts", "2", "--busy-wait", "0.5")
+    out, err = first.communicate(timeout=300)
+    world.outputs += [out, err]
+    assert first.returncode == 0, err
+    assert second.returncode == 3, (second.stdout, second.stderr)
+    assert "locked" in second.stderr and "retry 1/1" in second.stderr and "gave up after 2 attempts" in second.stderr
+
+
+def test_8_a_killed_up_leaves_a_lock_and_the_next_run_says_what_to_do(world: World) -> None:
+    set_config(world, "greeting", f"killed-{time.monotonic_ns()}")
+    gitrepo.commit(world.repo, {}, "update that gets killed")
+    proc = world.start("up", "--stack", "dev")
+    deadline = time.monotonic() + 120
+    assert proc.stderr is not None
+    seen = ""
+    while time.monotonic() < deadline and "update" not in seen:
+        seen += proc.stderr.readline()
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner dies: the engine, the CLI and the provider with it
+    proc.wait(timeout=30)
+    after = world.engine("up", "--stack", "dev", "--busy-attempts", "2", "--busy-wait", "0.2")
+    assert after.returncode == 3, (after.stdout, after.stderr)
+    assert "pulumi cancel --yes --stack dev" in after.stderr and "--clear-pending-creates" in after.stderr
+    # following the advice recovers the stack
+    world.pulumi("cancel", "--yes", "--stack", "dev")
+    recovered = world.engine("up", "--stack", "dev", "--json")
+    assert recovered.returncode == 0, recovered.stderr
+
+
+def test_9_canaries_never_leak(world: World) -> None:
+    summary = world.tmp / "summary.md"
+    published = [c["body"] for c in world.gh.comments.values()] + [summary.read_text() if summary.exists() else ""]
+    assert len(world.outputs) > 20
+    for text in world.outputs + published:
+        assert CANARY not in text and PASSPHRASE not in text
