@@ -122,3 +122,5 @@ class Engine(Protocol):
     def stacks(self) -> tuple[StackInfo, ...]: ...
     def unavailable(self) -> AutomationError | None:
         """Why cloud operations cannot run here (the error to raise), or None when they can."""
+    def preflight(self, tools: tuple[str, ...]) -> AutomationError | None:
+        """Why an operation needing ``tools`` (see Environments.tools) cannot start, or None."""

@@ -22,6 +22,8 @@ FILE_NAME = "environments.yaml"
 NAME_PLACEHOLDER = "{name}"
 #: Branch names as git allows them, narrowed: no spaces, control characters, '..', '~^:?*[\\' or '@{'.
 SAFE_BRANCH = re.compile(r"^(?![/-])(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
+#: Tools ``defaults.tools`` may name: ``aws``, the aws CLI pulumi-eks runs on the deploying machine.
+KNOWN_TOOLS = frozenset({"aws"})
 DEFAULT_INFRA_PATHS = ("Pulumi.yaml", "Pulumi.*.yaml", "__main__.py", "infra/**", "apps/**", "requirements.txt", "environments.yaml")
 
 
@@ -87,9 +89,13 @@ class EnvironmentsFile(BaseModel):
     def _cross(self) -> EnvironmentsFile:
         if not self.environments:
             raise ValueError("`environments` must list at least one rule")
-        unknown = set(self.defaults) - {"infra_paths", "stateful"}
+        unknown = set(self.defaults) - {"infra_paths", "stateful", "tools"}
         if unknown:
-            raise ValueError(f"unknown key(s) in defaults: {', '.join(sorted(unknown))} (allowed: infra_paths, stateful)")
+            raise ValueError(f"unknown key(s) in defaults: {', '.join(sorted(unknown))} "
+                             "(allowed: infra_paths, stateful, tools)")
+        tools = self.defaults.get("tools", [])
+        if not isinstance(tools, list) or not set(tools) <= KNOWN_TOOLS:
+            raise ValueError(f"defaults.tools must be a list of: {', '.join(sorted(KNOWN_TOOLS))}")
         stacks = [r.stack for r in self.environments]
         dupes = {s for s in stacks if stacks.count(s) > 1}
         if dupes:
@@ -125,6 +131,8 @@ class Environments:
     #: patterns of resources whose replacement or deletion loses data (``type`` or ``type::name`` globs);
     #: None: the engine's built-in list of stateful types
     stateful: tuple[str, ...] | None = None
+    #: tools the engine checks for before any cloud operation (``aws``: the aws CLI the cluster's kubeconfig runs)
+    tools: tuple[str, ...] = ()
 
     def is_stateful(self, type_: str, name: str) -> bool:
         if self.stateful is None:
@@ -205,7 +213,8 @@ def parse_environments(data: object, source: str) -> Environments:
     if stateful is not None and (not isinstance(stateful, (list, tuple)) or not all(isinstance(p, str) and p for p in stateful)):
         raise ConfigError(f"{source}: defaults.stateful must be a list of `type` or `type::name` glob patterns")
     return Environments(rules=doc.environments, infra_paths=tuple(paths), source=source,
-                        stateful=tuple(stateful) if stateful is not None else None)
+                        stateful=tuple(stateful) if stateful is not None else None,
+                        tools=tuple(doc.defaults.get("tools", ())))
 
 
 def load_environments(root: Path) -> Environments:

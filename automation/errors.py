@@ -6,7 +6,7 @@ Exit codes (documented in README.md):
 - 1 an operation (preview/up/destroy/refresh) failed
 - 2 bad input: arguments, config, event payload, environments file, unknown stack
 - 3 timed out waiting for the stack lock
-- 4 the Pulumi CLI is missing or unusable
+- 4 a tool is missing or unusable: the Pulumi CLI, or a tool of defaults.tools (the aws CLI)
 - (a superseded run -- a newer commit already deployed -- is "nothing to do": exit 0, reported as superseded)
 """
 
@@ -37,5 +37,12 @@ class LockTimeout(AutomationError):
     exit_code = 3
 
 
-class PulumiCliMissing(AutomationError):
+class ToolMissing(AutomationError):
+    """A tool the engine needs is missing, broken or too old: the Pulumi CLI, or a tool the project declares
+    in ``environments.yaml`` (``defaults.tools``: the aws CLI). Reported before any change is made."""
+
+    exit_code = 4
+
+
+class PulumiCliMissing(ToolMissing):
     exit_code = 4

@@ -177,6 +177,9 @@ class MemoryEngine:
                                   message=e["message"], counts=e["counts"], commit=e.get("commit"))
                      for e in reversed(entries))
 
+    def preflight(self, tools: tuple[str, ...]) -> None:
+        return None  # the memory engine runs no provider, so it needs no tool
+
     def unavailable(self) -> None:
         """Always available: it needs no cloud."""
         return None

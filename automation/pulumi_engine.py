@@ -27,8 +27,8 @@ from typing import Any
 import yaml
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
-from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing
-from automation.toolchain import PULUMI_CLI_VERSION, CliChoice, check_version, cli_version, engine_environment, find_cli
+from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing, ToolMissing
+from automation.toolchain import PULUMI_CLI_VERSION, CliChoice, aws_cli, check_version, cli_version, engine_environment, find_cli
 
 DEFAULT_STATE_DIR = ".pulumi-state"
 TAG_PREFIX = "gitops:"
@@ -162,6 +162,15 @@ class PulumiEngine:
                 or self.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE") or self.backend_url.startswith("https:")):
             return ConfigError("no secrets provider: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) "
                                "or pass --secrets-provider")
+        return None
+
+    def preflight(self, tools: tuple[str, ...]) -> AutomationError | None:
+        """The aws CLI pulumi-eks needs where it runs (its version check and ``aws eks get-token``)."""
+        if "aws" in tools:
+            _, problem = aws_cli(self.environ)
+            if problem is not None:
+                return ToolMissing(f"{problem}; install it (e.g. `pip install awscli`) where the engine runs "
+                                   "(environments.yaml: defaults.tools)")
         return None
 
     def _env(self) -> dict[str, str]:

@@ -19,7 +19,7 @@ import tenacity
 from automation.audit import AuditInfo, audit_message
 from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
 from automation.environments import Environments
-from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, PulumiCliMissing, StackMissing
+from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, StackMissing, ToolMissing
 from automation.events import Request
 from automation.git import Git
 from automation.locking import StackLocks
@@ -141,6 +141,10 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             return replace(base, status="succeeded", offline=True, outcome=offline,
                            notes=(f"cloud preview unavailable: {unavailable}",))
         raise unavailable
+    if ctx.envs.tools:
+        missing = ctx.engine.preflight(ctx.envs.tools)
+        if missing is not None:
+            raise missing
     message = audit_message(audit) if audit and op.operation == "up" else op.reason
     if op.operation == "up" and op.allow_older:
         message = f"rollback to {(op.sha or 'unknown')[:7]} by {request.actor or 'unknown'}: {message}"
@@ -183,7 +187,7 @@ def run_plan(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | N
         except LockTimeout:
             raise
         except AutomationError as exc:
-            if isinstance(exc, (ConfigError, PulumiCliMissing)):
+            if isinstance(exc, (ConfigError, ToolMissing)):
                 raise
             reports.append(Report(stack=op.stack, operation=op.operation, status="failed", reason=op.reason,
                                   commit=op.sha, error=str(exc)))

@@ -181,15 +181,21 @@ def synthesize(root: Path, config: StackConfig) -> SynthResult:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    from automation.program import purge, top_level_modules
+
+    # This commit's program modules only: `root` first on sys.path and nothing cached from another root
+    # (the engine's own checkout holds a program too, and an offline diff synthesizes two commits).
+    root_str = str(root.resolve())
+    while root_str in sys.path:
+        sys.path.remove(root_str)
+    sys.path.insert(0, root_str)
+    purge(top_level_modules(root))
     from infra.settings import SettingsError
 
     recorder, monitor, records = _make_recorder()
     settings.ROOT.set(None)  # a fresh root stack per run, so repeated synths never share outputs
     runtime_config.set_all_config(dict(config.values), sorted(config.secret_keys))
     mocks.set_mocks(recorder, project=config.project, stack=config.stack, preview=True, monitor=monitor)
-    root_str = str(root)
-    if root_str not in sys.path:
-        sys.path.insert(0, root_str)
     saved_env = os.environ.pop("PULUMI_CONFIG", None)  # only the stack file's config counts
     try:
         def program() -> None:

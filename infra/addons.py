@@ -6,6 +6,7 @@ stacks read their names from the integration stack's outputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,8 @@ AUTO_MODE_ALB_CONTROLLER = "eks.amazonaws.com/alb"
 @dataclass(frozen=True)
 class ClusterAddonsArgs:
     retain_volumes: bool
+    #: the internet-facing ALB's subnets, pinned (the cluster itself only has the private subnets)
+    public_subnet_ids: Sequence[pulumi.Input[str]]
     storage_class_name: str = "gp3-encrypted"
     ingress_class_name: str = "alb"
 
@@ -44,7 +47,8 @@ class ClusterAddons(pulumi.ComponentResource):
             api_version="eks.amazonaws.com/v1",
             kind="IngressClassParams",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
-            spec={"scheme": "internet-facing", "ipAddressType": "ipv4"},
+            spec={"scheme": "internet-facing", "ipAddressType": "ipv4",
+                  "subnets": {"ids": list(args.public_subnet_ids)}},
             opts=child)
         ingress_class = k8s.networking.v1.IngressClass(
             f"{name}-alb",

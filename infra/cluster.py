@@ -17,8 +17,11 @@ CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterA
 
 @dataclass(frozen=True)
 class ClusterArgs:
+    """``private_subnet_ids`` are the cluster's only subnets: Auto Mode's built-in NodeClass places nodes in
+    the cluster's subnets, so nodes never land in a public subnet. Load balancers get the public subnets
+    explicitly (the ALB IngressClassParams in infra/addons.py), not through the cluster."""
+
     vpc_id: pulumi.Input[str]
-    public_subnet_ids: Sequence[pulumi.Input[str]]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     kubernetes_version: str
     public_access_cidrs: tuple[str, ...]
@@ -56,8 +59,7 @@ class Cluster(pulumi.ComponentResource):
         cluster = eks.Cluster(
             f"{name}-eks",
             vpc_id=args.vpc_id,
-            public_subnet_ids=list(args.public_subnet_ids),
-            private_subnet_ids=list(args.private_subnet_ids),
+            private_subnet_ids=list(args.private_subnet_ids),  # no public subnets: see ClusterArgs
             version=args.kubernetes_version,
             auto_mode=eks.AutoModeOptionsArgs(enabled=True),
             authentication_mode=eks.AuthenticationMode.API,
@@ -70,6 +72,9 @@ class Cluster(pulumi.ComponentResource):
             encryption_config_key_arn=key.arn,
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             create_oidc_provider=False,
+            # Auto Mode serves cluster DNS itself; the coredns add-on pulumi-eks adds by default cannot run on an
+            # Auto Mode cluster and fails after 20 minutes in DEGRADED (pulumi/pulumi-eks#1726).
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             tags=args.tags,
             opts=child,
         )

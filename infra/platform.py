@@ -52,7 +52,7 @@ def build_platform(settings: Settings) -> Platform:
         nat_gateways=settings.nat_gateways, flow_log_retention_days=settings.flow_log_retention_days,
         region=settings.region, tags=tags))
     cluster = Cluster(prefix, ClusterArgs(
-        vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
+        vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids, kubernetes_version=settings.kubernetes_version,
         public_access_cidrs=settings.cluster_public_access_cidrs, admin_role_arns=settings.cluster_admin_role_arns,
         key_deletion_window_days=30 if settings.is_production else 7, tags=tags))
@@ -62,7 +62,8 @@ def build_platform(settings: Settings) -> Platform:
         allocated_storage_gb=settings.db_allocated_storage_gb, max_allocated_storage_gb=settings.db_max_allocated_storage_gb,
         backup_retention_days=settings.db_backup_retention_days, multi_az=settings.db_multi_az,
         deletion_protection=settings.db_deletion_protection, final_snapshot=settings.db_final_snapshot, tags=tags))
-    addons = ClusterAddons(prefix, ClusterAddonsArgs(retain_volumes=settings.is_production),
+    addons = ClusterAddons(prefix, ClusterAddonsArgs(retain_volumes=settings.is_production,
+                                                     public_subnet_ids=network.public_subnet_ids),
                            opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     vpc_cidr = pulumi.Output.from_input(settings.vpc_cidr)
     exports: dict[str, pulumi.Output[object]] = {

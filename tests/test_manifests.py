@@ -52,7 +52,8 @@ def test_strict_validation_rejects_an_unknown_field() -> None:
 
 def test_auto_mode_ingress_class_params(dev) -> None:
     params = one(dev, "kubernetes:eks.amazonaws.com/v1:IngressClassParams")
-    assert params["spec"] == {"scheme": "internet-facing", "ipAddressType": "ipv4"}
+    assert params["spec"] == {"scheme": "internet-facing", "ipAddressType": "ipv4",
+                              "subnets": {"ids": ["[unknown]", "[unknown]"]}}  # the public subnets' IDs, known after up
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS)

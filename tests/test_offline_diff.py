@@ -58,3 +58,28 @@ def test_without_a_pulumi_cli_a_same_repo_pr_falls_back_to_the_offline_diff(tmp_
     assert report["offline"] is True and report["changes"] == []
     assert "cloud preview unavailable: no Pulumi CLI" in report["notes"][0]
     assert "no PR comment: GITHUB_TOKEN" in err.getvalue()
+
+
+def test_a_component_code_change_shows_in_the_offline_diff(tmp_path: Path) -> None:
+    """Each commit is synthesized with its own infra/ and apps/ code, not the engine checkout's."""
+    repo = project_repo(tmp_path / "repo", ROOT)
+    base = git(repo, "rev-parse", "HEAD")
+    component = (repo / "apps" / "ghost" / "component.py").read_text()
+    changed = component.replace("readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe_get, period_seconds=10,",
+                                "readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe_get, period_seconds=15,")
+    database = (repo / "infra" / "database.py").read_text()
+    slower = database.replace('name="long_query_time", value="2"', 'name="long_query_time", value="5"')
+    assert changed != component and slower != database
+    head = commit(repo, {"apps/ghost/component.py": changed, "infra/database.py": slower}, "slower probe, slow-log threshold")
+    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_fork.json").read_text())
+    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, head
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json"],
+                environ={}, out=out, err=err)
+    assert code == 0, err.getvalue()
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["offline"] is True
+    assert sorted((c["type"], c["op"]) for c in report["changes"]) == [
+        ("aws:rds/parameterGroup:ParameterGroup", "update"), ("kubernetes:apps/v1:Deployment", "update")]

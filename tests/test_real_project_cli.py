@@ -32,7 +32,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
 
 
 def _env(state: Path, cli: Path) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(state.parent), "PULUMI_BACKEND_URL": state.as_uri(),
+    # the venv's bin first: its `aws` (awscli, requirements-dev.txt) is the aws CLI the pre-flight check wants
+    return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(state.parent), "PULUMI_BACKEND_URL": state.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "GHOST_GITOPS_PULUMI_ROOT": str(cli.parent.parent)}
 

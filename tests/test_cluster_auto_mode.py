@@ -1,0 +1,72 @@
+"""The EKS cluster as pulumi-eks builds it in Auto Mode: what our inputs must say, and why (issue: CoreDNS
+add-on, node placement, the aws CLI on the deploying machine)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from automation.cli import main
+from automation.synth import SynthResult
+from tests.conftest import ROOT
+from tests.gitrepo import project_repo
+from tests.realcli import require_cli
+
+EKS = "eks:index:Cluster"
+
+
+def _subnets(result: SynthResult, kind: str) -> set[str]:
+    return {r.urn for r in result.of_type("aws:ec2/subnet:Subnet") if f"-{kind}-" in r.name}
+
+
+def test_no_coredns_addon_on_auto_mode(env_stack: SynthResult) -> None:
+    """Auto Mode serves cluster DNS itself; pulumi-eks still adds the coredns EKS add-on unless told not to, and
+    that add-on fails on Auto Mode clusters after 20 minutes in DEGRADED (pulumi/pulumi-eks#1726)."""
+    (cluster,) = env_stack.of_type(EKS)
+    assert cluster.inputs["autoMode"]["enabled"] is True
+    assert cluster.inputs["corednsAddonOptions"]["enabled"] is False
+
+
+def test_nodes_can_only_be_placed_in_private_subnets(env_stack: SynthResult) -> None:
+    """Auto Mode's built-in NodeClass places nodes in the cluster's subnets: the cluster gets only the private
+    subnets (pulumi-eks would otherwise pass the public ones first), so no node lands in a public subnet."""
+    (cluster,) = env_stack.of_type(EKS)
+    assert "publicSubnetIds" not in cluster.inputs and "subnetIds" not in cluster.inputs
+    assert set(cluster.dependencies["privateSubnetIds"]) == _subnets(env_stack, "private")
+    assert len(cluster.inputs["privateSubnetIds"]) == len(_subnets(env_stack, "private"))
+
+
+def test_the_internet_facing_alb_gets_the_public_subnets_explicitly(env_stack: SynthResult) -> None:
+    """Load balancers no longer see the public subnets through the cluster: the IngressClassParams pins them."""
+    (params,) = [r for r in env_stack.resources if r.inputs.get("kind") == "IngressClassParams"]
+    assert params.inputs["spec"]["scheme"] == "internet-facing"
+    assert set(params.dependencies["spec"]) >= _subnets(env_stack, "public")
+    assert not set(params.dependencies["spec"]) & _subnets(env_stack, "private")
+    assert len(params.inputs["spec"]["subnets"]["ids"]) == len(_subnets(env_stack, "public"))
+
+
+def _fake_aws(tmp_path: Path, version: str) -> Path:
+    bin_dir = tmp_path / f"aws-{version}"
+    bin_dir.mkdir()
+    exe = bin_dir / "aws"
+    exe.write_text(f"#!/bin/sh\necho 'aws-cli/{version} Python/3.11.7 Linux/6 botocore/1.0'\n")
+    exe.chmod(0o755)
+    return bin_dir
+
+
+def test_a_missing_or_old_aws_cli_stops_before_any_change(tmp_path: Path) -> None:
+    repo = project_repo(tmp_path / "repo", ROOT)
+    state = tmp_path / "state"
+    base = "/usr/bin:/bin"
+    cli = require_cli()
+    for path, expected in ((base, "the `aws` CLI is not on PATH"),
+                           (f"{_fake_aws(tmp_path, '1.10.0')}:{base}", "is 1.10.0; pulumi-eks needs v1.24+ or v2.7+")):
+        err = io.StringIO()
+        environ = {"PATH": path, "PULUMI_CONFIG_PASSPHRASE": "x", "PULUMI_BACKEND_URL": state.as_uri(), "HOME": str(tmp_path),
+                   "GHOST_GITOPS_PULUMI_ROOT": str(cli.path.parent.parent)}
+        code = main(["--project-dir", str(repo), "up", "--stack", "dev", "--lock-dir", str(tmp_path / "locks")],
+                    environ=environ, out=io.StringIO(), err=err)
+        message = err.getvalue()
+        assert code == 4, message
+        assert expected in message and "where the engine runs" in message
+        assert not (state / ".pulumi" / "stacks").exists(), "nothing was created"
