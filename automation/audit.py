@@ -19,6 +19,8 @@ class AuditInfo:
     pr_title: str | None = None
     author: str | None = None
     approvers: tuple[str, ...] | None = None  # None: unknown (no token)
+    #: replaces the approvers part when approval does not come from a pull request (a manual run)
+    approval_note: str | None = None
 
 
 def from_merge_message(message: str | None) -> tuple[int | None, str | None]:
@@ -38,7 +40,9 @@ def audit_message(info: AuditInfo) -> str:
     title = (info.pr_title or "direct push").replace("\n", " ").strip()
     pr = f" (#{info.pr_number})" if info.pr_number else ""
     author = info.author or "unknown"
-    if info.approvers is None:
+    if info.approval_note is not None:
+        approved = info.approval_note
+    elif info.approvers is None:
         approved = "approvers unknown (no GitHub token)"
     elif info.approvers:
         approved = "approved by " + ", ".join(info.approvers)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from automation.errors import AutomationError, ConfigError
+from automation.errors import AutomationError, ConfigError, InternalError
 
 if TYPE_CHECKING:
     from automation.engine import Engine
@@ -153,7 +153,8 @@ def _request(args: argparse.Namespace, ctx: Context) -> Request:
 
     if args.branch:
         return from_flags(args.branch, args.sha, args.base, pr_number=args.pr, title=args.title, author=args.author,
-                          changed_files=tuple(args.changed_file) if args.changed_file else None, deleted=args.deleted)
+                          changed_files=tuple(args.changed_file) if args.changed_file else None, deleted=args.deleted,
+                          before=args.before)
     return from_environ(ctx.environ, args.event_name, args.event_path)
 
 
@@ -166,6 +167,13 @@ def _plan(args: argparse.Namespace, ctx: Context) -> tuple[Path, Environments, R
     envs = load_environments(root)
     request = _request(args, ctx)
     git = _git(root, ctx.environ)
+    if request.event == "workflow_dispatch" and request.sha is None:
+        # Without a `sha` input the run deploys the head of the ref it was started from: name that commit, so
+        # the work-tree and supersession checks apply as for a push.
+        from dataclasses import replace
+
+        head = ctx.environ.get("GITHUB_SHA") or (git.head() if git else None)
+        request = replace(request, sha=head)
     changes = changed_files(request, git) if request.event in ("push", "manual") and request.branch else None
     return root, envs, request, git, plan(request, envs, changes)
 
@@ -177,9 +185,12 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.write(json.dumps(matrix, separators=(",", ":")) + "\n")
         out_file = ctx.environ.get("GITHUB_OUTPUT")
         if out_file:
-            with open(out_file, "a", encoding="utf-8") as fh:
-                fh.write(f"matrix={json.dumps(matrix, separators=(',', ':'))}\n")
-                fh.write(f"has_work={'true' if matrix['include'] else 'false'}\n")
+            try:
+                with open(out_file, "a", encoding="utf-8") as fh:
+                    fh.write(f"matrix={json.dumps(matrix, separators=(',', ':'))}\n")
+                    fh.write(f"has_work={'true' if matrix['include'] else 'false'}\n")
+            except OSError as exc:
+                raise ConfigError(f"GITHUB_OUTPUT {out_file}: cannot append the matrix ({exc.strerror})") from None
     else:
         json.dump(the_plan.to_json(), ctx.out, indent=2)
         ctx.out.write("\n")
@@ -195,7 +206,9 @@ def _engine(args: argparse.Namespace, root: Path, ctx: Context) -> Engine:
     from automation.environments import load_environments
     from automation.pulumi_engine import PulumiEngine
 
-    return PulumiEngine(root, backend_url=args.backend_url or ctx.environ.get("PULUMI_BACKEND_URL"),
+    backend = args.backend_url or ctx.environ.get("PULUMI_BACKEND_URL") or None  # an unset Actions secret is ""
+    in_ci = ctx.environ.get("CI", "").lower() in ("true", "1")
+    return PulumiEngine(root, backend_url=backend, refuse_local_state=in_ci and backend is None,
                         secrets_provider=args.secrets_provider, install_cli=args.install_cli, environ=ctx.environ,
                         cli_root=args.pulumi_root, stateful=load_environments(root).is_stateful)
 
@@ -211,7 +224,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
     from automation.engine import Progress
     from automation.locking import StackLocks
     from automation.publish import github_client, publish, resolve_audit
-    from automation.runner import RunContext, RunOptions, exit_code, run_plan
+    from automation.runner import RunContext, RunOptions, exit_code, run_all
 
     progress = Progress(ctx.err)
     lock_dir = Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks"
@@ -222,12 +235,15 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
         run_ctx = RunContext(root=root, envs=envs, engine=engine, git=git, progress=progress,
                              locks=StackLocks(lock_dir, args.lock_timeout, notify=progress.message),
                              options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait,
-                                                busy_max_wait_s=max(args.busy_wait, 120.0)))
-        reports = run_plan(run_ctx, the_plan, request, audit)
+                                                busy_max_wait_s=max(args.busy_wait, 120.0),
+                                                allow_dirty=getattr(args, "allow_dirty", False)))
+        result = run_all(run_ctx, the_plan, request, audit)
         redact = _redactor(ctx)
-        _emit(reports, args, ctx, redact)
-        publish(reports, request, ctx.environ, gh, redact, ctx.err)
-        return exit_code(reports)
+        _emit(result.reports, args, ctx, redact)  # every finished operation's report is published,
+        publish(result.reports, request, ctx.environ, gh, redact, ctx.err)  # even when a later one stopped the run
+        if result.error is not None:
+            raise result.error
+        return exit_code(result.reports)
     finally:
         if gh is not None:
             gh.close()
@@ -385,6 +401,8 @@ def _event_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pr", type=int, help="with --base: the pull request number")
     g.add_argument("--title", help="with --base: the pull request title")
     g.add_argument("--author", help="who made the change")
+    g.add_argument("--before", help="with --branch: the commit the branch was at before this push (changed files "
+                   "then come from git, before..sha)")
     g.add_argument("--deleted", action="store_true", help="with --branch: the branch was deleted")
     g.add_argument("--changed-file", action="append", help="with --branch: a changed file (repeatable)")
 
@@ -435,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     _event_args(run)
     _engine_args(run)
     run.add_argument("--only-stack", help="run only this stack's operation (one GitHub Actions matrix job per stack)")
+    run.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit message says so)")
     run.set_defaults(func=cmd_run)
 
     for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
@@ -445,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "up":
             p.add_argument("--rollback", action="store_true",
                            help="deploy even if a newer commit is deployed (check out the older commit first)")
+            p.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit says so)")
         if name == "destroy":
             p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
         _engine_args(p)
@@ -469,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--limit", type=_positive_int, default=20, help="updates to show (default 20)")
     _engine_args(hist)
     hist.set_defaults(func=cmd_history)
+    for sub_parser in sub.choices.values():  # the global options are accepted after the command too
+        sub_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub_parser.add_argument("--project-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -487,6 +510,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         func: Command = args.func
         return func(args, Context(environ=environ, out=out, err=err))
     except AutomationError as exc:
+        if debug and isinstance(exc, InternalError) and exc.__cause__ is not None:
+            raise exc.__cause__ from None
         print(f"error: {_redact_env(str(exc), environ)}", file=err)
         return exc.exit_code
     except BrokenPipeError:  # e.g. piped into `head`
@@ -499,7 +524,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             raise
         print(f"internal error: {type(exc).__name__}: {_redact_env(str(exc), environ)} "
               "(re-run with --debug for a traceback)", file=err)
-        return 1
+        return InternalError.exit_code
 
 
 def _redact_env(text: str, environ: Mapping[str, Any]) -> str:

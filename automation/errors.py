@@ -7,6 +7,7 @@ Exit codes (documented in README.md):
 - 2 bad input: arguments, config, event payload, environments file, unknown stack
 - 3 timed out waiting for the stack lock
 - 4 a tool is missing or unusable: the Pulumi CLI, or a tool of defaults.tools (the aws CLI)
+- 70 internal error (a bug; --debug shows the traceback)
 - (a superseded run -- a newer commit already deployed -- is "nothing to do": exit 0, reported as superseded)
 """
 
@@ -46,3 +47,9 @@ class ToolMissing(AutomationError):
 
 class PulumiCliMissing(ToolMissing):
     exit_code = 4
+
+
+class InternalError(AutomationError):
+    """A bug: an exception nobody planned for. Distinct from a failed deployment (1)."""
+
+    exit_code = 70

@@ -215,14 +215,20 @@ def from_environ(environ: Mapping[str, str], event_name: str | None = None, even
 
 
 def from_flags(branch: str, sha: str | None, base: str | None, pr_number: int | None = None, title: str | None = None,
-               author: str | None = None, changed_files: tuple[str, ...] | None = None, deleted: bool = False) -> Request:
-    """A request for any other CI: ``--branch`` (+ ``--base`` for a pull request, ``--deleted`` for a deletion)."""
+               author: str | None = None, changed_files: tuple[str, ...] | None = None, deleted: bool = False,
+               before: str | None = None) -> Request:
+    """A request for any other CI: ``--branch`` (+ ``--base`` for a pull request, ``--deleted`` for a deletion,
+    ``--before`` for the commit before a push, so the changed files come from git)."""
     if sha is not None and not SHA.match(sha):
         raise ConfigError("--sha must be a full 40-character commit SHA")
+    if before is not None and not SHA.match(before):
+        raise ConfigError("--before must be a full 40-character commit SHA")
+    if before is not None and sha is None:
+        raise ConfigError("--before needs --sha (the commit after the push)")
     if deleted:
         return Request(event="delete", action="branch", branch=branch)
     if base is not None:
         pr = PullRequest(number=pr_number or 0, title=title or "", author=author or "", base=base, head=branch,
                          head_sha=sha or "", base_sha=None, draft=False, from_fork=False, merged=False)
         return Request(event="pull_request", action="synchronize", branch=base, sha=sha, pull_request=pr)
-    return Request(event="manual", branch=branch, sha=sha, payload_changed_files=changed_files, actor=author)
+    return Request(event="manual", branch=branch, sha=sha, before=before, payload_changed_files=changed_files, actor=author)

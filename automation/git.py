@@ -63,6 +63,24 @@ class Git:
             return proc.returncode == 0
         return None
 
+    def dirty_files(self, ignore: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Modified, staged and untracked (not ignored) files of the work tree, ``ignore`` left out."""
+        proc = self._run("status", "--porcelain=v1", "--untracked-files=all", "-z")
+        if proc.returncode != 0:
+            raise ConfigError(f"git status failed: {proc.stderr.strip()}")
+        entries = [e for e in proc.stdout.split("\0") if e]
+        files: list[str] = []
+        skip_next = False
+        for entry in entries:
+            if skip_next:  # the original path of a rename
+                skip_next = False
+                continue
+            status, path = entry[:2], entry[3:]
+            skip_next = "R" in status or "C" in status
+            if path not in ignore:
+                files.append(path)
+        return tuple(sorted(files))
+
     def head(self) -> str | None:
         proc = self._run("rev-parse", "HEAD")
         return proc.stdout.strip() if proc.returncode == 0 else None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import filelock
 
-from automation.errors import LockTimeout
+from automation.errors import ConfigError, LockTimeout
 
 
 class StackLocks:
@@ -29,7 +29,12 @@ class StackLocks:
     @contextmanager
     def hold(self, stack: str) -> Iterator[float]:
         """Hold the stack's lock; yields the seconds spent waiting. :raises LockTimeout: after ``timeout_s``."""
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"--lock-dir {self.lock_dir}: a file is in the way; the lock directory must be a directory") from None
+        except OSError as exc:
+            raise ConfigError(f"--lock-dir {self.lock_dir}: cannot create it ({exc.strerror})") from None
         lock = filelock.FileLock(str(self.path(stack)))
         start = time.monotonic()
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
-from automation.errors import OperationFailed
+from automation.errors import ConfigError, OperationFailed
 
 #: urn -> {"type", "name", "inputs"}
 Snapshot = dict[str, dict[str, Any]]
@@ -48,7 +48,12 @@ class MemoryEngine:
         self.step_delay_s = step_delay_s
         self.failures = {k: list(v) for k, v in (failures or {}).items()}
         self.calls: list[tuple[str, str]] = []
-        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"--state-dir {state_dir}: a file is in the way; the state directory must be a directory") from None
+        except OSError as exc:
+            raise ConfigError(f"--state-dir {state_dir}: cannot create it ({exc.strerror})") from None
 
     # -- state --------------------------------------------------------------------------------
     def _path(self, stack: str) -> Path:

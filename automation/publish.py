@@ -28,6 +28,12 @@ def github_client(environ: Mapping[str, str], request: Request) -> GitHubClient 
 def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> AuditInfo:
     branch = request.branch or "(no branch)"
     pr = request.pull_request
+    if request.event in ("workflow_dispatch", "manual"):
+        # A person started this run: they are its author; no pull request approved it (a GitHub environment's
+        # required reviewers, if any, approved the job itself).
+        what = f"{request.dispatch_operation or 'up'} started by hand ({request.event})"
+        return AuditInfo(branch=branch, sha=request.sha, pr_title=what, author=request.actor,
+                         approval_note="no pull request approval (a manual run)")
     if pr is not None:
         info = AuditInfo(branch=branch, sha=request.sha, pr_number=pr.number, pr_title=pr.title, author=pr.author)
     else:

@@ -107,8 +107,13 @@ class EventCollector:
 class PulumiEngine:
     def __init__(self, root: Path, *, backend_url: str | None = None, secrets_provider: str | None = None,
                  cli_root: str | None = None, install_cli: bool = False, environ: Mapping[str, str] | None = None,
-                 stateful: Callable[[str, str], bool] | None = None) -> None:
+                 stateful: Callable[[str, str], bool] | None = None, refuse_local_state: bool = False) -> None:
+        """
+        :param refuse_local_state: refuse operations that write state to the default local backend (CI=true with
+            no backend URL: the state would be thrown away with the runner).
+        """
         self.root = root.resolve()
+        self.refuse_local_state = refuse_local_state
         self.backend_url = backend_url or default_backend_url(root)
         self.secrets_provider = secrets_provider
         self.cli_root = cli_root
@@ -314,16 +319,25 @@ class PulumiEngine:
         with self._stack_for_reading(target) as stack:
             return self._run(stack, "preview", target, progress, diff=False)  # preview takes no show_secrets
 
+    def _writes_state(self) -> None:
+        if self.refuse_local_state:
+            raise ConfigError("CI=true but PULUMI_BACKEND_URL is unset or empty: the state would be written into this "
+                              "runner's checkout and thrown away with it; set the PULUMI_BACKEND_URL secret (for "
+                              "example s3://<bucket>) or pass --backend-url")
+
     def up(self, target: Target, progress: Progress) -> Outcome:
+        self._writes_state()
         stack = self._open(target, create=True)
         outcome = self._run(stack, "up", target, progress, show_secrets=False)
         self._write_tags(stack, target, progress)
         return outcome
 
     def refresh(self, target: Target, progress: Progress) -> Outcome:
+        self._writes_state()
         return self._run(self._open(target, create=False), "refresh", target, progress, show_secrets=False)
 
     def destroy(self, target: Target, progress: Progress) -> Outcome:
+        self._writes_state()
         return self._run(self._open(target, create=False), "destroy", target, progress, show_secrets=False, remove=True)
 
     def _workspace(self) -> Any:

@@ -19,7 +19,15 @@ import tenacity
 from automation.audit import AuditInfo, audit_message
 from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
 from automation.environments import Environments
-from automation.errors import AutomationError, ConfigError, LockTimeout, OperationFailed, StackMissing, ToolMissing
+from automation.errors import (
+    AutomationError,
+    ConfigError,
+    InternalError,
+    LockTimeout,
+    OperationFailed,
+    StackMissing,
+    ToolMissing,
+)
 from automation.events import Request
 from automation.git import Git
 from automation.locking import StackLocks
@@ -32,6 +40,8 @@ class RunOptions:
     busy_attempts: int = 6
     busy_base_wait_s: float = 5.0
     busy_max_wait_s: float = 120.0
+    #: deploy uncommitted changes (recorded in the audit message) instead of refusing
+    allow_dirty: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ def _superseded(ctx: RunContext, op: Operation) -> str | None:
         ctx.progress.message(f"cannot tell whether deployed {deployed[:7]} is newer than {op.sha[:7]}; deploying")
         return None
     if newer:
-        return f"superseded: {deployed[:7]}, a newer commit of {op.branch}, is already deployed to {op.stack}"
+        return f"{deployed[:7]}, a newer commit of {op.branch}, is already deployed to {op.stack}"
     return None
 
 
@@ -155,6 +165,14 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         if head is not None and head != op.sha:
             raise ConfigError(f"the work tree is at {head[:7]} but this {op.operation} is for {op.sha[:7]}: "
                               "check out that commit first (the engine deploys what is checked out)")
+    if op.operation == "up" and ctx.git is not None:
+        dirty = ctx.git.dirty_files(ignore=(f"Pulumi.{op.stack}.yaml",) if op.kind == "personal" else ())
+        if dirty and not ctx.options.allow_dirty:
+            shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+            raise ConfigError(f"the work tree has uncommitted changes ({shown}): an up deploys exactly a commit; "
+                              "commit or stash them, or pass --allow-dirty (the audit then says so)")
+        if dirty:
+            message = f"{message} [uncommitted changes deployed: {len(dirty)} file(s)]"
     target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
                     message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
     call: Callable[[Target, Progress], Outcome] = getattr(ctx.engine, op.operation)
@@ -167,7 +185,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     ctx.progress.message(f"lock on {op.stack} acquired after {waited:.0f}s")
                 why = _superseded(ctx, op)
                 if why:
-                    ctx.progress.message(why)
+                    ctx.progress.message(f"superseded: {why}")
                     return replace(base, status="superseded", reason=why)
                 outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
     except StackMissing as exc:
@@ -179,19 +197,47 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     return replace(base, status="succeeded", outcome=outcome, message=message if op.operation == "up" else None)
 
 
-def run_plan(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | None) -> tuple[Report, ...]:
+@dataclass(frozen=True)
+class RunResult:
+    """Every operation's report (those not reached are ``skipped``), and the error that stopped the run, if any."""
+
+    reports: tuple[Report, ...]
+    error: AutomationError | None = None
+
+
+def run_all(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | None) -> RunResult:
+    """Run the plan's operations in order. A failed operation is reported and the next one still runs; an error
+    that stops the run (bad input, a missing tool, a lock that never came, a bug) is reported on its operation,
+    the remaining ones are reported as skipped, and the error is returned so the reports are published first."""
     reports: list[Report] = []
-    for op in plan.operations:
+    for index, op in enumerate(plan.operations):
         try:
             reports.append(run_operation(ctx, op, request, audit))
-        except LockTimeout:
-            raise
+            continue
+        except (ConfigError, ToolMissing, LockTimeout) as exc:
+            error: AutomationError = exc
         except AutomationError as exc:
-            if isinstance(exc, (ConfigError, ToolMissing)):
-                raise
             reports.append(Report(stack=op.stack, operation=op.operation, status="failed", reason=op.reason,
                                   commit=op.sha, error=str(exc)))
-    return tuple(reports)
+            continue
+        except Exception as exc:  # noqa: BLE001 - the one place a bug is turned into a report and exit 70
+            error = InternalError(f"internal error during {op.operation} of {op.stack}: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+        reports.append(Report(stack=op.stack, operation=op.operation, status="failed", reason=op.reason,
+                              commit=op.sha, error=str(error)))
+        reports.extend(Report(stack=later.stack, operation=later.operation, status="skipped", commit=later.sha,
+                              reason=f"not run: {op.operation} of {op.stack} stopped the run")
+                       for later in plan.operations[index + 1:])
+        return RunResult(tuple(reports), error)
+    return RunResult(tuple(reports))
+
+
+def run_plan(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | None) -> tuple[Report, ...]:
+    """Like run_all, raising the error that stopped the run (for callers that publish nothing)."""
+    result = run_all(ctx, plan, request, audit)
+    if result.error is not None:
+        raise result.error
+    return result.reports
 
 
 def exit_code(reports: tuple[Report, ...]) -> int:

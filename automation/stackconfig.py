@@ -136,7 +136,9 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
         personal = personal_spec(stack, project)
     source_stack = personal.template if personal else stack
     source_file = root / f"Pulumi.{source_stack}.yaml"
-    if not source_file.exists() or source_file.is_dir():
+    if source_file.is_dir():
+        raise ConfigError(f"{source_file} is a directory, not a YAML file: the stack file of {source_stack} must be a file")
+    if not source_file.exists():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError(f"unknown stack {stack!r}: there is no {source_file.name} (known stacks: "
                           f"{', '.join(known) or 'none'}; personal stacks are dev-<name>)")

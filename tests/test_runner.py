@@ -168,7 +168,7 @@ def test_refuses_to_deploy_a_commit_that_is_not_checked_out(tmp_path: Path) -> N
 def test_two_processes_racing_for_one_stack_never_overlap(tmp_path: Path) -> None:
     state, locks = tmp_path / "state", tmp_path / "locks"
     argv = [sys.executable, "-m", "automation", "up", "--stack", "dev", "--engine", "memory", "--state-dir", str(state),
-            "--lock-dir", str(locks), "--memory-step-delay", "1.0", "--json"]
+            "--lock-dir", str(locks), "--memory-step-delay", "1.0", "--json", "--allow-dirty"]  # a developer's checkout may be dirty
     procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results

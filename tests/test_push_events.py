@@ -1,0 +1,89 @@
+"""Push events as GitHub Actions delivers them (GITHUB_EVENT_PATH: commits WITHOUT added/removed/modified, per
+GitHub's documentation of the push event for workflows), planned in real git repositories, full and shallow."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from automation.cli import main
+from tests.conftest import ROOT
+from tests.gitrepo import commit, git, project_repo
+
+
+def _payload(repo: Path, branch: str, before: str, after: str, created: bool = False) -> dict[str, Any]:
+    head = {"id": after, "tree_id": git(repo, "rev-parse", f"{after}^{{tree}}"), "distinct": True, "message": "change",
+            "timestamp": "2026-11-27T10:00:00Z", "author": {"name": "A", "email": "a@example.com", "username": "alice"},
+            "committer": {"name": "A", "email": "a@example.com", "username": "alice"}}
+    return {"ref": f"refs/heads/{branch}", "before": "0" * 40 if created else before, "after": after, "created": created,
+            "deleted": False, "forced": False, "base_ref": None, "compare": "https://github.com/acme/blog/compare/a...b",
+            "commits": [head], "head_commit": head, "pusher": {"name": "alice", "email": "a@example.com"},
+            "repository": {"full_name": "acme/blog", "name": "blog", "owner": {"login": "acme"}},
+            "sender": {"login": "alice", "type": "User"}}
+
+
+def _plan(checkout: Path, tmp: Path, payload: dict[str, Any]) -> dict[str, Any]:
+    event = tmp / f"push-{payload['after'][:7]}.json"
+    event.write_text(json.dumps(payload))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(checkout), "plan", "--event-name", "push", "--event-path", str(event)],
+                environ={}, out=out, err=err)
+    assert code == 0, err.getvalue()
+    return dict(json.loads(out.getvalue()))
+
+
+def _origin(tmp: Path) -> tuple[Path, str, str, str]:
+    origin = project_repo(tmp / "origin", ROOT)
+    git(origin, "config", "uploadpack.allowReachableSHA1InWant", "true")
+    c0 = git(origin, "rev-parse", "HEAD")
+    c1 = commit(origin, {"README.md": "docs only\n"}, "docs")
+    c2 = commit(origin, {"infra/network.py": (origin / "infra" / "network.py").read_text() + "\n# tweak\n"}, "network")
+    return origin, c0, c1, c2
+
+
+def test_an_actions_push_takes_its_changed_files_from_git(tmp_path: Path) -> None:
+    origin, c0, c1, c2 = _origin(tmp_path)
+    docs = _plan(origin, tmp_path, _payload(origin, "main", c0, c1))
+    (op,) = docs["operations"]
+    assert op["operation"] == "none" and "no infrastructure path changed" in op["reason"]
+    assert docs["changed_files_source"] == "git diff (local clone)"
+    infra = _plan(origin, tmp_path, _payload(origin, "main", c1, c2))
+    (op,) = infra["operations"]
+    assert (op["stack"], op["operation"], op["sha"]) == ("dev", "up", c2) and "1 infrastructure file(s)" in op["reason"]
+
+
+def test_a_shallow_clone_fetches_what_the_diff_needs(tmp_path: Path) -> None:
+    origin, _c0, c1, c2 = _origin(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", origin.as_uri(), str(clone))
+    assert git(clone, "rev-list", "--count", "HEAD") == "1"
+    docs = _plan(clone, tmp_path, _payload(origin, "main", c1, c2))
+    (op,) = docs["operations"]
+    assert op["operation"] == "up" and docs["changed_files_source"] == "git diff (after fetching the commits)"
+
+
+def test_a_new_branch_deploys_its_whole_stack(tmp_path: Path) -> None:
+    origin, _c0, _c1, c2 = _origin(tmp_path)
+    docs = _plan(origin, tmp_path, _payload(origin, "dev/alice", "", c2, created=True))
+    (op,) = docs["operations"]
+    assert (op["stack"], op["operation"]) == ("dev-alice", "up") and "new branch" in op["reason"]
+
+
+def test_flags_with_before_take_the_files_from_git_too(tmp_path: Path) -> None:
+    origin, c0, c1, _c2 = _origin(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(origin), "plan", "--branch", "main", "--before", c0, "--sha", c1], environ={},
+                out=out, err=err)
+    assert code == 0, err.getvalue()
+    (op,) = json.loads(out.getvalue())["operations"]
+    assert op["operation"] == "none" and "no infrastructure path changed" in op["reason"]
+
+
+def test_a_repository_path_with_a_space(tmp_path: Path) -> None:
+    spaced = tmp_path / "my repos"
+    spaced.mkdir()
+    origin, c0, _c1, c2 = _origin(spaced)
+    docs = _plan(origin, tmp_path, _payload(origin, "main", c0, c2))
+    assert docs["operations"][0]["operation"] == "up"
