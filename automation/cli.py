@@ -226,7 +226,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
     from automation.publish import github_client, publish, resolve_audit
     from automation.runner import RunContext, RunOptions, exit_code, run_all
 
-    progress = Progress(ctx.err)
+    progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
     lock_dir = Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks"
     engine = _engine(args, root, ctx)
     gh = github_client(ctx.environ, request)
@@ -425,6 +425,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="attempts while the state backend reports the stack locked by another update (default 6)")
     g.add_argument("--busy-wait", type=_seconds, default=5.0,
                    help="first wait in seconds between those attempts, doubling up to 120 (default 5)")
+    g.add_argument("--heartbeat", type=_seconds, default=60.0,
+                   help="seconds between 'still creating X (6m)' lines for long steps (default 60; 0: none)")
     g.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 

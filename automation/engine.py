@@ -6,8 +6,10 @@ Results are frozen dataclasses; secret values never enter them (outputs are sani
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TextIO
@@ -86,28 +88,63 @@ class Target:
 
 
 class Progress:
-    """Streams one line per resource step (with elapsed time) and a summary, to stderr by default."""
+    """Streams one line per resource step (with elapsed time), warnings, heartbeats and a summary, to stderr by
+    default. Thread-safe (the heartbeat writes from its own thread); every line passes ``redact``."""
 
-    def __init__(self, out: TextIO | None = None, clock: Any = time.monotonic) -> None:
+    def __init__(self, out: TextIO | None = None, clock: Any = time.monotonic,
+                 redact: Callable[[str], str] | None = None, heartbeat_s: float = 60.0) -> None:
         self.out = out or sys.stderr
         self.clock = clock
+        self.redact = redact or (lambda text: text)
+        self.heartbeat_s = heartbeat_s
         self.started = clock()
+        self._lock = threading.Lock()
+
+    def _write(self, line: str) -> None:
+        with self._lock:
+            self.out.write(self.redact(line) + "\n")
+            self.out.flush()
 
     def step(self, op: str, type_: str, name: str, status: str = "done", elapsed_s: float | None = None) -> None:
         since = self.clock() - self.started
         took = f" in {elapsed_s:.1f}s" if elapsed_s is not None else ""
-        self.out.write(f"[{since:7.1f}s] {op:<8} {type_} {name}: {status}{took}\n")
-        self.out.flush()
+        self._write(f"[{since:7.1f}s] {op:<8} {type_} {name}: {status}{took}")
 
     def message(self, text: str) -> None:
-        self.out.write(f"[{self.clock() - self.started:7.1f}s] {text}\n")
-        self.out.flush()
+        self._write(f"[{self.clock() - self.started:7.1f}s] {text}")
 
     def summary(self, stack: str, operation: str, counts: Mapping[str, int], duration_s: float, succeeded: bool) -> None:
         parts = ", ".join(f"{n} {op}" for op, n in sorted(counts.items()) if n) or "no changes"
         state = "succeeded" if succeeded else "FAILED"
-        self.out.write(f"{operation} {stack} {state} in {duration_s:.1f}s: {parts}\n")
-        self.out.flush()
+        self._write(f"{operation} {stack} {state} in {duration_s:.1f}s: {parts}")
+
+    @contextmanager
+    def heartbeat(self, in_flight: Callable[[], list[tuple[str, str, str, float]]]) -> Iterator[None]:
+        """While the body runs, every ``heartbeat_s`` say which steps are still going:
+        ``still creating eks:index:Cluster dev-eks (6m 10s)``. ``in_flight`` gives (op, type, name, started)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat_s):
+                now = time.monotonic()
+                for op, type_, name, began in in_flight():
+                    took = int(now - began)
+                    self.message(f"still {_ING.get(op, op)} {type_} {name} ({took // 60}m {took % 60}s)")
+
+        thread = threading.Thread(target=beat, name="progress-heartbeat", daemon=True)
+        if self.heartbeat_s > 0:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join(timeout=5)
+
+
+_ING = {"create": "creating", "update": "updating", "delete": "deleting", "replace": "replacing", "read": "reading",
+        "refresh": "refreshing", "create-replacement": "creating the replacement of",
+        "delete-replaced": "deleting the replaced"}
 
 
 class Engine(Protocol):

@@ -67,9 +67,17 @@ class EventCollector:
         self.stateful = stateful
         self.changes: dict[str, ResourceChange] = {}
         self.started: dict[str, float] = {}
+        self.done: set[str] = set()
         self.counts: dict[str, int] = {}
         self.duration_s: float | None = None
         self.errors: list[str] = []
+
+    def in_flight(self) -> list[tuple[str, str, str, float]]:
+        """Steps started and not finished: (op, type, name, started) for the heartbeat."""
+        if self.planning:
+            return []
+        return [(c.op, c.type, c.name, self.started[urn]) for urn, c in list(self.changes.items())
+                if urn not in self.done and c.op not in ("same", "read") and urn in self.started]
 
     def __call__(self, event: Any) -> None:
         pre, outs, failed = event.resource_pre_event, event.res_outputs_event, event.res_op_failed_event
@@ -90,15 +98,23 @@ class EventCollector:
         elif outs is not None and not self.planning:
             meta = outs.metadata
             op = str(getattr(meta.op, "value", meta.op))
+            self.done.add(meta.urn)
             if op != "same":
                 began = self.started.get(meta.urn)
                 self.progress.step(op, meta.type, meta.urn.rsplit("::", 1)[-1], "done",
                                    time.monotonic() - began if began else None)
         elif failed is not None:
             meta = failed.metadata
+            self.done.add(meta.urn)
             self.progress.step(str(getattr(meta.op, "value", meta.op)), meta.type, meta.urn.rsplit("::", 1)[-1], "FAILED")
-        elif event.diagnostic_event is not None and event.diagnostic_event.severity == "error":
-            self.errors.append(event.diagnostic_event.message.strip())
+        elif event.diagnostic_event is not None:
+            diag = event.diagnostic_event
+            text = diag.message.strip()
+            if diag.severity == "error":
+                self.errors.append(text)
+            if diag.severity in ("error", "warning") and text:  # engine and provider diagnostics, redacted
+                where = f" ({diag.urn.rsplit('::', 1)[-1]})" if diag.urn else ""
+                self.progress.message(f"{diag.severity}{where}: {text.splitlines()[0][:500]}")
         elif event.summary_event is not None:
             self.counts = _op_counts(event.summary_event.resource_changes)
             self.duration_s = float(event.summary_event.duration_seconds)
@@ -310,8 +326,9 @@ class PulumiEngine:
         """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
         collector = EventCollector(progress, planning=operation == "preview", stateful=self.stateful)
         method = getattr(stack, operation)
-        outcome, _ = self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
-                                                                  color="never", **kwargs), collector, progress)
+        with progress.heartbeat(collector.in_flight):
+            outcome, _ = self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
+                                                                      color="never", **kwargs), collector, progress)
         return outcome
 
     # -- operations -----------------------------------------------------------------------------

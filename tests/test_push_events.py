@@ -87,3 +87,50 @@ def test_a_repository_path_with_a_space(tmp_path: Path) -> None:
     origin, c0, _c1, c2 = _origin(spaced)
     docs = _plan(origin, tmp_path, _payload(origin, "main", c0, c2))
     assert docs["operations"][0]["operation"] == "up"
+
+
+def _dispatch(tmp: Path, stack: str, sha: str = "", actor: str = "carol") -> Path:
+    """workflow_dispatch as a workflow receives it: `inputs` (strings, empty when not given), `ref`, `sender`."""
+    payload = {"inputs": {"stack": stack, "operation": "up", "sha": sha}, "ref": "refs/heads/main",
+               "repository": {"full_name": "acme/blog", "name": "blog", "owner": {"login": "acme"}},
+               "sender": {"login": actor, "type": "User"}, "workflow": ".github/workflows/deploy.yml"}
+    path = tmp / f"dispatch-{stack}-{sha[:7] or 'head'}.json"
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def test_a_dispatch_without_sha_deploys_the_ref_head_through_the_usual_checks(tmp_path: Path) -> None:
+    origin, _c0, c1, c2 = _origin(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(origin), "plan", "--event-name", "workflow_dispatch", "--event-path",
+                 str(_dispatch(tmp_path, "dev"))], environ={"GITHUB_SHA": c2}, out=out, err=err)
+    assert code == 0, err.getvalue()
+    (op,) = json.loads(out.getvalue())["operations"]
+    assert (op["operation"], op["sha"]) == ("up", c2)
+    # and the work-tree check applies: this checkout is at c2, so a dispatch naming c1 as the head is refused
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(origin), "run", "--event-name", "workflow_dispatch", "--event-path",
+                 str(_dispatch(tmp_path, "dev")), "--engine", "memory", "--state-dir", str(tmp_path / "s"),
+                 "--lock-dir", str(tmp_path / "l")], environ={"GITHUB_SHA": c1}, out=out, err=err)
+    assert code == 2 and "check out that commit first" in err.getvalue()
+
+
+def test_dispatch_audits_name_who_started_them(tmp_path: Path) -> None:
+    origin, _c0, c1, c2 = _origin(tmp_path)
+    (origin / ".gitignore").write_text(".pulumi-state/\n")
+    c3 = commit(origin, {}, "ignore state")
+    engine = ["--engine", "memory", "--state-dir", str(tmp_path / "s"), "--lock-dir", str(tmp_path / "l"), "--json"]
+    out = io.StringIO()
+    assert main(["--project-dir", str(origin), "run", "--event-name", "workflow_dispatch", "--event-path",
+                 str(_dispatch(tmp_path, "dev")), *engine], environ={"GITHUB_SHA": c3}, out=out, err=io.StringIO()) == 0
+    message = json.loads(out.getvalue())["reports"][0]["message"]
+    assert message == f"main@{c3[:7]}: up started by hand (workflow_dispatch) by carol, no pull request approval (a manual run)"
+    git(origin, "checkout", "-q", c1)
+    out = io.StringIO()
+    assert main(["--project-dir", str(origin), "run", "--event-name", "workflow_dispatch", "--event-path",
+                 str(_dispatch(tmp_path, "dev", sha=c1, actor="dave")), *engine], environ={}, out=out,
+                err=io.StringIO()) == 0
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["status"] == "succeeded"
+    assert report["message"].startswith(f"rollback to {c1[:7]} by dave: main@{c1[:7]}: up started by hand")
+    assert c2  # the newer commit exists; the rollback went to the older one on purpose

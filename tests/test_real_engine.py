@@ -329,12 +329,13 @@ def _slow(world: World, seconds: str) -> str:
 
 def test_7_concurrent_ups_queue_on_the_lock_and_the_backend_lock_answers_with_exit_3(world: World) -> None:
     _slow(world, "6")
-    first = world.start("up", "--stack", "dev", "--json")
+    first = world.start("up", "--stack", "dev", "--json", "--heartbeat", "1")
     time.sleep(1.5)
     second = world.engine("up", "--stack", "dev", "--json")  # same lock directory: waits, then runs (nothing to do)
     out, err = first.communicate(timeout=300)
     world.outputs += [out, err, second.stdout, second.stderr]
     assert first.returncode == 0, err
+    assert "still updating pulumi-python:dynamic:Resource settings (0m " in err, err  # the heartbeat of a long step
     assert second.returncode == 0, second.stderr
     assert "lock on dev acquired after" in second.stderr
     # Two lock directories: the engine's file lock cannot see the other run; the backend's own lock answers.
