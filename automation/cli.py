@@ -158,7 +158,10 @@ def _request(args: argparse.Namespace, ctx: Context) -> Request:
     return from_environ(ctx.environ, args.event_name, args.event_path)
 
 
-def _plan(args: argparse.Namespace, ctx: Context) -> tuple[Path, Environments, Request, Git | None, Plan]:
+def _plan(args: argparse.Namespace, ctx: Context, with_engine: bool = False
+          ) -> tuple[Path, Environments, Request, Git | None, Plan]:
+    """The plan of the current event. ``with_engine``: for a new branch or a force push, read the commit the
+    stack last deployed from the engine, so only what changed since then counts (``plan`` loads no engine)."""
     from automation.environments import load_environments
     from automation.git import changed_files
     from automation.planner import plan
@@ -174,7 +177,20 @@ def _plan(args: argparse.Namespace, ctx: Context) -> tuple[Path, Environments, R
 
         head = ctx.environ.get("GITHUB_SHA") or (git.head() if git else None)
         request = replace(request, sha=head)
-    changes = changed_files(request, git) if request.event in ("push", "manual") and request.branch else None
+    deployed = None
+    if with_engine and request.branch:
+        route = envs.route(request.branch)
+
+        def deployed() -> str | None:
+            engine = _engine(args, root, ctx)
+            if route is None or engine.unavailable() is not None:
+                return None
+            try:
+                return engine.deployed_commit(route.stack)
+            except AutomationError:
+                return None  # cannot tell: the whole stack is deployed
+    changes = (changed_files(request, git, deployed) if request.event in ("push", "manual") and request.branch
+               else None)
     return root, envs, request, git, plan(request, envs, changes)
 
 
@@ -262,7 +278,7 @@ def _emit(reports: tuple[Report, ...], args: argparse.Namespace, ctx: Context, r
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from dataclasses import replace
 
-    root, envs, request, git, the_plan = _plan(args, ctx)
+    root, envs, request, git, the_plan = _plan(args, ctx, with_engine=True)
     if args.only_stack:
         kept = tuple(op for op in the_plan.operations if op.stack == args.only_stack)
         if not kept:

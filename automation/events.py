@@ -155,6 +155,7 @@ def parse_event(name: str, payload: Mapping[str, Any]) -> Request:
         after = _sha(_get(payload, "after", str, name), "after", name)
         deleted = bool(payload.get("deleted"))
         return Request(event="push", action="deleted" if deleted else None, branch=branch, sha=after,
+                       forced=bool(payload.get("forced")),
                        before=_sha(_get(payload, "before", str, name, required=False), "before", name),
                        payload_changed_files=_push_changed_files(payload), repository=repo,
                        actor=_get(payload, "pusher.name", str, name, required=False) or actor,

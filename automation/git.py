@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,8 @@ GIT_TIMEOUT_S = 120
 class ChangedFiles:
     files: tuple[str, ...] | None  # None: unknown, so everything counts as changed
     source: str
+    #: the files changed since the commit the stack last deployed (so a new branch's stack already exists)
+    since_deployed: bool = False
 
 
 class Git:
@@ -101,14 +103,25 @@ class Git:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def changed_files(request: Request, git: Git | None) -> ChangedFiles:
+def changed_files(request: Request, git: Git | None, deployed: Callable[[], str | None] | None = None) -> ChangedFiles:
     """Which files a push changed, and where that answer came from.
 
     Order: the payload's own lists (complete for <= 20 commits), the local clone, a fetch of the two
     commits; failing all of them the files are unknown and the caller treats everything as changed.
+    For a new branch, a force push or an unknown ``before``, ``before..after`` means nothing: the files
+    are those changed since the commit the stack last deployed (``deployed()``, read from its history)
+    when that is known, else unknown (the whole stack is deployed).
     """
-    if request.payload_changed_files is not None:
+    if request.payload_changed_files is not None and not request.forced:
         return ChangedFiles(request.payload_changed_files, "payload commit lists")
+    if (request.created_branch or request.forced or request.before is None) and deployed is not None and git is not None \
+            and request.sha is not None:
+        base = deployed()
+        if base and SHA.match(base) and (git.has_commit(base) or git.fetch(base)):
+            return ChangedFiles(git.diff_names(base, request.sha), f"git diff against the deployed commit {base[:7]}",
+                                since_deployed=True)
+    if request.forced:
+        return ChangedFiles(None, "force push: the previous commit is gone and the deployed one is unknown")
     if request.created_branch:
         return ChangedFiles(None, "new branch: no previous commit to compare with")
     if request.before is None or request.sha is None:

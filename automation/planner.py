@@ -111,7 +111,7 @@ def _plan_push(request: Request, envs: Environments, changes: ChangedFiles | Non
     if route is None:
         return _none(request, f"no rule in {envs.source} matches branch {request.branch!r}")
     source = changes.source if changes else None
-    if request.created_branch:
+    if request.created_branch and not (changes is not None and changes.since_deployed):
         reason = f"new branch {route.branch}: the whole stack is deployed"
     elif changes is not None and changes.files is not None:
         infra = touches_infra(route.infra_paths, changes.files)

@@ -134,3 +134,33 @@ def test_dispatch_audits_name_who_started_them(tmp_path: Path) -> None:
     assert report["status"] == "succeeded"
     assert report["message"].startswith(f"rollback to {c1[:7]} by dave: main@{c1[:7]}: up started by hand")
     assert c2  # the newer commit exists; the rollback went to the older one on purpose
+
+
+def test_a_recreated_or_force_pushed_branch_compares_with_the_deployed_commit(tmp_path: Path) -> None:
+    origin, _c0, _c1, c2 = _origin(tmp_path)
+    (origin / ".gitignore").write_text(".pulumi-state/\n")
+    git(origin, "checkout", "-q", "-b", "dev/alice")
+    c3 = commit(origin, {}, "ignore state")
+    engine = ["--engine", "memory", "--state-dir", str(tmp_path / "s"), "--lock-dir", str(tmp_path / "l"), "--json"]
+
+    def run(payload: dict[str, Any]) -> dict[str, Any]:
+        event = tmp_path / f"run-{payload['after'][:7]}-{payload['forced']}.json"
+        event.write_text(json.dumps(payload))
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["--project-dir", str(origin), "run", "--event-name", "push", "--event-path", str(event), *engine],
+                    environ={}, out=out, err=err)
+        assert code == 0, err.getvalue()
+        return dict(json.loads(out.getvalue())["reports"][0])
+
+    first = run(_payload(origin, "dev/alice", "", c3, created=True))
+    assert (first["operation"], first["status"]) == ("up", "succeeded")  # nothing deployed yet: the whole stack
+    c4 = commit(origin, {"README.md": "only docs\n"}, "docs")
+    again = run(_payload(origin, "dev/alice", "", c4, created=True))  # the branch was deleted and pushed again
+    assert again["operation"] == "none" and f"against the deployed commit {c3[:7]}" in again["reason"]
+    forced = _payload(origin, "dev/alice", "f" * 40, c4)
+    forced["forced"] = True
+    assert "against the deployed commit" in run(forced)["reason"]
+    c5 = commit(origin, {"infra/network.py": (origin / "infra" / "network.py").read_text() + "# more\n"}, "infra")
+    changed = run(_payload(origin, "dev/alice", "", c5, created=True))
+    assert changed["operation"] == "up" and changed["status"] == "succeeded"
+    assert c2
