@@ -28,6 +28,7 @@ import yaml
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
 from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing, ToolMissing
+from automation.stackconfig import ENGINE_WRITTEN_HEADER
 from automation.toolchain import PULUMI_CLI_VERSION, CliChoice, aws_cli, check_version, cli_version, engine_environment, find_cli
 
 DEFAULT_STATE_DIR = ".pulumi-state"
@@ -226,8 +227,7 @@ class PulumiEngine:
                                f"not exist in {self.backend_url}: deploy {personal.template} first") from None
         doc = dict(target.config.document)
         doc["config"] = {**doc.get("config", {}), f"{target.config.project}:sharedStack": shared}
-        text = ("# Written by the GitOps engine from its template stack's file; never edit (see README).\n"
-                + yaml.safe_dump(doc, sort_keys=False))
+        text = ENGINE_WRITTEN_HEADER + "\n" + yaml.safe_dump(doc, sort_keys=False)
         (self.root / f"Pulumi.{target.stack}.yaml").write_text(text, encoding="utf-8")
 
     def _project(self) -> str:

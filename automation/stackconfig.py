@@ -132,7 +132,7 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
             secret_keys.add(full)
 
     stack_file = root / f"Pulumi.{stack}.yaml"
-    if personal is None and not stack_file.exists():
+    if personal is None and (not stack_file.exists() or is_engine_written(stack_file)):
         personal = personal_spec(stack, project)
     source_stack = personal.template if personal else stack
     source_file = root / f"Pulumi.{source_stack}.yaml"
@@ -166,6 +166,18 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
 SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 #: Template keys a personal stack never inherits: it serves plain HTTP on its own name.
 NOT_INHERITED = ("ghostHostname", "ghostCertificateArn")
+
+
+#: First line of the stack files the engine writes for personal stacks: output, never read back as input.
+ENGINE_WRITTEN_HEADER = "# Written by the GitOps engine from its template stack's file; never edit (see README)."
+
+
+def is_engine_written(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return fh.readline().rstrip("\n") == ENGINE_WRITTEN_HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def personal_document(template_doc: Mapping[str, Any], personal: PersonalSpec, project: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pulumi_random as random
 ADMIN_USER = "ghostadmin"
 MYSQL_PORT = 3306
 #: Characters RDS refuses in a master password ('/', '@', '"' and space) are left out.
+RDS_CA = "rds-ca-rsa2048-g1"
 PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"  # noqa: S105 - a character set, not a password
 
 
@@ -78,6 +79,9 @@ class Database(pulumi.ComponentResource):
             max_allocated_storage=args.max_allocated_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
+            # The CA Ghost and the bootstrap verify against (mysql2's Amazon RDS profile bundles it), pinned rather
+            # than whatever the account's default happens to be.
+            ca_cert_identifier=RDS_CA,
             username=ADMIN_USER,
             password=password.result,
             port=MYSQL_PORT,

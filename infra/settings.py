@@ -100,7 +100,7 @@ class Settings(BaseModel):
     db_deletion_protection: Annotated[bool, Field(alias="dbDeletionProtection")] = False
     db_final_snapshot: Annotated[bool, Field(alias="dbFinalSnapshot")] = False
     # ghost
-    ghost_image: Annotated[str, Field(alias="ghostImage")] = "ghost:6.10.3-alpine"
+    ghost_image: Annotated[str, Field(alias="ghostImage")] = "ghost:6.65.0-alpine"
     ghost_hostname: Annotated[str | None, Field(alias="ghostHostname")] = None
     ghost_certificate_arn: Annotated[str | None, Field(alias="ghostCertificateArn")] = None
     ghost_namespace: Annotated[str, Field(alias="ghostNamespace")] = "ghost"
@@ -116,6 +116,7 @@ class Settings(BaseModel):
     smtp_user: Annotated[str | None, Field(alias="smtpUser")] = None
     smtp_password: Annotated[SecretStr | None, Field(alias="smtpPassword")] = None
     mail_from: Annotated[str | None, Field(alias="mailFrom")] = None
+    ghost_staff_device_verification: Annotated[bool, Field(alias="ghostStaffDeviceVerification")] = True
     # personal stacks
     shared_stack: Annotated[str | None, Field(alias="sharedStack")] = None
     # everything
@@ -192,7 +193,7 @@ class Settings(BaseModel):
     @classmethod
     def _image(cls, v: str) -> str:
         if not _GHOST_IMAGE.match(v):
-            raise ValueError("a pinned Ghost 6 image such as 'ghost:6.10.3-alpine' (optionally @sha256:<digest>); never 'latest'")
+            raise ValueError("a pinned Ghost 6 image such as 'ghost:6.65.0-alpine' (optionally @sha256:<digest>); never 'latest'")
         return v
 
     @field_validator("ghost_hostname")
@@ -294,6 +295,11 @@ def _cross_field(s: Settings) -> None:
         for key, value in (("smtpUser", s.smtp_user), ("smtpPassword", s.smtp_password), ("mailFrom", s.mail_from)):
             if value is None:
                 raise SettingsError(stack, key, None, "a value whenever smtpHost is set")
+    elif s.ghost_staff_device_verification:
+        raise SettingsError(stack, "ghostStaffDeviceVerification", True,
+                            "false when smtpHost is not set: staff device verification e-mails a sign-in code, and "
+                            "without mail every sign-in from a new browser fails (Ghost answers 500). Configure SMTP, "
+                            "or set it to false explicitly (a password alone then protects staff sign-in)")
     if s.is_personal:
         if s.shared_stack is None:
             raise SettingsError(stack, "sharedStack", None, "the integration stack a personal stack runs on, e.g. 'dev'")

@@ -86,6 +86,7 @@ def test_checkov_skips_have_reasons() -> None:
 
 def test_kubernetes_version_is_one_validated_here() -> None:
     settings = load_settings("dev", {"aws:region": "us-east-1", "environment": "integration",
-                                     "availabilityZones": '["us-east-1a","us-east-1b"]'})
+                                     "availabilityZones": '["us-east-1a","us-east-1b"]',
+                                     "ghostStaffDeviceVerification": "false"})
     kubernetes_validate.validate({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
                                  settings.kubernetes_version, strict=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from automation.synth import SECRET_MARKER, UNKNOWN_MARKER, SynthResult
@@ -13,19 +15,42 @@ def _env(result: SynthResult) -> dict[str, dict]:
     return {e["name"]: e for e in container(result)["env"]}
 
 
-def test_ghost_env_follows_the_documented_config(any_stack: SynthResult) -> None:
+def _config(result: SynthResult) -> dict:
+    return json.loads(one(result, "kubernetes:core/v1:ConfigMap")["data"]["config.json"])
+
+
+def test_ghost_env_holds_no_secret_and_the_config_file_holds_the_rest(any_stack: SynthResult) -> None:
     env = _env(any_stack)
-    assert env["database__client"]["value"] == "mysql"
-    for part in ("host", "port", "user", "password", "database"):
-        ref = env[f"database__connection__{part}"]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": "ghost-db", "key": part}
-    assert "url" in env
-    assert not any(name.startswith("mail__") for name in env), "no SMTP configured in these stacks"
+    assert set(env) == {"url", "NODE_ENV", "database__connection__host", "database__connection__port"}
+    assert all("valueFrom" not in e for e in env.values()), "no secret reaches Ghost through env (CKV_K8S_35)"
+    config = _config(any_stack)
+    connection = config["database"]["connection"]
+    assert config["database"]["client"] == "mysql" and "password" not in connection
+    assert connection["ssl"] == "Amazon RDS", "TLS verified against the RDS CAs (mysql2's profile), never unverified"
+    assert "rejectUnauthorized" not in json.dumps(config)
+    assert config["security"] == {"staffDeviceVerification": False}, "no SMTP here: verification off, explicitly"
+    assert "mail" not in config, "no SMTP configured in these stacks"
+    assert config["server"] == {"host": "::", "port": 2368} and config["paths"] == {"contentPath": "/var/lib/ghost/content"}
 
 
-def test_ghost_runs_as_uid_1000_with_a_persistent_content_volume(any_stack: SynthResult) -> None:
+def test_ghost_config_file_is_rendered_from_secret_files_by_an_init_container(any_stack: SynthResult) -> None:
     pod = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsUser"] == 1000 and pod["securityContext"]["fsGroup"] == 1000
+    (init,) = pod["initContainers"]
+    assert init["command"] == ["node", "/etc/ghost-config/render-config.js"] and init["image"] == container(any_stack)["image"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config"]["emptyDir"]["medium"] == "Memory"
+    mounts = {m["mountPath"]: m for m in container(any_stack)["volumeMounts"]}
+    assert mounts["/var/lib/ghost/config.production.json"] == {
+        "name": "config", "mountPath": "/var/lib/ghost/config.production.json", "readOnly": True,
+        "subPath": "config.production.json"}
+    assert {m["mountPath"] for m in init["volumeMounts"]} == {"/etc/ghost-config", "/etc/ghost-db", "/config"}
+    annotations = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert set(annotations) == {"ghost-gitops.dev/config-sha256", "ghost-gitops.dev/db-password-sha256"}
+
+
+def test_ghost_runs_as_a_high_uid_with_a_persistent_content_volume(any_stack: SynthResult) -> None:
+    pod = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["fsGroup"] == 10001
     mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes[mounts["/var/lib/ghost/content"]]["persistentVolumeClaim"]["claimName"] == "ghost-content"
@@ -62,15 +87,19 @@ def test_url_https_with_hostname_else_follows_the_alb(prod: SynthResult, dev: Sy
 def test_database_bootstrap_job_gives_ghost_its_own_user(any_stack: SynthResult) -> None:
     job = any_stack.of_type("kubernetes:batch/v1:Job")[0]
     pod = job.inputs["spec"]["template"]["spec"]
-    assert "env" not in pod["containers"][0], "credentials are read from Secret files, not env"
+    (bootstrap,) = pod["containers"]
+    assert {e["name"] for e in bootstrap["env"]} == {"database__connection__host", "database__connection__port"}
+    assert all("valueFrom" not in e for e in bootstrap["env"]), "credentials are read from Secret files, not env"
     assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {"ghost-db", "ghost-db-admin"}
-    script = pod["containers"][0]["command"][-1]
-    assert "CREATE USER IF NOT EXISTS" in script and "GRANT ALL PRIVILEGES ON" in script
-    deployment = any_stack.of_type("kubernetes:apps/v1:Deployment")[0]
-    assert deployment.urn != job.urn
+    assert bootstrap["command"] == ["node", "/etc/ghost-config/bootstrap.js"]
+    assert bootstrap["image"] == container(any_stack)["image"], "one image, one driver: Ghost's own Node and mysql2"
+    script = one(any_stack, "kubernetes:core/v1:ConfigMap")["data"]["bootstrap.js"]
+    assert "CREATE USER IF NOT EXISTS" in script and "GRANT ALL PRIVILEGES ON ??.*" in script and "ssl: conn.ssl" in script
+    # the Job re-runs when Ghost's password changes (its pod template carries the password's hash)
+    assert "ghost-gitops.dev/db-password-sha256" in job.inputs["spec"]["template"]["metadata"]["annotations"]
     # Ghost never sees the admin secret
-    assert all(e["valueFrom"]["secretKeyRef"]["name"] != "ghost-db-admin"
-               for e in container(any_stack)["env"] if "valueFrom" in e)
+    deployment_pod = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
+    assert all(v.get("secret", {}).get("secretName") != "ghost-db-admin" for v in deployment_pod["volumes"])
 
 
 def test_dev_and_prod_differ_where_they_should(dev: SynthResult, prod: SynthResult) -> None:

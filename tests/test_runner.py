@@ -194,13 +194,13 @@ def test_run_command_end_to_end_with_the_memory_engine(tmp_path: Path) -> None:
                  "--state-dir", str(tmp_path / "state"), "--lock-dir", str(tmp_path / "locks")],
                 environ={}, out=out, err=err)
     assert code == 0, err.getvalue()
-    assert out.getvalue().startswith("up       dev-carol        succeeded (16 create)")
+    assert out.getvalue().startswith("up       dev-carol        succeeded (17 create)")
     history = io.StringIO()
     assert main(["--project-dir", str(repo), "history", "--stack", "dev-carol", "--engine", "memory", "--state-dir", str(tmp_path / "state")],
                 environ={}, out=history, err=io.StringIO()) == 0
     text = history.getvalue()
     assert f"dev/carol@{head[:7]}: Bigger database (#12) by alice, approvers unknown (no GitHub token)" in text
-    assert "16 create" in text and "succeeded" in text
+    assert "17 create" in text and "succeeded" in text
 
 
 def test_idle_personal_stacks_past_their_ttl_are_destroyed(tmp_path: Path) -> None:

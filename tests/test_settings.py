@@ -107,7 +107,7 @@ def test_secret_value_is_never_echoed_in_a_settings_error() -> None:
 
 def test_settings_are_frozen() -> None:
     s = load_settings("dev", {"aws:region": "us-east-1", "environment": "integration",
-                              "availabilityZones": '["us-east-1a","us-east-1b"]'})
+                              "availabilityZones": '["us-east-1a","us-east-1b"]', "ghostStaffDeviceVerification": "false"})
     with pytest.raises(Exception, match="frozen"):
         s.vpc_cidr = "10.1.0.0/16"  # type: ignore[misc]
 
@@ -124,3 +124,12 @@ def test_every_key_is_documented_in_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for key in config_keys():
         assert f"`{key}`" in readme, key
+
+
+def test_staff_device_verification_needs_mail_or_an_explicit_choice() -> None:
+    base = {"aws:region": "us-east-1", "environment": "integration", "availabilityZones": '["us-east-1a","us-east-1b"]'}
+    with pytest.raises(SettingsError, match=r"ghostStaffDeviceVerification.*false when smtpHost is not set"):
+        load_settings("dev", base)
+    assert load_settings("dev", {**base, "ghostStaffDeviceVerification": "false"}).ghost_staff_device_verification is False
+    mail = {"smtpHost": "smtp.example.com", "smtpUser": "u", "smtpPassword": "p", "mailFrom": "a@example.com"}
+    assert load_settings("dev", {**base, **mail}).ghost_staff_device_verification is True

@@ -71,10 +71,15 @@ def test_secret_canary_never_reaches_output_or_files(project_copy: Path, tmp_pat
         assert canary not in out and canary not in err
     for path in out_dir.glob("*.yaml"):
         assert canary not in path.read_text()
-    env = {e["name"]: e for e in yaml.safe_load((out_dir / "deployment-ghost-deployment.yaml").read_text())
-           ["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["mail__options__auth__pass"]["valueFrom"]["secretKeyRef"] == {"name": "ghost-mail", "key": "password"}
-    assert env["mail__options__host"]["value"] == "smtp.example.com"
+    pod = yaml.safe_load((out_dir / "deployment-ghost-deployment.yaml").read_text())["spec"]["template"]["spec"]
+    assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {"ghost-db", "ghost-mail"}
+    assert "/etc/ghost-mail" in {m["mountPath"] for m in pod["initContainers"][0]["volumeMounts"]}
+    config = json.loads(yaml.safe_load((out_dir / "configmap-ghost-config.yaml").read_text())["data"]["config.json"])
+    assert config["mail"] == {"transport": "SMTP", "from": "blog@example.com", "options": {
+        "host": "smtp.example.com", "port": 587, "secure": False, "auth": {}}}  # credentials come from the Secret files
+    netpol = yaml.safe_load((out_dir / "networkpolicy-ghost-netpol.yaml").read_text())
+    ports = {p["port"] for rule in netpol["spec"]["egress"] for p in rule.get("ports", [])}
+    assert 587 in ports, "the egress rule follows the mail transport in use"
 
 
 def test_a_plaintext_smtp_password_is_refused_without_echoing_it(project_copy: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -17,13 +18,19 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 GHOST_PORT = 2368
-GHOST_UID = 1000  # the image's `node` user, which owns /var/lib/ghost
-CONTENT_PATH = "/var/lib/ghost/content"
+#: A high, unnamed UID (not the image's `node` user): the install is world-readable and the content is the volume,
+#: which fsGroup makes writable. Proven by the real-client test (tests/test_ghost_real.py).
+GHOST_UID = 10001
+GHOST_INSTALL = "/var/lib/ghost"
+CONTENT_PATH = f"{GHOST_INSTALL}/content"
+CONFIG_PATH = f"{GHOST_INSTALL}/config.production.json"
 HEALTH_PATH = "/ghost/api/admin/site/"
-#: The database bootstrap Job's client. It runs as a high, unnamed UID; it only needs /tmp.
-MYSQL_CLIENT_IMAGE = "mysql:8.4.6"
-MYSQL_CLIENT_UID = 10001
-DB_PASSWORD_SPECIALS = "!#%^*()-_=+[]{}<>:?"  # no quote, backslash or '$': safe inside the bootstrap SQL  # noqa: S105 - a character set, not a password
+#: The mysql2 TLS profile with the Amazon RDS certificate authorities (bundled with the mysql2 Ghost ships).
+RDS_SSL_PROFILE = "Amazon RDS"
+#: Every printable special character but the quote characters and backslash; the bootstrap sends passwords as
+#: escaped literals, so none of these can break it (a `#` once did, in a MySQL option file).
+DB_PASSWORD_SPECIALS = "!#$%&()*+,-./:;<=>?@[]^_{|}~"  # noqa: S105 - a character set, not a password
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -56,6 +63,10 @@ class GhostArgs:
     hostname: str | None = None
     certificate_arn: str | None = None
     mail: MailArgs | None = None
+    #: staff sign-in from a new device e-mails a code: only workable with mail (Ghost answers 500 without it)
+    staff_device_verification: bool = False
+    #: PEM bundle of the database server's CA; None: mysql2's Amazon RDS profile (the RDS CAs)
+    database_ca: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,11 +75,6 @@ def _restricted_container_security() -> k8s.core.v1.SecurityContextArgs:
         allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"))
-
-
-def _secret_env(name: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
-    return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
 
 
 def mysql_user(database_name: str) -> str:
@@ -85,28 +91,32 @@ def _alb_url(status: Any) -> str:
     return f"http://{status.load_balancer.ingress[0].hostname}"
 
 
-def bootstrap_script() -> str:
-    """Idempotent SQL for the database and least-privilege user Ghost runs with.
+def ghost_config(*, database_name: str, database_user: str, database_ca: str | None, mail: MailArgs | None,
+                 staff_device_verification: bool) -> dict[str, Any]:
+    """Ghost's config.production.json without its secrets (render-config.js adds them from Secret files) and
+    without what only the cloud knows (the database host and port come as Ghost's own env overrides,
+    ``database__connection__host``/``__port``), so previews show it whole.
 
-    Credentials are read from the mounted Secret files, never from the command line or env.
+    Replaces the image's own file, so it also sets what that one did (listen address, content path, logging).
+    The database connection uses verified TLS: the RDS CAs, or ``database_ca``; never rejectUnauthorized=false.
     """
-    return "\n".join([
-        "set -eu",
-        "umask 077",
-        *[f'{var}="$(cat /etc/{secret}/{key})"' for var, secret, key in (
-            ("DB_HOST", "ghost-db", "host"), ("DB_PORT", "ghost-db", "port"), ("DB_NAME", "ghost-db", "database"),
-            ("DB_USER", "ghost-db", "user"), ("DB_PASSWORD", "ghost-db", "password"),
-            ("ADMIN_USER", "ghost-db-admin", "user"), ("ADMIN_PASSWORD", "ghost-db-admin", "password"))],
-        "printf '[client]\\nuser=%s\\npassword=%s\\nhost=%s\\nport=%s\\n' "
-        '"$ADMIN_USER" "$ADMIN_PASSWORD" "$DB_HOST" "$DB_PORT" > /tmp/admin.cnf',
-        'mysql --defaults-extra-file=/tmp/admin.cnf --ssl-mode=REQUIRED <<SQL',
-        "CREATE DATABASE IF NOT EXISTS \\`$DB_NAME\\` CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_ai_ci;",
-        "CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';",
-        "ALTER USER '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';",
-        "GRANT ALL PRIVILEGES ON \\`$DB_NAME\\`.* TO '$DB_USER'@'%';",
-        "SQL",
-        "rm -f /tmp/admin.cnf",
-    ])
+    config: dict[str, Any] = {
+        "server": {"host": "::", "port": GHOST_PORT},
+        "paths": {"contentPath": CONTENT_PATH},
+        "logging": {"transports": ["stdout"]},
+        "database": {"client": "mysql", "connection": {
+            "user": database_user, "database": database_name,
+            "ssl": {"ca": database_ca} if database_ca else RDS_SSL_PROFILE}},
+        "security": {"staffDeviceVerification": staff_device_verification},
+    }
+    if mail is not None:
+        config["mail"] = {"transport": "SMTP", "from": mail.from_address,
+                          "options": {"host": mail.host, "port": mail.port, "secure": mail.port == 465, "auth": {}}}
+    return config
+
+
+def script(name: str) -> str:
+    return (SCRIPTS / name).read_text(encoding="utf-8")
 
 
 class Ghost(pulumi.ComponentResource):
@@ -142,52 +152,63 @@ class Ghost(pulumi.ComponentResource):
                                                        "password": pulumi.Output.from_input(args.database_admin_password).apply(pulumi.Output.secret)},
                                           opts=in_ns)
         db_secret = k8s.core.v1.Secret(f"{name}-db", metadata=meta("ghost-db"), type="Opaque", string_data={
-            "host": args.database_host,
-            "port": pulumi.Output.from_input(args.database_port).apply(lambda p: str(int(p))),
-            "database": args.database_name,
-            "user": db_user,
             "password": db_password.result.apply(pulumi.Output.secret),
         }, opts=in_ns)
-
-        tmp_volume = k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
-        tmp_mount = k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")  # noqa: S108 - a private emptyDir
-        bootstrap = k8s.batch.v1.Job(f"{name}-db-bootstrap", metadata=meta("ghost-db-bootstrap", job_selector), spec=k8s.batch.v1.JobSpecArgs(
-            backoff_limit=4,
-            template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **job_selector}),
-                spec=k8s.core.v1.PodSpecArgs(
-                    restart_policy="OnFailure",
-                    automount_service_account_token=False,
-                    security_context=k8s.core.v1.PodSecurityContextArgs(
-                        run_as_non_root=True, run_as_user=MYSQL_CLIENT_UID, run_as_group=MYSQL_CLIENT_UID,
-                        fs_group=MYSQL_CLIENT_UID, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
-                    containers=[k8s.core.v1.ContainerArgs(
-                        name="bootstrap", image=MYSQL_CLIENT_IMAGE, image_pull_policy="Always",
-                        command=["/bin/sh", "-c", bootstrap_script()],
-                        resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "64Mi"},
-                                                                       limits={"cpu": "250m", "memory": "256Mi"}),
-                        security_context=_restricted_container_security(),
-                        volume_mounts=[tmp_mount, *[k8s.core.v1.VolumeMountArgs(name=sec, mount_path=f"/etc/{sec}", read_only=True)
-                                                    for sec in ("ghost-db", "ghost-db-admin")]])],
-                    volumes=[tmp_volume, *[k8s.core.v1.VolumeArgs(name=sec, secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=sec, default_mode=0o440)) for sec in ("ghost-db", "ghost-db-admin")]]))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, admin_secret, db_secret]))
-
-        # -- mail (optional) ------------------------------------------------------------------------
-        env: list[k8s.core.v1.EnvVarArgs] = []
         mail_secret = None
         if args.mail is not None:
             mail_secret = k8s.core.v1.Secret(f"{name}-mail", metadata=meta("ghost-mail"), type="Opaque", string_data={
                 "user": args.mail.user, "password": pulumi.Output.secret(args.mail.password)}, opts=in_ns)
-            env += [
-                k8s.core.v1.EnvVarArgs(name="mail__transport", value="SMTP"),
-                k8s.core.v1.EnvVarArgs(name="mail__from", value=args.mail.from_address),
-                k8s.core.v1.EnvVarArgs(name="mail__options__host", value=args.mail.host),
-                k8s.core.v1.EnvVarArgs(name="mail__options__port", value=str(args.mail.port)),
-                k8s.core.v1.EnvVarArgs(name="mail__options__secure", value="true" if args.mail.port == 465 else "false"),
-                _secret_env("mail__options__auth__user", "ghost-mail", "user"),
-                _secret_env("mail__options__auth__pass", "ghost-mail", "password"),
-            ]
+
+        # Non-secret settings and the two scripts, visible in previews and run as rendered by the real-client test.
+        config_json = json.dumps(ghost_config(
+            database_name=args.database_name, database_user=db_user, database_ca=args.database_ca, mail=args.mail,
+            staff_device_verification=args.staff_device_verification), indent=2, sort_keys=True)
+        db_env = [k8s.core.v1.EnvVarArgs(name="database__connection__host", value=args.database_host),
+                  k8s.core.v1.EnvVarArgs(name="database__connection__port",
+                                         value=pulumi.Output.from_input(args.database_port).apply(lambda p: str(int(p))))]
+        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta("ghost-config"), data={
+            "config.json": config_json, "bootstrap.js": script("bootstrap.js"), "render-config.js": script("render-config.js"),
+        }, opts=in_ns)
+        # Pods and the Job change (and so re-run) when the config or Ghost's database password changes; only a
+        # hash of the password is shown.
+        password_sha = pulumi.Output.unsecret(db_password.result.apply(lambda p: hashlib.sha256(p.encode()).hexdigest()[:16]))
+        config_sha = hashlib.sha256(config_json.encode()).hexdigest()[:16]
+        checksums: dict[str, pulumi.Input[str]] = {"ghost-gitops.dev/config-sha256": config_sha,
+                                                   "ghost-gitops.dev/db-password-sha256": password_sha}
+
+        def secret_volume(secret: str) -> k8s.core.v1.VolumeArgs:
+            return k8s.core.v1.VolumeArgs(name=secret, secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret,
+                                                                                                 default_mode=0o440))
+
+        def mount(volume: str, at: str, sub_path: str | None = None) -> k8s.core.v1.VolumeMountArgs:
+            return k8s.core.v1.VolumeMountArgs(name=volume, mount_path=at, read_only=True, sub_path=sub_path)
+
+        config_volume = k8s.core.v1.VolumeArgs(name="ghost-config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name="ghost-config", default_mode=0o444))
+        pod_security = k8s.core.v1.PodSecurityContextArgs(
+            run_as_non_root=True, run_as_user=GHOST_UID, run_as_group=GHOST_UID, fs_group=GHOST_UID,
+            fs_group_change_policy="OnRootMismatch", seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"))
+        tmp_volume = k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
+        tmp_mount = k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")  # noqa: S108 - a private emptyDir
+        small = k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "64Mi"},
+                                                     limits={"cpu": "250m", "memory": "256Mi"})
+        # The bootstrap runs with the Ghost image's own Node and mysql2: one image, one driver, Ghost's TLS settings.
+        bootstrap = k8s.batch.v1.Job(f"{name}-db-bootstrap", metadata=meta("ghost-db-bootstrap", job_selector), spec=k8s.batch.v1.JobSpecArgs(
+            backoff_limit=4,
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **job_selector}, annotations=checksums),
+                spec=k8s.core.v1.PodSpecArgs(
+                    restart_policy="OnFailure",
+                    automount_service_account_token=False,
+                    security_context=pod_security,
+                    containers=[k8s.core.v1.ContainerArgs(
+                        name="bootstrap", image=args.image, image_pull_policy="Always",
+                        command=["node", "/etc/ghost-config/bootstrap.js"], env=db_env,
+                        resources=small, security_context=_restricted_container_security(),
+                        volume_mounts=[tmp_mount, mount("ghost-config", "/etc/ghost-config"),
+                                       mount("ghost-db", "/etc/ghost-db"), mount("ghost-db-admin", "/etc/ghost-db-admin")])],
+                    volumes=[tmp_volume, config_volume, secret_volume("ghost-db"), secret_volume("ghost-db-admin")]))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, admin_secret, db_secret, config_map]))
 
         # -- storage, service, ingress --------------------------------------------------------------
         # WaitForFirstConsumer: the volume binds when the pod schedules, so Pulumi must not wait for it here.
@@ -270,30 +291,28 @@ class Ghost(pulumi.ComponentResource):
         sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta("ghost"), automount_service_account_token=False, opts=in_ns)
         probe_get = k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http", http_headers=[
             k8s.core.v1.HTTPHeaderArgs(name="X-Forwarded-Proto", value="https")])
-        env = [
-            k8s.core.v1.EnvVarArgs(name="url", value=url),
-            k8s.core.v1.EnvVarArgs(name="NODE_ENV", value="production"),
-            k8s.core.v1.EnvVarArgs(name="database__client", value="mysql"),
-            _secret_env("database__connection__host", "ghost-db", "host"),
-            _secret_env("database__connection__port", "ghost-db", "port"),
-            _secret_env("database__connection__database", "ghost-db", "database"),
-            _secret_env("database__connection__user", "ghost-db", "user"),
-            _secret_env("database__connection__password", "ghost-db", "password"),
-            *env,
-        ]
+        # Only non-secret settings in env; the database and mail passwords reach Ghost in its config file.
+        env = [k8s.core.v1.EnvVarArgs(name="url", value=url), k8s.core.v1.EnvVarArgs(name="NODE_ENV", value="production"),
+               *db_env]
+        secret_mounts = [mount("ghost-db", "/etc/ghost-db")] + ([mount("ghost-mail", "/etc/ghost-mail")] if args.mail else [])
+        config_dir = k8s.core.v1.VolumeArgs(name="config", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+            medium="Memory", size_limit="1Mi"))
+        render = k8s.core.v1.ContainerArgs(
+            name="config", image=args.image, image_pull_policy="Always", command=["node", "/etc/ghost-config/render-config.js"],
+            resources=small, security_context=_restricted_container_security(),
+            volume_mounts=[mount("ghost-config", "/etc/ghost-config"), *secret_mounts,
+                           k8s.core.v1.VolumeMountArgs(name="config", mount_path="/config")])
         k8s.apps.v1.Deployment(f"{name}-deployment", metadata=meta("ghost"), spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=1,  # Ghost supports exactly one instance per site
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
             template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=checksums),
                 spec=k8s.core.v1.PodSpecArgs(
                     service_account_name="ghost",
                     automount_service_account_token=False,
-                    security_context=k8s.core.v1.PodSecurityContextArgs(
-                        run_as_non_root=True, run_as_user=GHOST_UID, run_as_group=GHOST_UID, fs_group=GHOST_UID,
-                        fs_group_change_policy="OnRootMismatch",
-                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
+                    security_context=pod_security,
+                    init_containers=[render],
                     containers=[k8s.core.v1.ContainerArgs(
                         name="ghost", image=args.image, image_pull_policy="Always",
                         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=GHOST_PORT, protocol="TCP")],
@@ -306,10 +325,13 @@ class Ghost(pulumi.ComponentResource):
                         liveness_probe=k8s.core.v1.ProbeArgs(http_get=probe_get, period_seconds=20,
                                                              timeout_seconds=5, failure_threshold=3),
                         security_context=_restricted_container_security(),
-                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="content", mount_path=CONTENT_PATH), tmp_mount])],
+                        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="content", mount_path=CONTENT_PATH), tmp_mount,
+                                       mount("config", CONFIG_PATH, sub_path="config.production.json")])],
                     volumes=[k8s.core.v1.VolumeArgs(name="content", persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                        claim_name="ghost-content")), tmp_volume]))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[d for d in (ns, sa, pvc, bootstrap, db_secret, mail_secret) if d]))
+                        claim_name="ghost-content")), tmp_volume, config_volume, config_dir, secret_volume("ghost-db"),
+                        *([secret_volume("ghost-mail")] if args.mail else [])]))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[d for d in (ns, sa, pvc, bootstrap, db_secret, mail_secret, config_map)
+                                                                 if d]))
 
         self.url = url
         self.namespace = ns.metadata.apply(lambda m: str(m.name))
