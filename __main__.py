@@ -33,7 +33,7 @@ ghost = Ghost("ghost", GhostArgs(
     cpu_request=settings.ghost_cpu_request, cpu_limit=settings.ghost_cpu_limit,
     memory_request=settings.ghost_memory_request, memory_limit=settings.ghost_memory_limit,
     hostname=settings.ghost_hostname, certificate_arn=settings.ghost_certificate_arn, mail=mail,
-    staff_device_verification=settings.ghost_staff_device_verification,
+    staff_device_verification=settings.ghost_staff_device_verification, protect=settings.is_production,
     labels={"environment": settings.environment}),
     opts=pulumi.ResourceOptions(providers=[platform.k8s_provider]))
 

@@ -40,6 +40,8 @@ class RecordedResource:
     inputs: Mapping[str, Any]
     #: property name -> URNs of the resources that property's value came from
     dependencies: Mapping[str, tuple[str, ...]]
+    #: the resource option `protect` (Pulumi refuses to delete or replace it)
+    protect: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -136,7 +138,8 @@ def _make_recorder() -> tuple[Any, Any, list[RecordedResource]]:
             deps = {k: tuple(v.urns) for k, v in getattr(request, "propertyDependencies", {}).items()}
             records.append(RecordedResource(
                 urn=urn, type=request.type, name=request.name, parent=request.parent or None, custom=custom,
-                provider=request.provider or None, inputs=sanitize(props), dependencies=deps))
+                provider=request.provider or None, inputs=sanitize(props), dependencies=deps,
+                protect=bool(getattr(request, "protect", False))))
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]

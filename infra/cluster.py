@@ -27,6 +27,8 @@ class ClusterArgs:
     public_access_cidrs: tuple[str, ...]
     admin_role_arns: tuple[str, ...] = ()
     key_deletion_window_days: int = 30
+    #: Pulumi `protect` on the secrets key and the cluster (production): a destroy or replacement stops first
+    protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -41,20 +43,22 @@ class Cluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ghost:infra:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
         # EKS.3 / KMS.4: envelope encryption of Kubernetes secrets with a rotating key.
         key = aws.kms.Key(f"{name}-secrets", description=f"{name}: EKS secrets envelope encryption",
                           enable_key_rotation=True, deletion_window_in_days=args.key_deletion_window_days,
-                          tags=args.tags, opts=child)
+                          tags=args.tags, opts=kept)
         aws.kms.Alias(f"{name}-secrets", name=f"alias/{name}-eks-secrets", target_key_id=key.key_id, opts=child)
 
         access_entries = {
-            f"admin-{i}": eks.AccessEntryArgs(
+            # keyed by the role (not list position): reordering clusterAdminRoleArns replaces nothing
+            f"admin-{arn.rsplit('/', 1)[-1]}": eks.AccessEntryArgs(
                 principal_arn=arn,
                 access_policies={"cluster-admin": eks.AccessPolicyAssociationArgs(
                     policy_arn=CLUSTER_ADMIN_POLICY,
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"))})
-            for i, arn in enumerate(args.admin_role_arns)
+            for arn in args.admin_role_arns
         }
         cluster = eks.Cluster(
             f"{name}-eks",
@@ -76,7 +80,7 @@ class Cluster(pulumi.ComponentResource):
             # Auto Mode cluster and fails after 20 minutes in DEGRADED (pulumi/pulumi-eks#1726).
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             tags=args.tags,
-            opts=child,
+            opts=kept,
         )
         self.name = cluster.eks_cluster.name
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)

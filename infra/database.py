@@ -35,6 +35,8 @@ class DatabaseArgs:
     multi_az: bool
     deletion_protection: bool
     final_snapshot: bool
+    #: apply modifications now (may restart the instance) rather than in the next maintenance window
+    apply_immediately: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,6 +72,8 @@ class Database(pulumi.ComponentResource):
                 aws.rds.ParameterGroupParameterArgs(name="log_output", value="FILE"),
             ],
             tags=args.tags, opts=child)
+        final_id = (random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
+                    if args.final_snapshot else None)
         instance = aws.rds.Instance(
             f"{name}-mysql",
             engine="mysql",
@@ -93,11 +97,12 @@ class Database(pulumi.ComponentResource):
             backup_retention_period=args.backup_retention_days,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=f"{name}-mysql-final" if args.final_snapshot else None,
+            # unique per instance: a recreated instance's final snapshot never collides with an earlier one's
+            final_snapshot_identifier=final_id.hex.apply(lambda h: f"{name}-mysql-final-{h}") if final_id else None,
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=["error", "slowquery"],
             copy_tags_to_snapshot=True,
-            apply_immediately=not args.deletion_protection,
+            apply_immediately=args.apply_immediately,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection,
                                         additional_secret_outputs=["password"]),

@@ -22,7 +22,11 @@ class NetworkArgs:
 
 
 def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
-    """Private subnets take 1/8 of the VPC each (room for pod IPs); public ones 1/64 each, from the top half."""
+    """Private subnets take 1/8 of the VPC each (room for pod IPs); public ones 1/64 each, from the top half.
+
+    Resources are named by zone (so their URNs do not depend on list order); CIDRs follow the order of
+    ``availabilityZones``, so zones may be appended but not removed or reordered without replacing subnets.
+    """
     net = ipaddress.IPv4Network(cidr)
     private = [str(s) for s in list(net.subnets(new_prefix=net.prefixlen + 3))[:zones]]
     top_half = list(net.subnets(new_prefix=net.prefixlen + 1))[1]
@@ -60,26 +64,26 @@ class Network(pulumi.ComponentResource):
         nats: list[aws.ec2.NatGateway] = []
         for i, az in enumerate(args.availability_zones):
             pub = aws.ec2.Subnet(
-                f"{name}-public-{i}", vpc_id=vpc.id, cidr_block=public_cidrs[i], availability_zone=az,
+                f"{name}-public-{az}", vpc_id=vpc.id, cidr_block=public_cidrs[i], availability_zone=az,
                 map_public_ip_on_launch=False,  # EC2.15: nothing gets a public IP by accident
                 tags={**named(f"public-{az}"), "kubernetes.io/role/elb": "1"}, opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-public-{i}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-public-{az}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child)
             public_subnets.append(pub)
             if args.nat_gateways == "perAz" or i == 0:
-                eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=named(f"nat-{az}"), opts=child)
-                nats.append(aws.ec2.NatGateway(f"{name}-nat-{i}", allocation_id=eip.id, subnet_id=pub.id,
+                eip = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags=named(f"nat-{az}"), opts=child)
+                nats.append(aws.ec2.NatGateway(f"{name}-nat-{az}", allocation_id=eip.id, subnet_id=pub.id,
                                                tags=named(f"nat-{az}"),
                                                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw])))
         for i, az in enumerate(args.availability_zones):
             priv = aws.ec2.Subnet(
-                f"{name}-private-{i}", vpc_id=vpc.id, cidr_block=private_cidrs[i], availability_zone=az,
+                f"{name}-private-{az}", vpc_id=vpc.id, cidr_block=private_cidrs[i], availability_zone=az,
                 map_public_ip_on_launch=False,
                 tags={**named(f"private-{az}"), "kubernetes.io/role/internal-elb": "1"}, opts=child)
-            rt = aws.ec2.RouteTable(f"{name}-private-rt-{i}", vpc_id=vpc.id, tags=named(f"private-{az}"), opts=child)
+            rt = aws.ec2.RouteTable(f"{name}-private-rt-{az}", vpc_id=vpc.id, tags=named(f"private-{az}"), opts=child)
             nat = nats[i] if args.nat_gateways == "perAz" else nats[0]
-            aws.ec2.Route(f"{name}-private-default-{i}", route_table_id=rt.id,
+            aws.ec2.Route(f"{name}-private-default-{az}", route_table_id=rt.id,
                           destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id, opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-private-{az}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
             private_subnets.append(priv)
 
         # EC2.6: VPC flow logs to CloudWatch with a retention.

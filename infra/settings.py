@@ -99,6 +99,7 @@ class Settings(BaseModel):
     db_multi_az: Annotated[bool, Field(alias="dbMultiAz")] = False
     db_deletion_protection: Annotated[bool, Field(alias="dbDeletionProtection")] = False
     db_final_snapshot: Annotated[bool, Field(alias="dbFinalSnapshot")] = False
+    db_apply_immediately: Annotated[bool, Field(alias="dbApplyImmediately")] = False
     # ghost
     ghost_image: Annotated[str, Field(alias="ghostImage")] = "ghost:6.65.0-alpine"
     ghost_hostname: Annotated[str | None, Field(alias="ghostHostname")] = None

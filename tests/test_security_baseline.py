@@ -217,3 +217,43 @@ def test_secrets_hygiene_no_literal_password_anywhere(any_stack: SynthResult) ->
     for key, value in any_stack.outputs.items():
         if "password" in key.lower() or key == "kubeconfig":
             assert value in (SECRET_MARKER, "[unknown]")
+
+
+PROTECTED_IN_PROD = ("aws:kms/key:Key", EKS, RDS, "kubernetes:core/v1:Namespace", "kubernetes:core/v1:PersistentVolumeClaim")
+
+
+def test_prod_protects_what_holds_its_data(prod: SynthResult, dev: SynthResult) -> None:
+    """Pulumi `protect`: a destroy or a replacement of these stops until someone unprotects them on purpose."""
+    for type_ in PROTECTED_IN_PROD:
+        found = [r for r in prod.of_type(type_) if type_ != "aws:kms/key:Key" or "secrets" in r.name]
+        assert found and all(r.protect for r in found), type_
+        assert not any(r.protect for r in dev.of_type(type_)), f"dev stays disposable: {type_}"
+
+
+def test_names_follow_zones_and_roles_not_list_positions(env_stack: SynthResult) -> None:
+    zones = {r.inputs["availabilityZone"] for r in env_stack.of_type("aws:ec2/subnet:Subnet")}
+    names = {r.name for r in env_stack.of_type("aws:ec2/subnet:Subnet")}
+    assert names == {f"{env_stack.stack}-{kind}-{az}" for az in zones for kind in ("public", "private")}
+
+
+def test_the_final_snapshot_name_is_unique_per_instance(prod: SynthResult) -> None:
+    db = prod.of_type(RDS)[0]
+    assert db.inputs["skipFinalSnapshot"] is False
+    (final_id,) = prod.of_type("random:index/randomId:RandomId")
+    assert db.dependencies["finalSnapshotIdentifier"] == (final_id.urn,)
+
+
+def test_the_rds_ca_is_pinned_to_the_one_ghost_verifies(env_stack: SynthResult) -> None:
+    assert env_stack.of_type(RDS)[0].inputs["caCertIdentifier"] == "rds-ca-rsa2048-g1"
+    params = {p["name"]: p["value"] for p in env_stack.of_type("aws:rds/parameterGroup:ParameterGroup")[0].inputs["parameters"]}
+    assert params["require_secure_transport"] == "1"  # and Ghost connects with verified TLS (tests/test_ghost_real.py)
+
+
+def test_no_default_kubernetes_provider(any_stack: SynthResult) -> None:
+    from automation.stackconfig import load_stack_config
+    from tests.conftest import ROOT
+
+    config = load_stack_config(ROOT, any_stack.stack)
+    assert json.loads(config.values["pulumi:disable-default-providers"]) == ["kubernetes"]
+    k8s = [r for r in any_stack.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert k8s and all(r.provider and "pulumi:providers:kubernetes" in r.provider for r in k8s)

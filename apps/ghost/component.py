@@ -67,6 +67,8 @@ class GhostArgs:
     staff_device_verification: bool = False
     #: PEM bundle of the database server's CA; None: mysql2's Amazon RDS profile (the RDS CAs)
     database_ca: str | None = None
+    #: Pulumi `protect` on the namespace and the content volume (production): deleting them needs a deliberate unprotect
+    protect: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -140,7 +142,7 @@ class Ghost(pulumi.ComponentResource):
             **labels,
             "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest",
             "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted",
-        }), opts=child)
+        }), opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
 
         # -- database: admin credentials only for the bootstrap Job; Ghost gets its own user ----------
@@ -219,7 +221,7 @@ class Ghost(pulumi.ComponentResource):
                                                     storage_class_name=args.storage_class_name,
                                                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(
                                                         requests={"storage": f"{args.storage_gb}Gi"})),
-                                                opts=in_ns)
+                                                opts=pulumi.ResourceOptions(parent=self, depends_on=[ns], protect=args.protect))
         service = k8s.core.v1.Service(f"{name}-svc", metadata=meta("ghost"), spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP", selector=selector,
             ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")]), opts=in_ns)
