@@ -23,11 +23,15 @@ class ClusterAddonsArgs:
     public_subnet_ids: Sequence[pulumi.Input[str]]
     storage_class_name: str = "gp3-encrypted"
     ingress_class_name: str = "alb"
+    #: personal stacks' class: all their Ingresses join one ALB (an ingress group) instead of one ALB each
+    shared_ingress_class_name: str = "alb-personal"
+    shared_ingress_group: str = "ghost-personal"
 
 
 class ClusterAddons(pulumi.ComponentResource):
     storage_class_name: pulumi.Output[str]
     ingress_class_name: pulumi.Output[str]
+    shared_ingress_class_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ghost:infra:ClusterAddons", name, None, opts)
@@ -42,23 +46,30 @@ class ClusterAddons(pulumi.ComponentResource):
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             opts=child)
+        self.storage_class_name = storage.metadata.apply(lambda m: str(m.name))
+        self.ingress_class_name = self._alb_class(f"{name}-alb", args.ingress_class_name, args, group=None)
+        # Auto Mode takes ingress groups only from IngressClassParams (not the group.name annotation)
+        self.shared_ingress_class_name = self._alb_class(f"{name}-alb-personal", args.shared_ingress_class_name, args,
+                                                         group=args.shared_ingress_group)
+        self.register_outputs({"storageClassName": self.storage_class_name,
+                               "ingressClassName": self.ingress_class_name,
+                               "sharedIngressClassName": self.shared_ingress_class_name})
+
+    def _alb_class(self, resource: str, class_name: str, args: ClusterAddonsArgs, group: str | None) -> pulumi.Output[str]:
+        spec: dict[str, object] = {"scheme": "internet-facing", "ipAddressType": "ipv4",
+                                   "subnets": {"ids": list(args.public_subnet_ids)}}
+        if group is not None:
+            spec["group"] = {"name": group}
         params = k8s.apiextensions.CustomResource(
-            f"{name}-alb-params",
-            api_version="eks.amazonaws.com/v1",
-            kind="IngressClassParams",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
-            spec={"scheme": "internet-facing", "ipAddressType": "ipv4",
-                  "subnets": {"ids": list(args.public_subnet_ids)}},
-            opts=child)
+            f"{resource}-params", api_version="eks.amazonaws.com/v1", kind="IngressClassParams",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=class_name), spec=spec, opts=pulumi.ResourceOptions(parent=self))
         ingress_class = k8s.networking.v1.IngressClass(
-            f"{name}-alb",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
+            resource,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=class_name),
             spec=k8s.networking.v1.IngressClassSpecArgs(
                 controller=AUTO_MODE_ALB_CONTROLLER,
                 parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
-                    api_group="eks.amazonaws.com", kind="IngressClassParams", name=args.ingress_class_name)),
+                    api_group="eks.amazonaws.com", kind="IngressClassParams",
+                    name=params.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)))),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[params]))
-        self.storage_class_name = storage.metadata.apply(lambda m: str(m.name))
-        self.ingress_class_name = ingress_class.metadata.apply(lambda m: str(m.name))
-        self.register_outputs({"storageClassName": self.storage_class_name,
-                               "ingressClassName": self.ingress_class_name})
+        return ingress_class.metadata.apply(lambda m: str(m.name))

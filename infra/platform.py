@@ -7,7 +7,8 @@ through a StackReference instead of building its own, so it costs minutes and al
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,17 +19,44 @@ from infra.database import Database, DatabaseArgs
 from infra.network import Network, NetworkArgs
 from infra.settings import Settings
 
-#: Outputs of an environment stack that personal stacks consume (name -> secret?).
-SHARED_OUTPUTS: dict[str, bool] = {
-    "kubeconfig": True,
-    "dbHost": False,
-    "dbPort": False,
-    "dbAdminUser": False,
-    "dbAdminPassword": True,
-    "storageClassName": False,
-    "ingressClassName": False,
-    "vpcCidr": False,
-}
+@dataclass(frozen=True)
+class SharedPlatform:
+    """The contract between an environment stack and the personal stacks on it: what the environment
+    exports and a personal stack reads through its StackReference, one frozen type for both sides."""
+
+    kubeconfig: pulumi.Output[Any]
+    db_host: pulumi.Output[Any]
+    db_port: pulumi.Output[Any]
+    db_admin_user: pulumi.Output[Any]
+    db_admin_password: pulumi.Output[Any]
+    storage_class_name: pulumi.Output[Any]
+    #: personal stacks share one ALB: the environment's ingress class whose params set an ingress group
+    personal_ingress_class_name: pulumi.Output[Any]
+    vpc_cidr: pulumi.Output[Any]
+
+    #: fields that are secrets (exported as secret outputs)
+    SECRETS: ClassVar[frozenset[str]] = frozenset({"kubeconfig", "db_admin_password"})
+
+    @staticmethod
+    def export_name(field_name: str) -> str:
+        head, *rest = field_name.split("_")
+        return head + "".join(part.capitalize() for part in rest)
+
+    @classmethod
+    def names(cls) -> dict[str, bool]:
+        """Export name -> secret?, for every field of the contract."""
+        return {cls.export_name(f.name): f.name in cls.SECRETS for f in fields(cls)}
+
+    def exports(self) -> dict[str, pulumi.Output[object]]:
+        return {self.export_name(f.name): getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_reference(cls, ref: pulumi.StackReference) -> SharedPlatform:
+        return cls(**{f.name: ref.require_output(cls.export_name(f.name)) for f in fields(cls)})
+
+
+#: Outputs of an environment stack that personal stacks consume (name -> secret?): the contract's names.
+SHARED_OUTPUTS: dict[str, bool] = SharedPlatform.names()
 
 
 @dataclass(frozen=True)
@@ -67,13 +95,15 @@ def build_platform(settings: Settings) -> Platform:
                                                      public_subnet_ids=network.public_subnet_ids),
                            opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     vpc_cidr = pulumi.Output.from_input(settings.vpc_cidr)
+    shared = SharedPlatform(
+        kubeconfig=cluster.kubeconfig, db_host=database.host, db_port=database.port, db_admin_user=database.admin_user,
+        db_admin_password=database.admin_password, storage_class_name=addons.storage_class_name,
+        personal_ingress_class_name=addons.shared_ingress_class_name, vpc_cidr=vpc_cidr)
     exports: dict[str, pulumi.Output[object]] = {
         "vpcId": network.vpc_id, "privateSubnetIds": pulumi.Output.all(*network.private_subnet_ids),
         "clusterName": cluster.name, "clusterSecurityGroupId": cluster.security_group_id,
-        "kubeconfig": cluster.kubeconfig, "dbHost": database.host, "dbPort": database.port,
-        "dbAdminUser": database.admin_user, "dbAdminPassword": database.admin_password,
-        "storageClassName": addons.storage_class_name, "ingressClassName": addons.ingress_class_name,
-        "vpcCidr": vpc_cidr,
+        "ingressClassName": addons.ingress_class_name,
+        **shared.exports(),
     }
     return Platform(cluster.provider, database.host, database.port, database.admin_user, database.admin_password,
                     addons.storage_class_name, addons.ingress_class_name, vpc_cidr, exports)
@@ -81,9 +111,8 @@ def build_platform(settings: Settings) -> Platform:
 
 def shared_platform(settings: Settings) -> Platform:
     assert settings.shared_stack is not None  # guaranteed by settings validation
-    shared = pulumi.StackReference("shared", stack_name=settings.shared_stack)
-    out = {name: shared.require_output(name) for name in SHARED_OUTPUTS}
-    provider = k8s.Provider("shared-k8s", kubeconfig=out["kubeconfig"], enable_server_side_apply=True)
-    return Platform(provider, out["dbHost"], out["dbPort"], out["dbAdminUser"], out["dbAdminPassword"],
-                    out["storageClassName"], out["ingressClassName"], out["vpcCidr"],
+    shared = SharedPlatform.from_reference(pulumi.StackReference("shared", stack_name=settings.shared_stack))
+    provider = k8s.Provider("shared-k8s", kubeconfig=shared.kubeconfig, enable_server_side_apply=True)
+    return Platform(provider, shared.db_host, shared.db_port, shared.db_admin_user, shared.db_admin_password,
+                    shared.storage_class_name, shared.personal_ingress_class_name, shared.vpc_cidr,
                     {"sharedStack": pulumi.Output.from_input(settings.shared_stack)})

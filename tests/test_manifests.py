@@ -51,9 +51,10 @@ def test_strict_validation_rejects_an_unknown_field() -> None:
 
 
 def test_auto_mode_ingress_class_params(dev) -> None:
-    params = one(dev, "kubernetes:eks.amazonaws.com/v1:IngressClassParams")
-    assert params["spec"] == {"scheme": "internet-facing", "ipAddressType": "ipv4",
-                              "subnets": {"ids": ["[unknown]", "[unknown]"]}}  # the public subnets' IDs, known after up
+    params = {r.inputs["metadata"]["name"]: r.inputs for r in dev.of_type("kubernetes:eks.amazonaws.com/v1:IngressClassParams")}
+    assert params["alb"]["spec"] == {"scheme": "internet-facing", "ipAddressType": "ipv4",
+                                     "subnets": {"ids": ["[unknown]", "[unknown]"]}}  # the public subnets' IDs, known after up
+    assert params["alb-personal"]["spec"] == {**params["alb"]["spec"], "group": {"name": "ghost-personal"}}
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS)

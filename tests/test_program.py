@@ -66,8 +66,9 @@ def test_storage_class_is_encrypted_gp3_on_auto_mode(env_stack: SynthResult) -> 
     assert sc["parameters"] == {"type": "gp3", "encrypted": "true"}
     pvc = env_stack.of_type("kubernetes:core/v1:PersistentVolumeClaim")[0]
     assert pvc.dependencies["spec"] == (env_stack.of_type("kubernetes:storage.k8s.io/v1:StorageClass")[0].urn,)
-    ingress_class = one(env_stack, "kubernetes:networking.k8s.io/v1:IngressClass")
-    assert ingress_class["spec"]["controller"] == "eks.amazonaws.com/alb"
+    classes = env_stack.of_type("kubernetes:networking.k8s.io/v1:IngressClass")
+    assert sorted(c.inputs["metadata"]["name"] for c in classes) == ["alb", "alb-personal"]
+    assert all(c.inputs["spec"]["controller"] == "eks.amazonaws.com/alb" for c in classes)
 
 
 def test_url_https_with_hostname_else_follows_the_alb(prod: SynthResult, dev: SynthResult) -> None:
@@ -206,3 +207,20 @@ def test_personal_stack_config_ignores_a_generated_stack_file(project_copy) -> N
     assert cfg.values["ghost-gitops:ghostStorageGb"] == "5", "derived from Pulumi.dev.yaml, not the stale file"
     assert cfg.personal is not None and cfg.source.startswith("Pulumi.dev.yaml + derived")
     assert load_stack_config(project_copy, "dev").personal is None
+
+
+def test_every_name_a_personal_stack_reads_is_exported_by_dev(dev: SynthResult, prod: SynthResult) -> None:
+    """The shared-platform contract (infra/platform.py: SharedPlatform) is one type for both sides."""
+    from infra.platform import SharedPlatform
+
+    for env in (dev, prod):
+        assert set(SharedPlatform.names()) <= set(env.outputs), set(SharedPlatform.names()) - set(env.outputs)
+        for name, secret in SharedPlatform.names().items():
+            assert (env.outputs[name] == "[secret]") == secret or env.outputs[name] == "[unknown]", name
+
+
+def test_personal_stacks_share_one_alb_through_an_ingress_group(dev: SynthResult) -> None:
+    params = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in dev.resources if r.inputs.get("kind") == "IngressClassParams"}
+    assert params["alb-personal"]["group"] == {"name": "ghost-personal"}
+    assert "group" not in params["alb"], "the environment's own blog keeps its own ALB"
+    assert dev.outputs["personalIngressClassName"] == "alb-personal"
