@@ -69,7 +69,6 @@ class ClusterAddons(pulumi.ComponentResource):
             spec=k8s.networking.v1.IngressClassSpecArgs(
                 controller=AUTO_MODE_ALB_CONTROLLER,
                 parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
-                    api_group="eks.amazonaws.com", kind="IngressClassParams",
-                    name=params.metadata.apply(lambda m: str(m["name"] if isinstance(m, dict) else m.name)))),
+                    api_group="eks.amazonaws.com", kind="IngressClassParams", name=class_name)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[params]))
         return ingress_class.metadata.apply(lambda m: str(m.name))

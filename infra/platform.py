@@ -19,6 +19,7 @@ from infra.database import Database, DatabaseArgs
 from infra.network import Network, NetworkArgs
 from infra.settings import Settings
 
+
 @dataclass(frozen=True)
 class SharedPlatform:
     """The contract between an environment stack and the personal stacks on it: what the environment

@@ -14,7 +14,7 @@ import yaml
 
 from automation.cli import main
 from infra.settings import load_settings
-from tests.conftest import ALL_STACKS, ROOT, one, synth
+from tests.conftest import ALL_STACKS, ROOT, synth
 from tests.policy_exceptions import CHECKOV_SKIPS, SCHEMA_SKIPS
 
 
