@@ -38,6 +38,7 @@ class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -65,7 +66,10 @@ class Cluster(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),  # no public subnets: see ClusterArgs
             version=args.kubernetes_version,
-            auto_mode=eks.AutoModeOptionsArgs(enabled=True),
+            # Only the built-in `system` pool (tainted for critical add-ons): workloads run on our own NodePool
+            # (infra/addons.py), whose NodeClass enforces NetworkPolicy and keeps nodes in private subnets. The
+            # built-in `general-purpose` pool would schedule them on nodes that enforce neither.
+            auto_mode=eks.AutoModeOptionsArgs(enabled=True, compute_config=eks.ClusterComputeConfigArgs(node_pools=["system"])),
             authentication_mode=eks.AuthenticationMode.API,
             access_entries=access_entries or None,
             skip_default_node_group=True,
@@ -85,6 +89,7 @@ class Cluster(pulumi.ComponentResource):
         self.name = cluster.eks_cluster.name
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
         self.security_group_id = cluster.cluster_security_group_id
+        self.node_role_name = cluster.auto_mode_node_role_name
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
                                      enable_server_side_apply=True, opts=child)
         self.register_outputs({"name": self.name, "securityGroupId": self.security_group_id})

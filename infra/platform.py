@@ -93,7 +93,10 @@ def build_platform(settings: Settings) -> Platform:
         deletion_protection=settings.db_deletion_protection, final_snapshot=settings.db_final_snapshot,
         apply_immediately=settings.db_apply_immediately, tags=tags))
     addons = ClusterAddons(prefix, ClusterAddonsArgs(retain_volumes=settings.is_production,
-                                                     public_subnet_ids=network.public_subnet_ids),
+                                                     public_subnet_ids=network.public_subnet_ids,
+                                                     private_subnet_ids=network.private_subnet_ids,
+                                                     node_security_group_id=cluster.security_group_id,
+                                                     node_role_name=cluster.node_role_name),
                            opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     vpc_cidr = pulumi.Output.from_input(settings.vpc_cidr)
     shared = SharedPlatform(

@@ -8,6 +8,10 @@ CHECKOV_SKIPS: dict[str, str] = {
 
 #: Kinds kubernetes-validate has no schema for (CRDs) -> why they are still safe to ship.
 SCHEMA_SKIPS: dict[str, str] = {
+    "NodeClass": "EKS Auto Mode CRD (eks.amazonaws.com/v1); its fields (private subnets, no public IPs, "
+                 "networkPolicy, role, security group) are asserted by tests/test_cluster_auto_mode.py.",
+    "NodePool": "Karpenter CRD (karpenter.sh/v1) as EKS Auto Mode serves it; its NodeClass reference and "
+                "requirements are asserted by tests/test_cluster_auto_mode.py.",
     "IngressClassParams": "EKS Auto Mode CRD (eks.amazonaws.com/v1); not in the upstream Kubernetes schemas. "
                           "Its fields (scheme, ipAddressType, subnets) are asserted by the tests instead.",
 }

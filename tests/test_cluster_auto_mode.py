@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from automation.cli import main
 from automation.synth import SynthResult
@@ -38,7 +39,8 @@ def test_nodes_can_only_be_placed_in_private_subnets(env_stack: SynthResult) -> 
 
 def test_the_internet_facing_alb_gets_the_public_subnets_explicitly(env_stack: SynthResult) -> None:
     """Load balancers no longer see the public subnets through the cluster: the IngressClassParams pins them."""
-    (params,) = [r for r in env_stack.resources if r.inputs.get("kind") == "IngressClassParams"]
+    (params,) = [r for r in env_stack.resources
+                 if r.inputs.get("kind") == "IngressClassParams" and r.inputs["metadata"]["name"] == "alb"]
     assert params.inputs["spec"]["scheme"] == "internet-facing"
     assert set(params.dependencies["spec"]) >= _subnets(env_stack, "public")
     assert not set(params.dependencies["spec"]) & _subnets(env_stack, "private")
@@ -70,3 +72,38 @@ def test_a_missing_or_old_aws_cli_stops_before_any_change(tmp_path: Path) -> Non
         assert code == 4, message
         assert expected in message and "where the engine runs" in message
         assert not (state / ".pulumi" / "stacks").exists(), "nothing was created"
+
+
+def _cr(result: SynthResult, kind: str) -> Any:
+    (found,) = [r for r in result.resources if r.inputs.get("kind") == kind]
+    return found
+
+
+def test_network_policies_are_enforced_on_the_nodes_ghost_runs_on(env_stack: SynthResult) -> None:
+    """AWS: NetworkPolicy is enforced on Auto Mode only on nodes of a NodeClass with `networkPolicy`, with the
+    `amazon-vpc-cni` ConfigMap's controller on; the built-in general-purpose pool (which would bypass it) is off."""
+    (cluster,) = env_stack.of_type(EKS)
+    assert cluster.inputs["autoMode"]["computeConfig"]["nodePools"] == ["system"]
+    (cni,) = [r for r in env_stack.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "amazon-vpc-cni"]
+    assert cni.inputs["metadata"]["namespace"] == "kube-system"
+    assert cni.inputs["data"] == {"enable-network-policy-controller": "true"}
+    node_class = _cr(env_stack, "NodeClass")
+    spec = node_class.inputs["spec"]
+    assert spec["networkPolicy"] == "DefaultAllow" and spec["advancedNetworking"] == {"associatePublicIPAddress": False}
+    assert set(node_class.dependencies["spec"]) >= _subnets(env_stack, "private")
+    assert not set(node_class.dependencies["spec"]) & _subnets(env_stack, "public"), "nodes only in private subnets"
+    assert len(spec["subnetSelectorTerms"]) == len(_subnets(env_stack, "private"))
+    assert cluster.urn in node_class.dependencies["spec"], "the node role and security group come from the cluster"
+    pool = _cr(env_stack, "NodePool")
+    assert pool.inputs["spec"]["template"]["spec"]["nodeClassRef"] == {
+        "group": "eks.amazonaws.com", "kind": "NodeClass", "name": node_class.inputs["metadata"]["name"]}
+
+
+def test_dns_egress_works_with_node_local_dns(any_stack: SynthResult) -> None:
+    """Auto Mode serves DNS from the node; the DNS egress rule names only the port, so it holds once enforced."""
+    policies = [r for r in any_stack.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r.inputs["metadata"]["name"] in ("ghost", "ghost-db-bootstrap")]
+    assert len(policies) == 2
+    for policy in policies:
+        dns = [rule for rule in policy.inputs["spec"]["egress"] if {p["port"] for p in rule["ports"]} == {53}]
+        assert dns and "to" not in dns[0], policy.name

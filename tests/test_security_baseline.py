@@ -184,8 +184,13 @@ def test_ckv_k8s_21_ckv2_k8s_6_own_namespace_and_network_policy(any_stack: Synth
     ns = one(any_stack, "kubernetes:core/v1:Namespace")["metadata"]
     assert ns["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for res, manifest in any_stack.manifests():
-        if manifest["kind"] not in {"Namespace", "StorageClass", "IngressClass", "IngressClassParams"}:
-            assert manifest["metadata"]["namespace"] == ns["name"], res.name
+        if manifest["kind"] in {"Namespace", "StorageClass", "IngressClass", "IngressClassParams", "NodeClass", "NodePool"}:
+            continue  # cluster-scoped
+        if manifest["metadata"]["name"] == "amazon-vpc-cni":  # Auto Mode's network policy switch lives in kube-system
+            assert manifest["metadata"]["namespace"] == "kube-system" and set(manifest["data"]) == {
+                "enable-network-policy-controller"}
+            continue
+        assert manifest["metadata"]["namespace"] == ns["name"], res.name
     pod_labels = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]["labels"]
     policies = [r.inputs["spec"] for r in any_stack.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")]
     selecting = [p for p in policies if all(pod_labels.get(k) == v for k, v in p["podSelector"].get("matchLabels", {}).items())]

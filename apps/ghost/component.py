@@ -261,9 +261,9 @@ class Ghost(pulumi.ComponentResource):
             url = ingress.status.apply(_alb_url)
 
         # -- network policy: default deny, then only what Ghost and the bootstrap Job need ----------
+        # DNS on port 53 to any destination: Auto Mode serves DNS from the node (a node-local cache), not from pods
+        # in kube-system, so a rule naming the kube-system namespace would block every lookup once enforced.
         dns = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": "kube-system"}))],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="UDP", port=53),
                    k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=53)])
         mysql = k8s.networking.v1.NetworkPolicyEgressRuleArgs(
