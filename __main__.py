@@ -34,6 +34,7 @@ ghost = Ghost("ghost", GhostArgs(
     memory_request=settings.ghost_memory_request, memory_limit=settings.ghost_memory_limit,
     hostname=settings.ghost_hostname, certificate_arn=settings.ghost_certificate_arn, mail=mail,
     staff_device_verification=settings.ghost_staff_device_verification, protect=settings.is_production,
+    teardown=settings.ghost_teardown,
     labels={"environment": settings.environment}),
     opts=pulumi.ResourceOptions(providers=[platform.k8s_provider]))
 

@@ -38,6 +38,9 @@ class Rule(BaseModel):
     auto_destroy: bool = False
     ttl_days: Annotated[int | None, Field(ge=1, le=365)] = None
     protected: bool = False
+    #: config values of an `up` the engine runs before destroying a stack of this rule, so the program can remove
+    #: what Pulumi cannot delete itself (here: a personal database and MySQL user on the shared RDS instance)
+    before_destroy_config: dict[str, str] | None = None
 
     @field_validator("branch")
     @classmethod

@@ -136,6 +136,14 @@ def synth_snapshot(root: Path, stack: str, _sha: str | None) -> dict[str, dict[s
     return {r["urn"]: {"type": r["type"], "name": r["name"], "inputs": r["inputs"]} for r in doc["resources"]}
 
 
+def teardown_target(target: Target, values: dict[str, str]) -> Target:
+    """The target with ``values`` added to its stack file (a personal stack's file is written by the engine)."""
+    document = dict(target.config.document)
+    document["config"] = {**dict(document.get("config") or {}), **values}
+    config = replace(target.config, values={**target.config.values, **values}, document=document)
+    return replace(target, config=config, message=f"teardown before destroy: {target.message}")
+
+
 def run_operation(ctx: RunContext, op: Operation, request: Request, audit: AuditInfo | None) -> Report:
     base = Report(stack=op.stack, operation=op.operation, status="none", reason=op.reason, commit=op.sha)
     if op.operation == "none" or op.stack is None:
@@ -176,6 +184,16 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
                     message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
     call: Callable[[Target, Progress], Outcome] = getattr(ctx.engine, op.operation)
+    route = ctx.envs.by_stack(op.stack)
+    teardown = route.rule.before_destroy_config if route is not None and op.operation == "destroy" else None
+    if teardown:
+        inner = call
+
+        def call(target: Target, progress: Progress) -> Outcome:  # the teardown `up`, then the destroy
+            if target.stack in {s.name for s in ctx.engine.stacks()}:  # nothing to tear down in a missing stack
+                progress.message(f"teardown of {target.stack} before destroy: up with {', '.join(sorted(teardown))}")
+                ctx.engine.up(teardown_target(target, teardown), progress)
+            return inner(target, progress)
     try:
         if not op.mutating:
             outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))

@@ -118,6 +118,8 @@ class Settings(BaseModel):
     smtp_password: Annotated[SecretStr | None, Field(alias="smtpPassword")] = None
     mail_from: Annotated[str | None, Field(alias="mailFrom")] = None
     ghost_staff_device_verification: Annotated[bool, Field(alias="ghostStaffDeviceVerification")] = True
+    #: set by the engine before destroying a personal stack (environments.yaml: before_destroy_config)
+    ghost_teardown: Annotated[bool, Field(alias="ghostTeardown")] = False
     # personal stacks
     shared_stack: Annotated[str | None, Field(alias="sharedStack")] = None
     # everything
@@ -301,6 +303,8 @@ def _cross_field(s: Settings) -> None:
                             "false when smtpHost is not set: staff device verification e-mails a sign-in code, and "
                             "without mail every sign-in from a new browser fails (Ghost answers 500). Configure SMTP, "
                             "or set it to false explicitly (a password alone then protects staff sign-in)")
+    if s.ghost_teardown and not s.is_personal:
+        raise SettingsError(stack, "ghostTeardown", True, "false: only personal stacks are torn down (before destroy)")
     if s.is_personal:
         if s.shared_stack is None:
             raise SettingsError(stack, "sharedStack", None, "the integration stack a personal stack runs on, e.g. 'dev'")

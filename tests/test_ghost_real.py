@@ -95,6 +95,22 @@ def render(stack: str) -> Rendered:
                     admin_user=str(db.inputs["username"]), image=image)
 
 
+def render_teardown(stack: str) -> dict[str, Any]:
+    """The bootstrap Job as the teardown `up` before a personal stack's destroy renders it."""
+    from dataclasses import replace
+
+    from automation.environments import load_environments
+    from automation.synth import synthesize
+
+    envs = load_environments(ROOT)
+    route = envs.by_stack(stack)
+    assert route is not None and route.rule.before_destroy_config
+    config = envs.stack_config(ROOT, stack)
+    torn = synthesize(ROOT, replace(config, values={**config.values, **route.rule.before_destroy_config}))
+    (job,) = [m for _, m in torn.manifests() if m["kind"] == "Job"]
+    return job
+
+
 def _ghost_version(image: str) -> str:
     tag = image.split("@")[0].split(":", 1)[1]
     return tag.removesuffix("-alpine")
@@ -382,6 +398,17 @@ def test_ghost_boots_serves_and_restarts_with_the_rendered_config(stack: str, to
                                 json={"username": owner["email"], "password": owner["password"]})
             assert again.status_code in (200, 201), again.text
         assert any(content.iterdir()), "Ghost wrote its content into the volume"
+        if stack.startswith("dev-"):
+            # a personal stack's teardown (the engine's `up` before its destroy): the Job as rendered then drops
+            # the database and the MySQL user it made on the shared instance
+            ghost.stop()
+            (torn_job,) = render_teardown(stack)["spec"]["template"]["spec"]["containers"]
+            proc = subprocess.run(_as_ghost_user(rendered_command(torn_job)), env={**base, **_env_of(torn_job), **cloud},
+                                  capture_output=True, text=True, timeout=120, check=False)
+            assert proc.returncode == 0 and "are dropped" in proc.stdout, proc.stdout + proc.stderr
+            database, db_user = config["database"]["connection"]["database"], config["database"]["connection"]["user"]
+            assert server.sql(f"SHOW DATABASES LIKE '{database}'").stdout.strip() == ""
+            assert server.sql(f"SELECT COUNT(*) FROM mysql.user WHERE user = '{db_user}'").stdout.strip() == "0"  # noqa: S608 - test names
     finally:
         if ghost is not None:
             ghost.stop()

@@ -229,3 +229,24 @@ def test_personal_stacks_share_one_alb_through_an_ingress_group(dev: SynthResult
     assert params["alb-personal"]["group"] == {"name": "ghost-personal"}
     assert "group" not in params["alb"], "the environment's own blog keeps its own ALB"
     assert dev.outputs["personalIngressClassName"] == "alb-personal"
+
+
+def test_a_personal_teardown_stops_ghost_and_drops_its_database() -> None:
+    """What the engine's `up` before destroying a personal stack renders (environments.yaml: before_destroy_config)."""
+    from dataclasses import replace
+
+    from automation.environments import load_environments
+    from automation.synth import synthesize
+    from tests.conftest import ROOT
+
+    envs = load_environments(ROOT)
+    (rule,) = [r for r in envs.rules if r.kind == "personal"]
+    assert rule.before_destroy_config == {"ghost-gitops:ghostTeardown": "true"}
+    config = envs.stack_config(ROOT, "dev-alice")
+    torn = synthesize(ROOT, replace(config, values={**config.values, **rule.before_destroy_config}))
+    assert one(torn, "kubernetes:apps/v1:Deployment")["spec"]["replicas"] == 0
+    (job,) = torn.of_type("kubernetes:batch/v1:Job")
+    env = {e["name"]: e.get("value") for e in job.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GHOST_BOOTSTRAP_MODE"] == "drop"
+    script = _ghost_config_map(torn)["data"]["bootstrap.js"]
+    assert "DROP DATABASE IF EXISTS ??" in script and "DROP USER IF EXISTS ?@'%'" in script

@@ -291,6 +291,8 @@ def test_5_personal_branch_gets_its_stack_from_the_template_and_is_destroyed_on_
     report = _report(world.engine("run", "--json", event=delete_event("dev/alice")))
     assert report["operation"] == "destroy" and report["status"] == "succeeded"
     assert world.stacks() == {"dev"}
+    # the rule's before_destroy_config ran an `up` in teardown mode first
+    assert [r["content"] for r in world.records("record") if r["content"].startswith("torn down")] == ["torn down dev-alice"]
     assert len([r for r in world.records("record") if r["content"] == CANARY]) == 1
 
 

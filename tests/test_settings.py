@@ -133,3 +133,10 @@ def test_staff_device_verification_needs_mail_or_an_explicit_choice() -> None:
     assert load_settings("dev", {**base, "ghostStaffDeviceVerification": "false"}).ghost_staff_device_verification is False
     mail = {"smtpHost": "smtp.example.com", "smtpUser": "u", "smtpPassword": "p", "mailFrom": "a@example.com"}
     assert load_settings("dev", {**base, **mail}).ghost_staff_device_verification is True
+
+
+def test_only_personal_stacks_are_torn_down() -> None:
+    base = {"aws:region": "us-east-1", "environment": "integration", "availabilityZones": '["us-east-1a","us-east-1b"]',
+            "ghostStaffDeviceVerification": "false", "ghostTeardown": "true"}
+    with pytest.raises(SettingsError, match="only personal stacks are torn down"):
+        load_settings("dev", base)

@@ -69,6 +69,8 @@ class GhostArgs:
     database_ca: str | None = None
     #: Pulumi `protect` on the namespace and the content volume (production): deleting them needs a deliberate unprotect
     protect: bool = False
+    #: before a personal stack is destroyed: Ghost stopped, its database and MySQL user dropped by the Job
+    teardown: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -205,7 +207,9 @@ class Ghost(pulumi.ComponentResource):
                     security_context=pod_security,
                     containers=[k8s.core.v1.ContainerArgs(
                         name="bootstrap", image=args.image, image_pull_policy="Always",
-                        command=["node", "/etc/ghost-config/bootstrap.js"], env=db_env,
+                        command=["node", "/etc/ghost-config/bootstrap.js"],
+                        env=[*db_env, *([k8s.core.v1.EnvVarArgs(name="GHOST_BOOTSTRAP_MODE", value="drop")]
+                                        if args.teardown else [])],
                         resources=small, security_context=_restricted_container_security(),
                         volume_mounts=[tmp_mount, mount("ghost-config", "/etc/ghost-config"),
                                        mount("ghost-db", "/etc/ghost-db"), mount("ghost-db-admin", "/etc/ghost-db-admin")])],
@@ -305,7 +309,7 @@ class Ghost(pulumi.ComponentResource):
             volume_mounts=[mount("ghost-config", "/etc/ghost-config"), *secret_mounts,
                            k8s.core.v1.VolumeMountArgs(name="config", mount_path="/config")])
         k8s.apps.v1.Deployment(f"{name}-deployment", metadata=meta("ghost"), spec=k8s.apps.v1.DeploymentSpecArgs(
-            replicas=1,  # Ghost supports exactly one instance per site
+            replicas=0 if args.teardown else 1,  # Ghost supports exactly one instance per site
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
             template=k8s.core.v1.PodTemplateSpecArgs(

@@ -18,3 +18,6 @@ pulumi.export("environment", config.get("environment"))
 shared = config.get("sharedStack")
 if shared:
     pulumi.export("sharedZones", pulumi.StackReference("shared", stack_name=shared).get_output("zones"))
+if config.get_bool("teardown"):
+    # the cleanup a teardown does, left behind on purpose so the test can see it ran before the destroy
+    Record("teardown-marker", cloud, f"torn down {pulumi.get_stack()}", opts=pulumi.ResourceOptions(retain_on_delete=True))

@@ -25,6 +25,12 @@ async function main() {
     });
     try {
         const user = conn.user;
+        if (process.env.GHOST_BOOTSTRAP_MODE === 'drop') { // a personal stack's teardown, before its destroy
+            await admin.query('DROP DATABASE IF EXISTS ??', [conn.database]);
+            await admin.query("DROP USER IF EXISTS ?@'%'", [user]);
+            console.log(`bootstrap: database ${conn.database} and user ${user} are dropped`);
+            return;
+        }
         const password = read(dbDir, 'password');
         await admin.query('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [conn.database]);
         await admin.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", [user, password]);
