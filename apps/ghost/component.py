@@ -132,10 +132,10 @@ class Ghost(pulumi.ComponentResource):
         # Children inherit the explicit Kubernetes provider passed in `opts.providers`.
         child = pulumi.ResourceOptions(parent=self)
         ns_name = args.namespace
-        labels = {"app.kubernetes.io/name": "ghost", "app.kubernetes.io/instance": ns_name,
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": ns_name,
                   "app.kubernetes.io/part-of": "ghost-gitops", "app.kubernetes.io/managed-by": "pulumi", **args.labels}
-        selector = {"app.kubernetes.io/name": "ghost", "app.kubernetes.io/instance": ns_name}
-        job_selector = {"app.kubernetes.io/name": "ghost-db-bootstrap", "app.kubernetes.io/instance": ns_name}
+        selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": ns_name}
+        job_selector = {"app.kubernetes.io/name": f"{name}-db-bootstrap", "app.kubernetes.io/instance": ns_name}
 
         def meta(obj: str, extra: dict[str, str] | None = None, **kw: object) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=obj, namespace=ns_name, labels={**labels, **(extra or {})}, **kw)  # type: ignore[arg-type]
@@ -151,16 +151,16 @@ class Ghost(pulumi.ComponentResource):
         db_user = mysql_user(args.database_name)
         db_password = random.RandomPassword(f"{name}-db", length=32, special=True,
                                             override_special=DB_PASSWORD_SPECIALS, opts=child)
-        admin_secret = k8s.core.v1.Secret(f"{name}-db-admin", metadata=meta("ghost-db-admin"), type="Opaque",
+        admin_secret = k8s.core.v1.Secret(f"{name}-db-admin", metadata=meta(f"{name}-db-admin"), type="Opaque",
                                           string_data={"user": args.database_admin_user,
                                                        "password": pulumi.Output.from_input(args.database_admin_password).apply(pulumi.Output.secret)},
                                           opts=in_ns)
-        db_secret = k8s.core.v1.Secret(f"{name}-db", metadata=meta("ghost-db"), type="Opaque", string_data={
+        db_secret = k8s.core.v1.Secret(f"{name}-db", metadata=meta(f"{name}-db"), type="Opaque", string_data={
             "password": db_password.result.apply(pulumi.Output.secret),
         }, opts=in_ns)
         mail_secret = None
         if args.mail is not None:
-            mail_secret = k8s.core.v1.Secret(f"{name}-mail", metadata=meta("ghost-mail"), type="Opaque", string_data={
+            mail_secret = k8s.core.v1.Secret(f"{name}-mail", metadata=meta(f"{name}-mail"), type="Opaque", string_data={
                 "user": args.mail.user, "password": pulumi.Output.secret(args.mail.password)}, opts=in_ns)
 
         # Non-secret settings and the two scripts, visible in previews and run as rendered by the real-client test.
@@ -170,7 +170,7 @@ class Ghost(pulumi.ComponentResource):
         db_env = [k8s.core.v1.EnvVarArgs(name="database__connection__host", value=args.database_host),
                   k8s.core.v1.EnvVarArgs(name="database__connection__port",
                                          value=pulumi.Output.from_input(args.database_port).apply(lambda p: str(int(p))))]
-        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta("ghost-config"), data={
+        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(f"{name}-config"), data={
             "config.json": config_json, "bootstrap.js": script("bootstrap.js"), "render-config.js": script("render-config.js"),
         }, opts=in_ns)
         # Pods and the Job change (and so re-run) when the config or Ghost's database password changes; only a
@@ -180,15 +180,15 @@ class Ghost(pulumi.ComponentResource):
         checksums: dict[str, pulumi.Input[str]] = {"ghost-gitops.dev/config-sha256": config_sha,
                                                    "ghost-gitops.dev/db-password-sha256": password_sha}
 
-        def secret_volume(secret: str) -> k8s.core.v1.VolumeArgs:
-            return k8s.core.v1.VolumeArgs(name=secret, secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret,
-                                                                                                 default_mode=0o440))
+        def secret_volume(volume: str, secret: k8s.core.v1.Secret) -> k8s.core.v1.VolumeArgs:
+            return k8s.core.v1.VolumeArgs(name=volume, secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=secret.metadata.name, default_mode=0o440))
 
         def mount(volume: str, at: str, sub_path: str | None = None) -> k8s.core.v1.VolumeMountArgs:
             return k8s.core.v1.VolumeMountArgs(name=volume, mount_path=at, read_only=True, sub_path=sub_path)
 
-        config_volume = k8s.core.v1.VolumeArgs(name="ghost-config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-            name="ghost-config", default_mode=0o444))
+        config_volume = k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name=config_map.metadata.name, default_mode=0o444))
         pod_security = k8s.core.v1.PodSecurityContextArgs(
             run_as_non_root=True, run_as_user=GHOST_UID, run_as_group=GHOST_UID, fs_group=GHOST_UID,
             fs_group_change_policy="OnRootMismatch", seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"))
@@ -197,7 +197,7 @@ class Ghost(pulumi.ComponentResource):
         small = k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "50m", "memory": "64Mi"},
                                                      limits={"cpu": "250m", "memory": "256Mi"})
         # The bootstrap runs with the Ghost image's own Node and mysql2: one image, one driver, Ghost's TLS settings.
-        bootstrap = k8s.batch.v1.Job(f"{name}-db-bootstrap", metadata=meta("ghost-db-bootstrap", job_selector), spec=k8s.batch.v1.JobSpecArgs(
+        bootstrap = k8s.batch.v1.Job(f"{name}-db-bootstrap", metadata=meta(f"{name}-db-bootstrap", job_selector), spec=k8s.batch.v1.JobSpecArgs(
             backoff_limit=4,
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **job_selector}, annotations=checksums),
@@ -211,22 +211,23 @@ class Ghost(pulumi.ComponentResource):
                         env=[*db_env, *([k8s.core.v1.EnvVarArgs(name="GHOST_BOOTSTRAP_MODE", value="drop")]
                                         if args.teardown else [])],
                         resources=small, security_context=_restricted_container_security(),
-                        volume_mounts=[tmp_mount, mount("ghost-config", "/etc/ghost-config"),
-                                       mount("ghost-db", "/etc/ghost-db"), mount("ghost-db-admin", "/etc/ghost-db-admin")])],
-                    volumes=[tmp_volume, config_volume, secret_volume("ghost-db"), secret_volume("ghost-db-admin")]))),
+                        volume_mounts=[tmp_mount, mount("scripts", "/etc/ghost-config"),
+                                       mount("db", "/etc/ghost-db"), mount("db-admin", "/etc/ghost-db-admin")])],
+                    volumes=[tmp_volume, config_volume, secret_volume("db", db_secret),
+                             secret_volume("db-admin", admin_secret)]))),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, admin_secret, db_secret, config_map]))
 
         # -- storage, service, ingress --------------------------------------------------------------
         # WaitForFirstConsumer: the volume binds when the pod schedules, so Pulumi must not wait for it here.
         pvc = k8s.core.v1.PersistentVolumeClaim(f"{name}-content",
-                                                metadata=meta("ghost-content", annotations={"pulumi.com/skipAwait": "true"}),
+                                                metadata=meta(f"{name}-content", annotations={"pulumi.com/skipAwait": "true"}),
                                                 spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                                                     access_modes=["ReadWriteOnce"],
                                                     storage_class_name=args.storage_class_name,
                                                     resources=k8s.core.v1.VolumeResourceRequirementsArgs(
                                                         requests={"storage": f"{args.storage_gb}Gi"})),
                                                 opts=pulumi.ResourceOptions(parent=self, depends_on=[ns], protect=args.protect))
-        service = k8s.core.v1.Service(f"{name}-svc", metadata=meta("ghost"), spec=k8s.core.v1.ServiceSpecArgs(
+        service = k8s.core.v1.Service(f"{name}-svc", metadata=meta(name), spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP", selector=selector,
             ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")]), opts=in_ns)
 
@@ -246,7 +247,7 @@ class Ghost(pulumi.ComponentResource):
             }
         else:
             annotations["alb.ingress.kubernetes.io/listen-ports"] = json.dumps([{"HTTP": 80}])
-        ingress = k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta("ghost", annotations=annotations),
+        ingress = k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta(name, annotations=annotations),
                                             spec=k8s.networking.v1.IngressSpecArgs(
                                                 ingress_class_name=args.ingress_class_name,
                                                 rules=[k8s.networking.v1.IngressRuleArgs(
@@ -256,7 +257,7 @@ class Ghost(pulumi.ComponentResource):
                                                             path="/", path_type="Prefix",
                                                             backend=k8s.networking.v1.IngressBackendArgs(
                                                                 service=k8s.networking.v1.IngressServiceBackendArgs(
-                                                                    name="ghost",
+                                                                    name=service.metadata.name,
                                                                     port=k8s.networking.v1.ServiceBackendPortArgs(name="http"))))]))]),
                                             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, service]))
         if https:
@@ -274,11 +275,11 @@ class Ghost(pulumi.ComponentResource):
             to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=args.vpc_cidr))],
             ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=3306)])
         outbound_ports = [443] + ([args.mail.port] if args.mail else [])
-        k8s.networking.v1.NetworkPolicy(f"{name}-default-deny", metadata=meta("default-deny"),
+        k8s.networking.v1.NetworkPolicy(f"{name}-default-deny", metadata=meta(f"{name}-default-deny"),
                                         spec=k8s.networking.v1.NetworkPolicySpecArgs(
                                             pod_selector=k8s.meta.v1.LabelSelectorArgs(),
                                             policy_types=["Ingress", "Egress"]), opts=in_ns)
-        k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=meta("ghost"), spec=k8s.networking.v1.NetworkPolicySpecArgs(
+        k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=meta(name), spec=k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
             policy_types=["Ingress", "Egress"],
             ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
@@ -288,39 +289,39 @@ class Ghost(pulumi.ComponentResource):
                 to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0"))],
                 ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in outbound_ports])]),
             opts=in_ns)
-        k8s.networking.v1.NetworkPolicy(f"{name}-bootstrap-netpol", metadata=meta("ghost-db-bootstrap"),
+        k8s.networking.v1.NetworkPolicy(f"{name}-bootstrap-netpol", metadata=meta(f"{name}-db-bootstrap"),
                                         spec=k8s.networking.v1.NetworkPolicySpecArgs(
                                             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=job_selector),
                                             policy_types=["Ingress", "Egress"], egress=[dns, mysql]), opts=in_ns)
 
         # -- the workload ---------------------------------------------------------------------------
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta("ghost"), automount_service_account_token=False, opts=in_ns)
+        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(name), automount_service_account_token=False, opts=in_ns)
         probe_get = k8s.core.v1.HTTPGetActionArgs(path=HEALTH_PATH, port="http", http_headers=[
             k8s.core.v1.HTTPHeaderArgs(name="X-Forwarded-Proto", value="https")])
         # Only non-secret settings in env; the database and mail passwords reach Ghost in its config file.
         env = [k8s.core.v1.EnvVarArgs(name="url", value=url), k8s.core.v1.EnvVarArgs(name="NODE_ENV", value="production"),
                *db_env]
-        secret_mounts = [mount("ghost-db", "/etc/ghost-db")] + ([mount("ghost-mail", "/etc/ghost-mail")] if args.mail else [])
+        secret_mounts = [mount("db", "/etc/ghost-db")] + ([mount("mail", "/etc/ghost-mail")] if args.mail else [])
         config_dir = k8s.core.v1.VolumeArgs(name="config", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
             medium="Memory", size_limit="1Mi"))
         render = k8s.core.v1.ContainerArgs(
             name="config", image=args.image, image_pull_policy="Always", command=["node", "/etc/ghost-config/render-config.js"],
             resources=small, security_context=_restricted_container_security(),
-            volume_mounts=[mount("ghost-config", "/etc/ghost-config"), *secret_mounts,
+            volume_mounts=[mount("scripts", "/etc/ghost-config"), *secret_mounts,
                            k8s.core.v1.VolumeMountArgs(name="config", mount_path="/config")])
-        k8s.apps.v1.Deployment(f"{name}-deployment", metadata=meta("ghost"), spec=k8s.apps.v1.DeploymentSpecArgs(
+        k8s.apps.v1.Deployment(f"{name}-deployment", metadata=meta(name), spec=k8s.apps.v1.DeploymentSpecArgs(
             replicas=0 if args.teardown else 1,  # Ghost supports exactly one instance per site
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=checksums),
                 spec=k8s.core.v1.PodSpecArgs(
-                    service_account_name="ghost",
+                    service_account_name=sa.metadata.name,
                     automount_service_account_token=False,
                     security_context=pod_security,
                     init_containers=[render],
                     containers=[k8s.core.v1.ContainerArgs(
-                        name="ghost", image=args.image, image_pull_policy="Always",
+                        name=name, image=args.image, image_pull_policy="Always",
                         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=GHOST_PORT, protocol="TCP")],
                         env=env,
                         resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -334,8 +335,8 @@ class Ghost(pulumi.ComponentResource):
                         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="content", mount_path=CONTENT_PATH), tmp_mount,
                                        mount("config", CONFIG_PATH, sub_path="config.production.json")])],
                     volumes=[k8s.core.v1.VolumeArgs(name="content", persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                        claim_name="ghost-content")), tmp_volume, config_volume, config_dir, secret_volume("ghost-db"),
-                        *([secret_volume("ghost-mail")] if args.mail else [])]))),
+                        claim_name=pvc.metadata.name)), tmp_volume, config_volume, config_dir, secret_volume("db", db_secret),
+                        *([secret_volume("mail", mail_secret)] if mail_secret is not None else [])]))),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[d for d in (ns, sa, pvc, bootstrap, db_secret, mail_secret, config_map)
                                                                  if d]))
 
