@@ -7,7 +7,7 @@ import pulumi
 
 from apps.ghost import Ghost, GhostArgs, MailArgs
 from infra.config import read_settings
-from infra.platform import build_platform, shared_platform
+from infra.platform import PERSONAL_DATABASE_PATTERN, build_platform, shared_platform
 from infra.settings import SettingsError
 
 try:
@@ -35,6 +35,7 @@ ghost = Ghost("ghost", GhostArgs(
     hostname=settings.ghost_hostname, certificate_arn=settings.ghost_certificate_arn, mail=mail,
     staff_device_verification=settings.ghost_staff_device_verification, protect=settings.is_production,
     teardown=settings.ghost_teardown,
+    provisioner=(platform.provisioner[0], platform.provisioner[1], PERSONAL_DATABASE_PATTERN) if platform.provisioner else None,
     labels={"environment": settings.environment}),
     opts=pulumi.ResourceOptions(providers=[platform.k8s_provider]))
 

@@ -52,6 +52,9 @@ class Database(pulumi.ComponentResource):
 
         password = random.RandomPassword(f"{name}-admin", length=32, special=True,
                                          override_special=PASSWORD_SPECIALS, opts=child)
+        # for the personal stacks' provisioner MySQL user (created by the environment's Ghost bootstrap)
+        provisioner = random.RandomPassword(f"{name}-provisioner", length=32, special=True,
+                                            override_special=PASSWORD_SPECIALS, opts=child)
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=args.tags, opts=child)
         sg = aws.ec2.SecurityGroup(f"{name}-mysql", vpc_id=args.vpc_id,
                                    description="MySQL: 3306 from the EKS cluster security group only",
@@ -111,4 +114,5 @@ class Database(pulumi.ComponentResource):
         self.port = instance.port
         self.admin_user = pulumi.Output.from_input(ADMIN_USER)
         self.admin_password = pulumi.Output.secret(password.result)
+        self.provisioner_password: pulumi.Output[str] = provisioner.result.apply(pulumi.Output.secret)
         self.register_outputs({"host": self.host, "port": self.port})

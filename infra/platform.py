@@ -19,6 +19,11 @@ from infra.database import Database, DatabaseArgs
 from infra.network import Network, NetworkArgs
 from infra.settings import Settings
 
+#: The MySQL user an environment stack's Ghost bootstrap creates for the personal stacks on its database.
+PROVISIONER_USER = "ghost_provisioner"
+#: The databases it may create, use and drop (personal databases are ghost_<name>): a MySQL wildcard grant.
+PERSONAL_DATABASE_PATTERN = "ghost\\_%"
+
 
 @dataclass(frozen=True)
 class SharedPlatform:
@@ -28,15 +33,17 @@ class SharedPlatform:
     kubeconfig: pulumi.Output[Any]
     db_host: pulumi.Output[Any]
     db_port: pulumi.Output[Any]
-    db_admin_user: pulumi.Output[Any]
-    db_admin_password: pulumi.Output[Any]
+    #: a MySQL user that can create and drop only personal databases (`ghost_%`) and their users: personal stacks
+    #: never get the RDS master password
+    db_provisioner_user: pulumi.Output[Any]
+    db_provisioner_password: pulumi.Output[Any]
     storage_class_name: pulumi.Output[Any]
     #: personal stacks share one ALB: the environment's ingress class whose params set an ingress group
     personal_ingress_class_name: pulumi.Output[Any]
     vpc_cidr: pulumi.Output[Any]
 
     #: fields that are secrets (exported as secret outputs)
-    SECRETS: ClassVar[frozenset[str]] = frozenset({"kubeconfig", "db_admin_password"})
+    SECRETS: ClassVar[frozenset[str]] = frozenset({"kubeconfig", "db_provisioner_password"})
 
     @staticmethod
     def export_name(field_name: str) -> str:
@@ -71,6 +78,8 @@ class Platform:
     ingress_class_name: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
     exports: dict[str, pulumi.Output[object]]
+    #: environment stacks: the provisioner their Ghost bootstrap creates for the personal stacks (user, password)
+    provisioner: tuple[str, pulumi.Output[str]] | None = None
 
 
 def build_platform(settings: Settings) -> Platform:
@@ -99,9 +108,11 @@ def build_platform(settings: Settings) -> Platform:
                                                      node_role_name=cluster.node_role_name),
                            opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     vpc_cidr = pulumi.Output.from_input(settings.vpc_cidr)
+    provisioner: tuple[str, pulumi.Output[str]] = (PROVISIONER_USER, database.provisioner_password)
     shared = SharedPlatform(
-        kubeconfig=cluster.kubeconfig, db_host=database.host, db_port=database.port, db_admin_user=database.admin_user,
-        db_admin_password=database.admin_password, storage_class_name=addons.storage_class_name,
+        kubeconfig=cluster.kubeconfig, db_host=database.host, db_port=database.port,
+        db_provisioner_user=pulumi.Output.from_input(PROVISIONER_USER), db_provisioner_password=provisioner[1],
+        storage_class_name=addons.storage_class_name,
         personal_ingress_class_name=addons.shared_ingress_class_name, vpc_cidr=vpc_cidr)
     exports: dict[str, pulumi.Output[object]] = {
         "vpcId": network.vpc_id, "privateSubnetIds": pulumi.Output.all(*network.private_subnet_ids),
@@ -110,13 +121,14 @@ def build_platform(settings: Settings) -> Platform:
         **shared.exports(),
     }
     return Platform(cluster.provider, database.host, database.port, database.admin_user, database.admin_password,
-                    addons.storage_class_name, addons.ingress_class_name, vpc_cidr, exports)
+                    addons.storage_class_name, addons.ingress_class_name, vpc_cidr, exports, provisioner)
 
 
 def shared_platform(settings: Settings) -> Platform:
     assert settings.shared_stack is not None  # guaranteed by settings validation
     shared = SharedPlatform.from_reference(pulumi.StackReference("shared", stack_name=settings.shared_stack))
     provider = k8s.Provider("shared-k8s", kubeconfig=shared.kubeconfig, enable_server_side_apply=True)
-    return Platform(provider, shared.db_host, shared.db_port, shared.db_admin_user, shared.db_admin_password,
+    # a personal stack's bootstrap works with the provisioner: it can only touch `ghost_%` databases and users
+    return Platform(provider, shared.db_host, shared.db_port, shared.db_provisioner_user, shared.db_provisioner_password,
                     shared.storage_class_name, shared.personal_ingress_class_name, shared.vpc_cidr,
                     {"sharedStack": pulumi.Output.from_input(settings.shared_stack)})

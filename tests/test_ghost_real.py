@@ -34,6 +34,7 @@ import pytest
 
 from apps.ghost.component import CONFIG_PATH, CONTENT_PATH, DB_PASSWORD_SPECIALS, GHOST_UID
 from infra.database import PASSWORD_SPECIALS
+from infra.platform import PERSONAL_DATABASE_PATTERN, PROVISIONER_USER
 from tests.conftest import ALL_STACKS, ROOT, synth
 
 #: RDS parameters MariaDB 10.11 cannot take, and why (everything else the parameter group sets is applied).
@@ -174,7 +175,7 @@ class MariaDB:
             time.sleep(0.3)
 
     def sql(self, statement: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "-e", statement],
+        return subprocess.run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "--raw", "-e", statement],
                               capture_output=True, text=True, check=check, timeout=60)
 
     def variable(self, name: str) -> str:
@@ -323,11 +324,42 @@ def test_ghost_boots_serves_and_restarts_with_the_rendered_config(stack: str, to
         for name, text in rendered.scripts.items():
             (config_dir / name).write_text(text)
         db_secret = _secret_dir(workdir, "ghost-db", {"password": ghost_password})
-        admin_secret = _secret_dir(workdir, "ghost-db-admin", {"user": user, "password": admin_password})
+        provisioner_password = _password(PASSWORD_SPECIALS)
+        provisioner = _secret_dir(workdir, "ghost-db-provisioner", {
+            "user": PROVISIONER_USER, "password": provisioner_password, "database-pattern": PERSONAL_DATABASE_PATTERN})
+        personal = stack.startswith("dev-")
+        if personal:
+            # dev's bootstrap (as rendered for dev, with the RDS master) created the provisioner before; a personal
+            # stack only ever gets the provisioner's credentials
+            dev = render("dev")
+            dev_dir = workdir / "dev"
+            dev_dir.mkdir()
+            dev_config = json.loads(json.dumps(dev.config))
+            dev_config["database"]["connection"]["ssl"] = {"ca": server.tls["ca"].read_text()}
+            (dev_dir / "config.json").write_text(json.dumps(dev_config))
+            (dev_job,) = dev.job["spec"]["template"]["spec"]["containers"]
+            dev_env = {"PATH": f"{tools['node'].parent}{os.pathsep}/usr/bin:/bin", "GHOST_INSTALL": str(workdir / "ghost"),
+                       "GHOST_CONFIG_TEMPLATE": str(dev_dir / "config.json"),
+                       "GHOST_DB_SECRET_DIR": str(_secret_dir(dev_dir, "db", {"password": _password(DB_PASSWORD_SPECIALS)})),
+                       "GHOST_DB_ADMIN_SECRET_DIR": str(_secret_dir(dev_dir, "admin", {"user": user, "password": admin_password})),
+                       "GHOST_DB_PROVISIONER_SECRET_DIR": str(provisioner), **_env_of(dev_job),
+                       "database__connection__host": "127.0.0.1", "database__connection__port": str(server.port)}
+            dev_script = dev_dir / "bootstrap.js"
+            dev_script.write_text(dev.scripts["bootstrap.js"])
+            (workdir / "ghost").mkdir()
+            (workdir / "ghost" / "current").symlink_to(tools["install"])
+            proc = subprocess.run(_as_ghost_user([str(tools["node"]), str(dev_script)]), env=dev_env, capture_output=True,
+                                  text=True, timeout=120, check=False)
+            assert proc.returncode == 0 and "provisioner" in proc.stdout, proc.stdout + proc.stderr
+            admin_values = {"user": PROVISIONER_USER, "password": provisioner_password}
+        else:
+            admin_values = {"user": user, "password": admin_password}
+        admin_secret = _secret_dir(workdir, "ghost-db-admin", admin_values)
 
         layout = workdir / "ghost"  # as /var/lib/ghost in the image
-        layout.mkdir()
-        (layout / "current").symlink_to(tools["install"])
+        if not layout.exists():
+            layout.mkdir()
+            (layout / "current").symlink_to(tools["install"])
         content = layout / "content"
         content.mkdir()
         if os.geteuid() == 0:
@@ -337,6 +369,7 @@ def test_ghost_boots_serves_and_restarts_with_the_rendered_config(stack: str, to
         base = {"PATH": f"{tools['node'].parent}{os.pathsep}/usr/bin:/bin", "HOME": str(layout),
                 "GHOST_INSTALL": str(layout), "GHOST_CONFIG_TEMPLATE": str(config_dir / "config.json"),
                 "GHOST_DB_SECRET_DIR": str(db_secret), "GHOST_DB_ADMIN_SECRET_DIR": str(admin_secret),
+                "GHOST_DB_PROVISIONER_SECRET_DIR": str(provisioner if not personal else workdir / "no-provisioner"),
                 "GHOST_CONFIG_OUT": str(layout / "config.production.json")}
         cloud = {"database__connection__host": "127.0.0.1", "database__connection__port": str(server.port)}
 
@@ -351,8 +384,12 @@ def test_ghost_boots_serves_and_restarts_with_the_rendered_config(stack: str, to
             assert proc.returncode == 0, f"bootstrap run {attempt}: {proc.stdout}{proc.stderr}"
             assert "are ready" in proc.stdout
         grants = server.sql(f"SHOW GRANTS FOR '{config['database']['connection']['user']}'@'%'").stdout
-        assert f"ON `{config['database']['connection']['database']}`.*" in grants and "ON *.*" in grants  # USAGE only
+        exact = config["database"]["connection"]["database"].replace("_", "\\_")  # an exact name, not a pattern
+        assert f"ON `{exact}`.*" in grants and "ON *.*" in grants, grants  # USAGE only on *.*
         assert "ALL PRIVILEGES ON *.*" not in grants, "Ghost's user is least-privilege"
+        prov_grants = server.sql(f"SHOW GRANTS FOR '{PROVISIONER_USER}'@'%'").stdout
+        assert "ON `ghost\\_%`.*" in prov_grants and "WITH GRANT OPTION" in prov_grants, prov_grants
+        assert "ALL PRIVILEGES ON *.*" not in prov_grants and "ON `ghost`.*" not in prov_grants, "no access to dev's data"
 
         # the init container renders config.production.json from the ConfigMap and the Secret files
         proc = subprocess.run(_as_ghost_user(rendered_command(init)), env=base, capture_output=True, text=True,

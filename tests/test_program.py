@@ -96,7 +96,8 @@ def test_database_bootstrap_job_gives_ghost_its_own_user(any_stack: SynthResult)
     (bootstrap,) = pod["containers"]
     assert {e["name"] for e in bootstrap["env"]} == {"database__connection__host", "database__connection__port"}
     assert all("valueFrom" not in e for e in bootstrap["env"]), "credentials are read from Secret files, not env"
-    assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {"ghost-db", "ghost-db-admin"}
+    provisioner = {"ghost-db-provisioner"} if any_stack.stack in ("dev", "prod") else set()
+    assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {"ghost-db", "ghost-db-admin", *provisioner}
     assert bootstrap["command"] == ["node", "/etc/ghost-config/bootstrap.js"]
     assert bootstrap["image"] == container(any_stack)["image"], "one image, one driver: Ghost's own Node and mysql2"
     script = _ghost_config_map(any_stack)["data"]["bootstrap.js"]
@@ -250,3 +251,20 @@ def test_a_personal_teardown_stops_ghost_and_drops_its_database() -> None:
     assert env["GHOST_BOOTSTRAP_MODE"] == "drop"
     script = _ghost_config_map(torn)["data"]["bootstrap.js"]
     assert "DROP DATABASE IF EXISTS ??" in script and "DROP USER IF EXISTS ?@'%'" in script
+
+
+def test_personal_stacks_get_a_provisioner_not_the_rds_master(dev: SynthResult, personal: SynthResult) -> None:
+    """dev's bootstrap creates a MySQL user limited to `ghost\\_%` databases (and creating users); a personal stack's
+    admin Secret holds that user, never the RDS master, which only environment stacks see."""
+    secret = {r.inputs["metadata"]["name"]: r for r in dev.of_type("kubernetes:core/v1:Secret")}["ghost-db-provisioner"]
+    assert secret.inputs["stringData"] == "[secret]"
+    from infra.platform import PERSONAL_DATABASE_PATTERN, PROVISIONER_USER, SharedPlatform
+
+    assert PERSONAL_DATABASE_PATTERN == "ghost\\_%" and personal.outputs  # ghost_<name> databases only
+    names = SharedPlatform.names()
+    assert "dbProvisionerPassword" in names and names["dbProvisionerPassword"] is True
+    assert not any("Admin" in n for n in names), "the RDS master never leaves the environment stack"
+    assert dev.outputs["dbProvisionerUser"] == PROVISIONER_USER
+    (admin,) = [r for r in personal.of_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "ghost-db-admin"]
+    shared = next(r for r in personal.resources if r.type == "pulumi:pulumi:StackReference")
+    assert shared.urn in admin.dependencies["stringData"], "the personal admin Secret comes from dev's provisioner output"

@@ -71,6 +71,9 @@ class GhostArgs:
     protect: bool = False
     #: before a personal stack is destroyed: Ghost stopped, its database and MySQL user dropped by the Job
     teardown: bool = False
+    #: environment stacks: (user, password, database pattern) of a MySQL user the bootstrap creates, which may
+    #: create, use and drop only databases matching the pattern, and create/drop users (for the personal stacks)
+    provisioner: tuple[str, pulumi.Input[str], str] | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -155,6 +158,13 @@ class Ghost(pulumi.ComponentResource):
                                           string_data={"user": args.database_admin_user,
                                                        "password": pulumi.Output.from_input(args.database_admin_password).apply(pulumi.Output.secret)},
                                           opts=in_ns)
+        provisioner_secret = None
+        if args.provisioner is not None:
+            prov_user, prov_password, prov_pattern = args.provisioner
+            provisioner_secret = k8s.core.v1.Secret(f"{name}-db-provisioner", metadata=meta(f"{name}-db-provisioner"),
+                                                    type="Opaque", string_data={
+                "user": prov_user, "password": pulumi.Output.from_input(prov_password).apply(pulumi.Output.secret),
+                "database-pattern": prov_pattern}, opts=in_ns)
         db_secret = k8s.core.v1.Secret(f"{name}-db", metadata=meta(f"{name}-db"), type="Opaque", string_data={
             "password": db_password.result.apply(pulumi.Output.secret),
         }, opts=in_ns)
@@ -212,10 +222,13 @@ class Ghost(pulumi.ComponentResource):
                                         if args.teardown else [])],
                         resources=small, security_context=_restricted_container_security(),
                         volume_mounts=[tmp_mount, mount("scripts", "/etc/ghost-config"),
-                                       mount("db", "/etc/ghost-db"), mount("db-admin", "/etc/ghost-db-admin")])],
+                                       mount("db", "/etc/ghost-db"), mount("db-admin", "/etc/ghost-db-admin"),
+                                       *([mount("db-provisioner", "/etc/ghost-db-provisioner")] if provisioner_secret else [])])],
                     volumes=[tmp_volume, config_volume, secret_volume("db", db_secret),
-                             secret_volume("db-admin", admin_secret)]))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, admin_secret, db_secret, config_map]))
+                             secret_volume("db-admin", admin_secret),
+                             *([secret_volume("db-provisioner", provisioner_secret)] if provisioner_secret else [])]))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[d for d in (ns, admin_secret, db_secret, config_map,
+                                                                             provisioner_secret) if d]))
 
         # -- storage, service, ingress --------------------------------------------------------------
         # WaitForFirstConsumer: the volume binds when the pod schedules, so Pulumi must not wait for it here.

@@ -31,11 +31,23 @@ async function main() {
             console.log(`bootstrap: database ${conn.database} and user ${user} are dropped`);
             return;
         }
+        const provisionerDir = process.env.GHOST_DB_PROVISIONER_SECRET_DIR || '/etc/ghost-db-provisioner';
+        if (fs.existsSync(path.join(provisionerDir, 'user'))) { // environment stacks: the personal stacks' provisioner
+            const [prov, provPassword, pattern] = ['user', 'password', 'database-pattern'].map((k) => read(provisionerDir, k));
+            await admin.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", [prov, provPassword]);
+            await admin.query("ALTER USER ?@'%' IDENTIFIED BY ?", [prov, provPassword]);
+            await admin.query("GRANT ALL PRIVILEGES ON ??.* TO ?@'%' WITH GRANT OPTION", [pattern, prov]);
+            await admin.query("GRANT CREATE USER ON *.* TO ?@'%'", [prov]);
+            console.log(`bootstrap: provisioner ${prov} may manage databases ${pattern}`);
+        }
         const password = read(dbDir, 'password');
         await admin.query('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4', [conn.database]);
         await admin.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", [user, password]);
         await admin.query("ALTER USER ?@'%' IDENTIFIED BY ?", [user, password]);
-        await admin.query("GRANT ALL PRIVILEGES ON ??.* TO ?@'%'", [conn.database, user]);
+        // In GRANT, `_` and `%` in a database name are wildcards: escape them so the grant names exactly this
+        // database (and a provisioner limited to `ghost\_%` may give it)
+        const exactly = conn.database.replace(/[_%]/g, '\\$&');
+        await admin.query("GRANT ALL PRIVILEGES ON ??.* TO ?@'%'", [exactly, user]);
         console.log(`bootstrap: database ${conn.database} and user ${user} are ready`);
     } finally {
         await admin.end();
