@@ -160,10 +160,12 @@ async def _resolve_output(value: Any) -> Any:
     from pulumi import Output
 
     if isinstance(value, Output):
-        if not await value.is_known():
-            return UNKNOWN_MARKER
+        # secret first: an unknown secret (a password the provider generates) is still a secret, and showing it as
+        # merely unknown would let a missing Output.secret pass unnoticed
         if await value.is_secret():
             return SECRET_MARKER
+        if not await value.is_known():
+            return UNKNOWN_MARKER
         return await _resolve_output(await value.future())
     if isinstance(value, dict):
         return {k: await _resolve_output(v) for k, v in value.items()}

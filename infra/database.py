@@ -45,6 +45,7 @@ class Database(pulumi.ComponentResource):
     port: pulumi.Output[int]
     admin_user: pulumi.Output[str]
     admin_password: pulumi.Output[str]
+    provisioner_password: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ghost:infra:Database", name, None, opts)
@@ -114,5 +115,5 @@ class Database(pulumi.ComponentResource):
         self.port = instance.port
         self.admin_user = pulumi.Output.from_input(ADMIN_USER)
         self.admin_password = pulumi.Output.secret(password.result)
-        self.provisioner_password: pulumi.Output[str] = provisioner.result.apply(pulumi.Output.secret)
+        self.provisioner_password = pulumi.Output.secret(provisioner.result)
         self.register_outputs({"host": self.host, "port": self.port})

@@ -222,7 +222,7 @@ def test_every_name_a_personal_stack_reads_is_exported_by_dev(dev: SynthResult, 
     for env in (dev, prod):
         assert set(SharedPlatform.names()) <= set(env.outputs), set(SharedPlatform.names()) - set(env.outputs)
         for name, secret in SharedPlatform.names().items():
-            assert (env.outputs[name] == "[secret]") == secret or env.outputs[name] == "[unknown]", name
+            assert (env.outputs[name] == "[secret]") == secret, (name, env.outputs[name])
 
 
 def test_personal_stacks_share_one_alb_through_an_ingress_group(dev: SynthResult) -> None:

@@ -212,16 +212,15 @@ def test_elb_1_elb_4_https_redirect_and_invalid_headers_dropped(prod: SynthResul
 
 
 def test_secrets_hygiene_no_literal_password_anywhere(any_stack: SynthResult) -> None:
-    for env in container(any_stack)["env"]:
-        if "password" in env["name"].lower() or "pass" in env["name"].lower().split("__"):
-            assert "value" not in env and env["valueFrom"]["secretKeyRef"]
+    names = [env["name"].lower() for env in container(any_stack)["env"]]
+    assert names and not [n for n in names if "password" in n or "pass" in n.split("__")], "no secret in env at all"
     for secret in any_stack.of_type("kubernetes:core/v1:Secret"):
         assert secret.inputs["stringData"] == SECRET_MARKER
     for db in any_stack.of_type(RDS):
         assert db.inputs["password"] == SECRET_MARKER
-    for key, value in any_stack.outputs.items():
-        if "password" in key.lower() or key == "kubeconfig":
-            assert value in (SECRET_MARKER, "[unknown]")
+    sensitive = {k: v for k, v in any_stack.outputs.items() if "password" in k.lower() or k == "kubeconfig"}
+    assert all(v == SECRET_MARKER for v in sensitive.values()), sensitive
+    assert sensitive or any_stack.stack.startswith("dev-"), "environment stacks export the kubeconfig and a password"
 
 
 PROTECTED_IN_PROD = ("aws:kms/key:Key", EKS, RDS, "kubernetes:core/v1:Namespace", "kubernetes:core/v1:PersistentVolumeClaim")
