@@ -18,6 +18,7 @@ from typing import Any
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
 from automation.errors import ConfigError, OperationFailed
+from automation.snapshot import count, diff
 
 #: urn -> {"type", "name", "inputs"}
 Snapshot = dict[str, dict[str, Any]]
@@ -85,26 +86,14 @@ class MemoryEngine:
     # -- diffing --------------------------------------------------------------------------------
     @staticmethod
     def _changes(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
-        changes = []
-        for urn, res in new.items():
-            if urn not in old:
-                changes.append(ResourceChange(urn, res["type"], res["name"], "create"))
-            else:
-                before = old[urn]["inputs"]
-                keys = tuple(sorted(k for k in set(before) | set(res["inputs"]) if before.get(k) != res["inputs"].get(k)))
-                changes.append(ResourceChange(urn, res["type"], res["name"], "update" if keys else "same", keys))
-        for urn, res in old.items():
-            if urn not in new:
-                changes.append(ResourceChange(urn, res["type"], res["name"], "delete"))
-        return tuple(sorted(changes, key=lambda c: c.urn))
+        return diff(old, new)
 
     @staticmethod
     def _summary(changes: tuple[ResourceChange, ...]) -> tuple[dict[str, int], str]:
-        counts: dict[str, int] = {}
+        counts = count(changes)
         lines = []
         sign = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " "}
         for c in changes:
-            counts[c.op] = counts.get(c.op, 0) + 1
             if c.op != "same":
                 lines.append(f"{sign.get(c.op, '?')} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else ""))
         return counts, "\n".join(lines)

@@ -175,17 +175,10 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
 
 
 def structural_diff(base: Mapping[str, Mapping[str, Any]], head: Mapping[str, Mapping[str, Any]]) -> tuple[ResourceChange, ...]:
-    """Compare two offline syntheses (urn -> {type, name, inputs}): added, removed, changed inputs."""
-    changes = []
-    for urn, res in head.items():
-        if urn not in base:
-            changes.append(ResourceChange(urn, res["type"], res["name"], "create"))
-            continue
-        old, new = base[urn]["inputs"], res["inputs"]
-        keys = tuple(sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)))
-        changes.append(ResourceChange(urn, res["type"], res["name"], "update" if keys else "same", keys))
-    changes += [ResourceChange(urn, r["type"], r["name"], "delete") for urn, r in base.items() if urn not in head]
-    return tuple(sorted(changes, key=lambda c: c.urn))
+    """Compare two offline syntheses (urn -> {type, name, inputs}): the one diff of automation.snapshot."""
+    from automation.snapshot import diff
+
+    return diff(base, head)
 
 
 def diff_text(changes: Iterable[ResourceChange], base: Mapping[str, Mapping[str, Any]],

@@ -32,7 +32,8 @@ from automation.events import Request
 from automation.git import Git
 from automation.locking import StackLocks
 from automation.planner import Operation, Plan
-from automation.render import Report, diff_text, structural_diff
+from automation.render import Report, diff_text
+from automation.snapshot import count, diff
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,8 @@ def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome
     synth = ctx.offline_synth or synth_snapshot
     base = _at(ctx, op.stack, pr.base_sha, synth)
     head = synth(ctx.root, op.stack, None)
-    changes = structural_diff(base, head)
-    counts: dict[str, int] = {}
-    for c in changes:
-        counts[c.op] = counts.get(c.op, 0) + 1
+    changes = diff(base, head)
+    counts = count(changes)
     return Outcome(stack=op.stack, operation="preview", succeeded=True, changes=changes, counts=counts,
                    diff=diff_text(changes, base, head))
 

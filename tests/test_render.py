@@ -127,3 +127,19 @@ def test_structural_diff() -> None:
 def test_nothing_to_do_renders_briefly() -> None:
     text = render_markdown(Report(stack="dev", operation="none", status="none", reason="no infrastructure path changed"))
     assert text.startswith(marker("dev")) and "Nothing to do for `dev`" in text and "no infrastructure path changed" in text
+
+
+def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer() -> None:
+    from automation.memory_engine import MemoryEngine
+    from automation.render import structural_diff
+    from automation.snapshot import count, diff
+
+    old = {"urn:a": {"type": "t", "name": "a", "inputs": {"x": 1, "y": 2}},
+           "urn:b": {"type": "t", "name": "b", "inputs": {}}}
+    new = {"urn:a": {"type": "t", "name": "a", "inputs": {"x": 1, "y": 3, "z": 0}},
+           "urn:c": {"type": "t", "name": "c", "inputs": {}}}
+    changes = diff(old, new)
+    assert [(c.urn, c.op, c.keys) for c in changes] == [
+        ("urn:a", "update", ("y", "z")), ("urn:b", "delete", ()), ("urn:c", "create", ())]
+    assert structural_diff(old, new) == changes == MemoryEngine._changes(old, new)
+    assert count(changes) == {"update": 1, "delete": 1, "create": 1}
