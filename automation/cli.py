@@ -349,6 +349,61 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+# -- drift -----------------------------------------------------------------------------------------
+#: `drift` found resources whose cloud state differs from the recorded one (documented in README).
+DRIFT_EXIT_CODE = 5
+
+
+def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
+    """Refresh previews of environment stacks: exit 5 when any resource drifted, with each one and its keys."""
+    import functools
+
+    from automation.engine import Progress, Target
+    from automation.environments import load_environments
+    from automation.errors import StackMissing
+    from automation.locking import StackLocks
+    from automation.publish import publish
+    from automation.render import Report
+    from automation.runner import RunContext, RunOptions, retry_busy
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    stacks = args.stack or list(envs.environment_stacks())
+    for stack in stacks:
+        route = envs.by_stack(stack)
+        if route is None or route.kind != "environment":
+            raise ConfigError(f"drift --stack {stack!r}: not an environment stack of {envs.source} "
+                              f"(environments: {', '.join(envs.environment_stacks())})")
+    engine = _engine(args, root, ctx)
+    for problem in (engine.unavailable(), engine.preflight(envs.tools)):
+        if problem is not None:
+            raise problem
+    progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
+    locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout)
+    run_ctx = RunContext(root=root, envs=envs, engine=engine, locks=locks, progress=progress,
+                         options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait))
+    reports = []
+    for stack in stacks:
+        target = Target(stack=stack, config=envs.stack_config(root, stack), message=f"drift check of {stack}")
+        try:
+            outcome = retry_busy(run_ctx, stack, functools.partial(engine.drift, target, progress))
+        except StackMissing:
+            reports.append(Report(stack=stack, operation="drift", status="none", reason=f"{stack} is not deployed"))
+            continue
+        drifted = [c for c in outcome.changes if c.op != "same"]
+        reason = (f"{len(drifted)} resource(s) differ from the recorded state: "
+                  + "; ".join(f"{c.op} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else "") for c in drifted)
+                  if drifted else "no drift: the cloud matches the recorded state")
+        reports.append(Report(stack=stack, operation="drift", status="drifted" if drifted else "succeeded",
+                              reason=reason, outcome=outcome))
+    redact = _redactor(ctx)
+    _emit(tuple(reports), args, ctx, redact)
+    from automation.events import Request
+
+    publish(tuple(reports), Request(event="schedule"), ctx.environ, None, redact, ctx.err)
+    return DRIFT_EXIT_CODE if any(r.status == "drifted" for r in reports) else 0
+
+
 # -- doctor ----------------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     """Which Pulumi CLI, language host, backend, secrets provider and aws CLI the engine would use, and why."""
@@ -494,6 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. 2026-12-24T00:00:00+00:00: what would expire by then; default: now)")
     _engine_args(expire)
     expire.set_defaults(func=cmd_expire)
+
+    drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
+    drift.add_argument("--stack", action="append", help="an environment stack (repeatable; default: all environments)")
+    _engine_args(drift)
+    drift.set_defaults(func=cmd_drift)
 
     doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
     doctor.add_argument("--backend-url", help="as for the engine commands")

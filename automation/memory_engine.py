@@ -160,6 +160,12 @@ class MemoryEngine:
         state = self._load(target.stack)
         return self._run("refresh", target, progress, state["resources"], state["outputs"])
 
+    def drift(self, target: Target, progress: Progress) -> Outcome:
+        """The memory engine has no cloud that could drift: its state is all there is."""
+        state = self._load(target.stack)
+        changes = tuple(ResourceChange(urn, r["type"], r["name"], "same") for urn, r in sorted(state["resources"].items()))
+        return Outcome(stack=target.stack, operation="drift", succeeded=True, changes=changes, counts=count(changes))
+
     def destroy(self, target: Target, progress: Progress) -> Outcome:
         return self._run("destroy", target, progress, None, {})
 

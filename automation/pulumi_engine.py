@@ -62,9 +62,12 @@ def recovery_hint(stack: str) -> str:
 class EventCollector:
     """Turns engine events into progress lines and the list of resource changes."""
 
-    def __init__(self, progress: Progress, planning: bool, stateful: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(self, progress: Progress, planning: bool, stateful: Callable[[str, str], bool] | None = None,
+                 refreshing: bool = False) -> None:
         self.progress = progress
         self.planning = planning
+        #: a refresh preview: the result events say what drifted
+        self.refreshing = refreshing
         self.stateful = stateful
         self.changes: dict[str, ResourceChange] = {}
         self.started: dict[str, float] = {}
@@ -96,6 +99,18 @@ class EventCollector:
             self.started[meta.urn] = time.monotonic()
             if op != "same" and self.planning:
                 self.progress.step(op, meta.type, name, "planned")
+        elif outs is not None and self.refreshing:
+            # a refresh step's result: `same`, or how what the provider read differs from the recorded state
+            meta = outs.metadata
+            name = meta.urn.rsplit("::", 1)[-1]
+            op = str(getattr(meta.op, "value", meta.op))
+            old_out = getattr(meta.old, "outputs", None) or {}
+            new_out = getattr(meta.new, "outputs", None) or {}
+            keys = tuple(sorted(k for k in set(old_out) | set(new_out)
+                                if not k.startswith("__") and old_out.get(k) != new_out.get(k))) if op != "same" else ()
+            flag = self.stateful(meta.type, name) if self.stateful else None
+            self.changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys, stateful=flag)
+            self.done.add(meta.urn)
         elif outs is not None and not self.planning:
             meta = outs.metadata
             op = str(getattr(meta.op, "value", meta.op))
@@ -324,7 +339,8 @@ class PulumiEngine:
 
     def _run(self, stack: Any, operation: str, target: Target, progress: Progress, **kwargs: Any) -> Outcome:
         """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
-        collector = EventCollector(progress, planning=operation == "preview", stateful=self.stateful)
+        collector = EventCollector(progress, planning=operation in ("preview", "preview_refresh"), stateful=self.stateful,
+                                   refreshing=operation == "preview_refresh")
         method = getattr(stack, operation)
         with progress.heartbeat(collector.in_flight):
             outcome, _ = self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
@@ -352,6 +368,11 @@ class PulumiEngine:
     def refresh(self, target: Target, progress: Progress) -> Outcome:
         self._writes_state()
         return self._run(self._open(target, create=False), "refresh", target, progress, show_secrets=False)
+
+    def drift(self, target: Target, progress: Progress) -> Outcome:
+        """A refresh preview: what the cloud holds that the state does not (writes nothing). Drifted resources are
+        the changes whose op is not `same`; their keys are the properties that differ (never values)."""
+        return self._run(self._open(target, create=False), "preview_refresh", target, progress, show_secrets=False)
 
     def destroy(self, target: Target, progress: Progress) -> Outcome:
         self._writes_state()

@@ -20,7 +20,7 @@ SAFE_LIMIT = 64_000
 OP_ORDER = ("create", "update", "replace", "delete", "same")
 OP_LABEL = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "unchanged",
             "create-replacement": "replace", "delete-replaced": "replace", "read": "read", "refresh": "refresh"}
-STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖"}
+STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖", "drifted": "⚠️"}
 
 
 def marker(stack: str) -> str:
@@ -33,7 +33,7 @@ class Report:
 
     stack: str | None
     operation: str
-    status: str  # succeeded | failed | superseded | skipped | none
+    status: str  # succeeded | failed | superseded | skipped | none | drifted
     reason: str
     outcome: Outcome | None = None
     offline: bool = False

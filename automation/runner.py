@@ -59,7 +59,7 @@ class RunContext:
     offline_synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]] | None = None
 
 
-def _retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcome:
+def retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcome:
     waited = {"s": 0.0}
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -195,7 +195,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             return inner(target, progress)
     try:
         if not op.mutating:
-            outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
+            outcome = retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
         else:
             with ctx.locks.hold(op.stack) as waited:
                 if waited > 1:
@@ -204,7 +204,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 if why:
                     ctx.progress.message(f"superseded: {why}")
                     return replace(base, status="superseded", reason=why)
-                outcome = _retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
+                outcome = retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
     except StackMissing as exc:
         if op.operation != "destroy":
             raise

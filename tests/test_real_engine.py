@@ -320,6 +320,27 @@ def test_6_expire_and_history_use_real_timestamps(world: World) -> None:
     assert never.returncode == 0 and json.loads(never.stdout)["updates"] == []
 
 
+def test_6b_drift_made_out_of_band_is_detected_with_exit_5(world: World) -> None:
+    clean = world.engine("drift", "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert [r["status"] for r in json.loads(clean.stdout)["reports"]] == ["succeeded"]
+    # someone edits the "cloud" by hand
+    (record,) = [p for p in (world.cloud / "record").glob("*.json") if json.loads(p.read_text())["content"].startswith("hi")
+                 or json.loads(p.read_text())["content"].startswith("hello")]
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "content": "edited by hand"}))
+    drifted = world.engine("drift", "--json")
+    assert drifted.returncode == 5, (drifted.stdout, drifted.stderr)
+    (report,) = json.loads(drifted.stdout)["reports"]
+    assert report["status"] == "drifted" and "settings" in report["reason"] and "content" in report["reason"]
+    assert "edited by hand" not in drifted.stdout, "values are never shown, only the keys that differ"
+    # a drift check writes nothing: the state still says what was deployed, so a second check finds it again
+    assert world.engine("drift").returncode == 5
+    record.write_text(json.dumps(data))
+    assert world.engine("drift").returncode == 0
+    assert world.engine("drift", "--stack", "dev-alice").returncode == 2  # not an environment
+
+
 def _slow(world: World, seconds: str) -> str:
     """Commit a change that makes the next update slow (the record provider sleeps); returns the commit."""
     set_config(world, "greeting", f"slow-{seconds}-{time.monotonic_ns()}")
