@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from automation.events import Request
     from automation.git import Git
     from automation.planner import Plan
+    from automation.pulumi_engine import PulumiEngine
     from automation.render import Redactor, Report
 
 
@@ -404,6 +405,51 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
     return DRIFT_EXIT_CODE if any(r.status == "drifted" for r in reports) else 0
 
 
+# -- status / recover ------------------------------------------------------------------------------
+def _pulumi_engine(args: argparse.Namespace, root: Path, ctx: Context) -> PulumiEngine:
+    from automation.pulumi_engine import PulumiEngine
+
+    engine = _engine(args, root, ctx)
+    if not isinstance(engine, PulumiEngine):
+        raise ConfigError(f"{args.command} needs the Pulumi engine (--engine pulumi): it reads the state backend")
+    problem = engine.unavailable()
+    if problem is not None:
+        raise problem
+    return engine
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    root = _project_root(args.project_dir)
+    status = _pulumi_engine(args, root, ctx).status(args.stack)
+    _emit_status(status, args, ctx)
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace, ctx: Context) -> int:
+    from automation.engine import Progress
+
+    if not args.yes:
+        raise ConfigError("recover changes the state backend (cancels a lock, refreshes): pass --yes")
+    root = _project_root(args.project_dir)
+    status = _pulumi_engine(args, root, ctx).recover(args.stack, Progress(ctx.err, redact=_redactor(ctx)))
+    _emit_status(status, args, ctx)
+    return 0
+
+
+def _emit_status(status: Any, args: argparse.Namespace, ctx: Context) -> None:
+    redact = _redactor(ctx)
+    if args.json:
+        ctx.out.write(redact(json.dumps(status.to_json(), indent=2)) + "\n")
+        return
+    lines = [f"stack {status.stack}: " + ("locked" if status.locks else "not locked")
+             + f", {len(status.pending_operations)} pending operation(s)"]
+    lines += [f"  lock: pid {lock['pid']} of {lock['username']} on {lock['hostname']} since {lock['timestamp']}"
+              + {True: " (running)", False: " (not running: stale)", None: ""}[lock["alive"]] for lock in status.locks]
+    lines += [f"  pending: {op['type']} {op['urn']}" for op in status.pending_operations]
+    lines.append(f"  {status.advice}")
+    ctx.out.write(redact("\n".join(lines)) + "\n")
+
+
 # -- doctor ----------------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     """Which Pulumi CLI, language host, backend, secrets provider and aws CLI the engine would use, and why."""
@@ -554,6 +600,17 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--stack", action="append", help="an environment stack (repeatable; default: all environments)")
     _engine_args(drift)
     drift.set_defaults(func=cmd_drift)
+
+    status = sub.add_parser("status", help="locks and pending operations of a stack, and what is safe to do")
+    status.add_argument("--stack", required=True)
+    _engine_args(status)
+    status.set_defaults(func=cmd_status)
+
+    recover = sub.add_parser("recover", help="after a killed run: cancel the stale lock and clear pending creates")
+    recover.add_argument("--stack", required=True)
+    recover.add_argument("--yes", action="store_true", help="required: recover changes the state backend")
+    _engine_args(recover)
+    recover.set_defaults(func=cmd_recover)
 
     doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
     doctor.add_argument("--backend-url", help="as for the engine commands")

@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,9 +57,10 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def recovery_hint(stack: str) -> str:
-    return (f"if no other update of {stack} is running (for example a run that was killed), clear its lock with "
-            f"`pulumi cancel --yes --stack {stack}` (same PULUMI_BACKEND_URL), then run "
-            f"`pulumi refresh --stack {stack} --clear-pending-creates` to resolve operations it left pending")
+    return (f"`python -m automation status --stack {stack}` shows who holds the lock; if no other update of {stack} "
+            f"is running (for example a run that was killed), `python -m automation recover --stack {stack} --yes` "
+            f"clears it (the same as `pulumi cancel --yes --stack {stack}` then "
+            f"`pulumi refresh --stack {stack} --clear-pending-creates`, with the same PULUMI_BACKEND_URL)")
 
 
 class EventCollector:
@@ -423,11 +427,101 @@ class PulumiEngine:
             raise _backend_error(f"cannot read the name of stack {stack}", exc) from None
         return str(result.stdout).strip()
 
+    def _lock_files(self, stack: str) -> list[Path]:
+        """The DIY backend's lock files of ``stack`` (file:// backends only; others keep them elsewhere)."""
+        if not self.backend_url.startswith("file://"):
+            return []
+        base = Path(self.backend_url.removeprefix("file://")) / ".pulumi" / "locks"
+        return sorted(base.glob(f"*/{self._project()}/{stack}/*.json"))
+
+    def status(self, stack: str) -> StackStatus:
+        """Locks held on the stack (who, where, since when, whether that process still runs on this host) and the
+        operations a killed update left pending, read from the backend; and what is safe to do."""
+        from pulumi import automation as auto
+
+        if stack not in {s.name for s in self.stacks()}:
+            return StackStatus(stack, False, (), (), f"{stack} does not exist in {self.backend_url}: nothing to recover")
+        locks = []
+        for path in self._lock_files(stack):
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                content = {}
+            here = content.get("hostname") == socket.gethostname()
+            alive = _pid_alive(int(content.get("pid", 0))) if here and content.get("pid") else None
+            locks.append({"pid": content.get("pid"), "username": content.get("username"),
+                          "hostname": content.get("hostname"), "timestamp": content.get("timestamp"), "alive": alive})
+        try:
+            deployment = auto.Stack.select(stack, self._workspace()).export_stack().deployment or {}
+        except auto.CommandError as exc:
+            raise _backend_error(f"cannot export the state of {stack}", exc) from None
+        pending = tuple({"type": str(op.get("type")), "urn": str(op.get("resource", {}).get("urn"))}
+                        for op in deployment.get("pending_operations") or [])
+        if any(lock["alive"] for lock in locks):
+            advice = "an update is running on this host: wait for it; do not recover"
+        elif locks or pending:
+            advice = (f"no live update holds {stack}: run `python -m automation recover --stack {stack} --yes` "
+                      "(cancels the stale lock, then refreshes to clear pending creates)")
+        else:
+            advice = "not locked and nothing pending: safe to operate"
+        return StackStatus(stack, True, tuple(locks), pending, advice)
+
+    def recover(self, stack: str, progress: Progress) -> StackStatus:
+        """Cancel a stale lock and clear pending creates (refresh with clear_pending_creates). Refuses when the lock's
+        process is still running on this host. Returns the status afterwards."""
+        from pulumi import automation as auto
+
+        before = self.status(stack)
+        if not before.exists:
+            raise StackMissing(before.advice)
+        if any(lock["alive"] for lock in before.locks):
+            raise ConfigError(f"{stack}: {before.advice}")
+        self._writes_state()
+        stack_obj = auto.Stack.select(stack, self._workspace())
+        if before.locks:
+            try:
+                stack_obj.cancel()
+            except auto.CommandError as exc:
+                raise _backend_error(f"cannot cancel the lock on {stack}", exc) from None
+            progress.message(f"recover {stack}: cancelled {len(before.locks)} stale lock(s)")
+        try:
+            stack_obj.refresh(clear_pending_creates=True, show_secrets=False, color="never",
+                              message=f"recover {stack}: refresh clearing pending creates")
+        except auto.CommandError as exc:
+            raise _backend_error(f"refresh of {stack} failed while recovering", exc) from None
+        progress.message(f"recover {stack}: refreshed ({len(before.pending_operations)} pending operation(s) cleared)")
+        return self.status(stack)
+
     def deployed_commit(self, stack: str) -> str | None:
         for e in self.history(stack, 20):
             if e.kind == "update" and e.result == "succeeded":
                 return e.commit
         return None
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """Whether a stack can be operated on safely, and what to do if not."""
+
+    stack: str
+    exists: bool
+    locks: tuple[Mapping[str, Any], ...]  # {pid, username, hostname, timestamp, alive} (file:// backends)
+    pending_operations: tuple[Mapping[str, str], ...]  # {type, urn}
+    advice: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "exists": self.exists, "locks": [dict(lock) for lock in self.locks],
+                "pending_operations": [dict(op) for op in self.pending_operations], "advice": self.advice}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def target_project(root: Path) -> str:

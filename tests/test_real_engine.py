@@ -390,8 +390,17 @@ def test_8_a_killed_up_leaves_a_lock_and_the_next_run_says_what_to_do(world: Wor
     after = world.engine("up", "--stack", "dev", "--busy-attempts", "2", "--busy-wait", "0.2")
     assert after.returncode == 3, (after.stdout, after.stderr)
     assert "pulumi cancel --yes --stack dev" in after.stderr and "--clear-pending-creates" in after.stderr
-    # following the advice recovers the stack
-    world.pulumi("cancel", "--yes", "--stack", "dev")
+    # status says who holds the lock and that its process is gone; recover follows the advice
+    status = world.engine("status", "--stack", "dev", "--json")
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert state["locks"] and state["locks"][0]["alive"] is False and "recover --stack dev --yes" in state["advice"]
+    assert world.engine("recover", "--stack", "dev").returncode == 2  # --yes is required
+    recovered_state = world.engine("recover", "--stack", "dev", "--yes", "--json")
+    assert recovered_state.returncode == 0, recovered_state.stderr
+    after_recover = json.loads(recovered_state.stdout)
+    assert after_recover["locks"] == [] and after_recover["pending_operations"] == []
+    assert "safe to operate" in after_recover["advice"]
     recovered = world.engine("up", "--stack", "dev", "--json")
     assert recovered.returncode == 0, recovered.stderr
 
