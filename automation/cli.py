@@ -405,6 +405,61 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
     return DRIFT_EXIT_CODE if any(r.status == "drifted" for r in reports) else 0
 
 
+# -- rollback --------------------------------------------------------------------------------------
+def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
+    """Deploy an earlier deployed commit's program, run by this engine from a temporary worktree, after a preview
+    that refuses replacing or deleting stateful resources unless --allow-stateful-changes."""
+    from automation.engine import Progress, Target
+    from automation.environments import load_environments
+    from automation.errors import GuardRefused
+    from automation.locking import StackLocks
+    from automation.planner import rollback_commit
+    from automation.render import Report
+    from automation.runner import RunContext, RunOptions, retry_busy
+
+    if not args.reason or not args.reason.strip():
+        raise ConfigError("rollback needs --reason TEXT (it is recorded in the audit message)")
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    if envs.by_stack(args.stack) is None:
+        raise ConfigError(f"unknown stack {args.stack!r}")
+    git = _git(root, ctx.environ)
+    if git is None:
+        raise ConfigError("rollback needs the git repository (it checks out the earlier commit in a worktree)")
+    engine = _engine(args, root, ctx)
+    for problem in (engine.unavailable(), engine.preflight(envs.tools)):
+        if problem is not None:
+            raise problem
+    current, sha = rollback_commit(engine.history(args.stack, 100), to=args.to, steps=args.steps)
+    if not git.has_commit(sha) and not git.fetch(sha):
+        raise ConfigError(f"commit {sha[:7]} is not in this clone nor fetchable from origin; fetch more history")
+    actor = ctx.environ.get("GITHUB_ACTOR") or ctx.environ.get("USER") or "unknown"
+    progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
+    locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout,
+                       notify=progress.message)
+    reports: list[Report] = []
+    with git.worktree(sha) as tree:
+        tree_envs = load_environments(tree)
+        tree_engine = _engine(args, tree, ctx)
+        run_ctx = RunContext(root=tree, envs=tree_envs, engine=tree_engine, locks=locks, progress=progress,
+                             options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait))
+        message = f"rollback of {args.stack} to {sha[:7]} by {actor}: {args.reason.strip()}"
+        target = Target(stack=args.stack, config=tree_envs.stack_config(tree, args.stack), message=message,
+                        tags={"commit": sha, "owner": actor}, commit=sha)
+        with locks.hold(args.stack):
+            preview = retry_busy(run_ctx, args.stack, lambda: tree_engine.preview(target, progress))
+            losses = [c for c in preview.changes if c.stateful_loss]
+            if losses and not args.allow_stateful_changes:
+                shown = ", ".join(f"{c.op} {c.type} {c.name}" for c in losses)
+                raise GuardRefused(f"rollback of {args.stack} to {sha[:7]} would {shown}: data would be lost; "
+                                   "re-run with --allow-stateful-changes if that is intended")
+            outcome = retry_busy(run_ctx, args.stack, lambda: tree_engine.up(target, progress))
+        reports.append(Report(stack=args.stack, operation="up", status="succeeded", commit=sha, message=message,
+                              reason=f"rollback from {current[:7]} to {sha[:7]}", outcome=outcome))
+    _emit(tuple(reports), args, ctx, _redactor(ctx))
+    return 0
+
+
 # -- status / recover ------------------------------------------------------------------------------
 def _pulumi_engine(args: argparse.Namespace, root: Path, ctx: Context) -> PulumiEngine:
     from automation.pulumi_engine import PulumiEngine
@@ -600,6 +655,16 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--stack", action="append", help="an environment stack (repeatable; default: all environments)")
     _engine_args(drift)
     drift.set_defaults(func=cmd_drift)
+
+    rollback = sub.add_parser("rollback", help="deploy an earlier deployed commit, refusing stateful replacements")
+    rollback.add_argument("--stack", required=True)
+    rollback.add_argument("--to", help="the commit to roll back to (a deployed one; default: the one before the current)")
+    rollback.add_argument("--steps", type=_positive_int, default=1, help="roll back this many deployed commits (default 1)")
+    rollback.add_argument("--reason", required=True, help="why (recorded in the audit message)")
+    rollback.add_argument("--allow-stateful-changes", action="store_true",
+                          help="allow replacing or deleting stateful resources (databases, volumes, keys, namespaces)")
+    _engine_args(rollback)
+    rollback.set_defaults(func=cmd_rollback)
 
     status = sub.add_parser("status", help="locks and pending operations of a stack, and what is safe to do")
     status.add_argument("--stack", required=True)

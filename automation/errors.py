@@ -7,6 +7,7 @@ Exit codes (documented in README.md):
 - 2 bad input: arguments, config, event payload, environments file, unknown stack
 - 3 timed out waiting for the stack lock
 - 4 a tool is missing or unusable: the Pulumi CLI, or a tool of defaults.tools (the aws CLI)
+- 6 a guard refused the operation (rollback touching stateful resources without --allow-stateful-changes)
 - 70 internal error (a bug; --debug shows the traceback)
 - (a superseded run -- a newer commit already deployed -- is "nothing to do": exit 0, reported as superseded)
 """
@@ -47,6 +48,12 @@ class ToolMissing(AutomationError):
 
 class PulumiCliMissing(ToolMissing):
     exit_code = 4
+
+
+class GuardRefused(AutomationError):
+    """A safety guard refused the operation (a rollback that would replace or delete stateful resources)."""
+
+    exit_code = 6
 
 
 class InternalError(AutomationError):

@@ -13,7 +13,7 @@ from automation.events import PR_ACTIONS, Request
 from automation.git import ChangedFiles
 
 if TYPE_CHECKING:
-    from automation.engine import StackInfo
+    from automation.engine import HistoryEntry, StackInfo
 
 OperationName = Literal["preview", "up", "destroy", "refresh", "none"]
 #: The keys of one operation in `plan` output (a contract: see tests/test_plan.py).
@@ -203,3 +203,29 @@ def expired(envs: Environments, stacks: Iterable[StackInfo], now: datetime) -> P
     if not ops:
         ops.append(Operation(stack=None, operation="none", reason="no personal stack is past its ttl"))
     return Plan("expire", tuple(ops))
+
+
+def rollback_commit(history: Iterable[HistoryEntry], to: str | None = None, steps: int = 1) -> tuple[str, str]:
+    """(current, target) commits of a rollback, from the stack's history (newest first): ``to`` if given (it must
+    have been deployed successfully), else the ``steps``-th distinct successfully deployed commit before the current.
+
+    :raises ConfigError: nothing deployed, nothing to roll back to, or ``to`` never deployed.
+    """
+    deployed = [e.commit for e in history if e.kind == "update" and e.result == "succeeded" and e.commit]
+    if not deployed:
+        raise ConfigError("nothing to roll back: the stack has no successful deployment with a recorded commit")
+    current = deployed[0]
+    if to is not None:
+        matches = [c for c in deployed if c == to or (len(to) >= 7 and c.startswith(to))]
+        if not matches:
+            raise ConfigError(f"--to {to}: that commit was never deployed successfully to this stack (see `history`)")
+        if matches[0] == current:
+            raise ConfigError(f"--to {to}: that commit is the one deployed now")
+        return current, matches[0]
+    distinct: list[str] = []
+    for commit in deployed:
+        if commit != current and commit not in distinct:
+            distinct.append(commit)
+    if len(distinct) < steps:
+        raise ConfigError(f"nothing to roll back to: only {len(distinct)} earlier deployed commit(s), --steps {steps}")
+    return current, distinct[steps - 1]

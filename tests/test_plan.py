@@ -323,3 +323,28 @@ def test_request_is_frozen() -> None:
     request = Request(event="push", branch="main")
     with pytest.raises(AttributeError):
         request.branch = "x"  # type: ignore[misc]
+
+
+def test_rollback_picks_the_earlier_deployed_commit() -> None:
+    from datetime import UTC, datetime
+
+    from automation.engine import HistoryEntry
+    from automation.planner import rollback_commit
+
+    def entry(commit: str | None, result: str = "succeeded", kind: str = "update") -> HistoryEntry:
+        return HistoryEntry(version=None, kind=kind, result=result, started=datetime.now(UTC), ended=None, message="",
+                            counts={}, commit=commit)
+
+    a, b, c = "a" * 40, "b" * 40, "c" * 40
+    history = [entry(c), entry(b, "failed"), entry(c), entry(b), entry("x" * 40, kind="refresh"), entry(a)]
+    assert rollback_commit(history) == (c, b)
+    assert rollback_commit(history, steps=2) == (c, a)
+    assert rollback_commit(history, to=a[:7]) == (c, a)
+    with pytest.raises(ConfigError, match="never deployed"):
+        rollback_commit(history, to="d" * 40)
+    with pytest.raises(ConfigError, match="deployed now"):
+        rollback_commit(history, to=c)
+    with pytest.raises(ConfigError, match="nothing to roll back to"):
+        rollback_commit(history, steps=3)
+    with pytest.raises(ConfigError, match="no successful deployment"):
+        rollback_commit([entry(a, "failed")])

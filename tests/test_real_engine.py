@@ -271,6 +271,25 @@ def test_4_newer_push_then_a_late_run_is_superseded_and_rollback_is_audited(worl
     world.shas["merge2"] = merge2
 
 
+def test_4b_guarded_rollback_refuses_a_stateful_replacement_unless_allowed(world: World) -> None:
+    """dev runs merge1 again (the rollback of test 4); rolling back once more means merge2, whose database name
+    differs: the preview shows the stateful database replaced, so the guard refuses (exit 6) without the flag."""
+    refused = world.engine("rollback", "--stack", "dev", "--reason", "bad release", GITHUB_ACTOR="dave")
+    assert refused.returncode == 6, (refused.stdout, refused.stderr)
+    assert "database" in refused.stderr and "--allow-stateful-changes" in refused.stderr
+    assert world.history("dev")[0]["commit"] == world.shas["merge1"], "nothing was deployed"
+    assert world.engine("rollback", "--stack", "dev", "--to", "f" * 40, "--reason", "x").returncode == 2
+    allowed = world.engine("rollback", "--stack", "dev", "--reason", "bad release", "--allow-stateful-changes", "--json",
+                           GITHUB_ACTOR="dave")
+    report = _report(allowed)
+    assert report["status"] == "succeeded" and report["commit"] == world.shas["merge2"]
+    latest = world.history("dev")[0]
+    assert latest["commit"] == world.shas["merge2"]
+    assert latest["message"] == f"rollback of dev to {world.shas['merge2'][:7]} by dave: bad release"
+    assert [r["db_name"] for r in world.records("database")] == ["renamed"]
+    assert "ghost-gitops-wt-" not in gitrepo.git(world.repo, "worktree", "list"), "the worktree is removed"
+
+
 def test_5_personal_branch_gets_its_stack_from_the_template_and_is_destroyed_on_delete(world: World) -> None:
     repo = world.repo
     gitrepo.git(repo, "checkout", "-q", "-b", "dev/alice")
