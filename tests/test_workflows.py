@@ -75,7 +75,7 @@ def test_pipeline_shape() -> None:
     assert deploy["jobs"]["plan"]["needs"] == "test" and deploy["jobs"]["deploy"]["needs"] == "plan"
     assert "fromJSON(needs.plan.outputs.matrix)" in pr["jobs"]["preview"]["strategy"]["matrix"]
     assert set(deploy["on"]) == {"push", "schedule", "workflow_dispatch"}
-    assert set(deploy["on"]["workflow_dispatch"]["inputs"]) == {"stack", "operation", "sha"}
+    assert set(deploy["on"]["workflow_dispatch"]["inputs"]) == {"stack", "operation", "sha", "reason", "allow_stateful_changes"}
     assert "delete" in cleanup["on"]
     # fork PRs: credentials only for same-repository pull requests
     aws = [s for s in pr["jobs"]["preview"]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
@@ -104,5 +104,5 @@ def test_a_rollback_runs_the_old_program_with_the_current_engine() -> None:
     checkout = deploy["jobs"]["test"]["steps"][0]
     assert "with" not in checkout or "ref" not in checkout["with"], "the current engine's tests, not the old commit's"
     run = next(s for s in deploy["jobs"]["deploy"]["steps"] if s.get("name") == "Run")["run"]
-    assert 'git worktree add --detach "$RUNNER_TEMP/rollback" "$ROLLBACK_SHA"' in run
-    assert '--project-dir "$RUNNER_TEMP/rollback" run --only-stack "$STACK"' in run
+    assert 'automation rollback --stack "$STACK" --to "$ROLLBACK_SHA"' in run  # the guarded rollback (a worktree)
+    assert "--allow-stateful-changes" in run and '"$ALLOW_STATEFUL" = "true"' in run
