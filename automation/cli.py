@@ -159,10 +159,10 @@ def _request(args: argparse.Namespace, ctx: Context) -> Request:
     return from_environ(ctx.environ, args.event_name, args.event_path)
 
 
-def _plan(args: argparse.Namespace, ctx: Context, with_engine: bool = False
+def _plan(args: argparse.Namespace, ctx: Context, engine_for: Callable[[Path, Environments], Engine] | None = None
           ) -> tuple[Path, Environments, Request, Git | None, Plan]:
-    """The plan of the current event. ``with_engine``: for a new branch or a force push, read the commit the
-    stack last deployed from the engine, so only what changed since then counts (``plan`` loads no engine)."""
+    """The plan of the current event. ``engine_for``: for a new branch or a force push, read the commit the
+    stack last deployed from that engine, so only what changed since then counts (``plan`` loads no engine)."""
     from automation.environments import load_environments
     from automation.git import changed_files
     from automation.planner import plan
@@ -179,11 +179,12 @@ def _plan(args: argparse.Namespace, ctx: Context, with_engine: bool = False
         head = ctx.environ.get("GITHUB_SHA") or (git.head() if git else None)
         request = replace(request, sha=head)
     deployed = None
-    if with_engine and request.branch:
+    if engine_for is not None and request.branch:
         route = envs.route(request.branch)
+        make_engine = engine_for
 
         def deployed() -> str | None:
-            engine = _engine(args, root, ctx)
+            engine = make_engine(root, envs)
             if route is None or engine.unavailable() is not None:
                 return None
             try:
@@ -214,7 +215,7 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _engine(args: argparse.Namespace, root: Path, ctx: Context) -> Engine:
+def _engine(args: argparse.Namespace, root: Path, ctx: Context, envs: Environments | None = None) -> Engine:
     if args.engine == "memory":
         from automation.memory_engine import MemoryEngine, synth_program
 
@@ -227,7 +228,7 @@ def _engine(args: argparse.Namespace, root: Path, ctx: Context) -> Engine:
     in_ci = ctx.environ.get("CI", "").lower() in ("true", "1")
     return PulumiEngine(root, backend_url=backend, refuse_local_state=in_ci and backend is None,
                         secrets_provider=args.secrets_provider, install_cli=args.install_cli, environ=ctx.environ,
-                        cli_root=args.pulumi_root, stateful=load_environments(root).is_stateful)
+                        cli_root=args.pulumi_root, stateful=(envs or load_environments(root)).is_stateful)
 
 
 def _redactor(ctx: Context) -> Redactor:
@@ -237,7 +238,7 @@ def _redactor(ctx: Context) -> Redactor:
 
 
 def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environments, request: Request,
-             git: Git | None, the_plan: Plan) -> int:
+             git: Git | None, the_plan: Plan, engine: Engine | None = None) -> int:
     from automation.engine import Progress
     from automation.locking import StackLocks
     from automation.publish import github_client, publish, resolve_audit
@@ -245,7 +246,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
 
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
     lock_dir = Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks"
-    engine = _engine(args, root, ctx)
+    engine = engine or _engine(args, root, ctx, envs)
     gh = github_client(ctx.environ, request)
     try:
         audit = resolve_audit(request, gh, ctx.err) if any(op.operation == "up" for op in the_plan.operations) else None
@@ -279,13 +280,20 @@ def _emit(reports: tuple[Report, ...], args: argparse.Namespace, ctx: Context, r
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from dataclasses import replace
 
-    root, envs, request, git, the_plan = _plan(args, ctx, with_engine=True)
+    built: list[Engine] = []  # one engine for planning and running (its CLI is found and checked once)
+
+    def engine_for(root: Path, envs: Environments) -> Engine:
+        if not built:
+            built.append(_engine(args, root, ctx, envs))
+        return built[0]
+
+    root, envs, request, git, the_plan = _plan(args, ctx, engine_for)
     if args.only_stack:
         kept = tuple(op for op in the_plan.operations if op.stack == args.only_stack)
         if not kept:
             raise ConfigError(f"--only-stack {args.only_stack!r}: the plan for this event has no operation on that stack")
         the_plan = replace(the_plan, operations=kept)
-    return _execute(args, ctx, root, envs, request, git, the_plan)
+    return _execute(args, ctx, root, envs, request, git, the_plan, engine_for(root, envs))
 
 
 def cmd_stack_operation(args: argparse.Namespace, ctx: Context) -> int:
@@ -323,12 +331,14 @@ def cmd_expire(args: argparse.Namespace, ctx: Context) -> int:
     root = _project_root(args.project_dir)
     envs = load_environments(root)
     now = args.now or datetime.now(UTC)
-    the_plan = expired(envs, _engine(args, root, ctx).stacks(), now)
+    engine = _engine(args, root, ctx, envs)
+    the_plan = expired(envs, engine.stacks(), now)
     if args.dry_run:
         json.dump(the_plan.to_json(), ctx.out, indent=2)
         ctx.out.write("\n")
         return 0
-    return _execute(args, ctx, root, envs, Request(event="schedule", actor="ttl"), _git(root, ctx.environ), the_plan)
+    return _execute(args, ctx, root, envs, Request(event="schedule", actor="ttl"), _git(root, ctx.environ), the_plan,
+                    engine)
 
 
 def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
@@ -336,9 +346,10 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     from automation.environments import load_environments
 
     root = _project_root(args.project_dir)
-    if load_environments(root).by_stack(args.stack) is None:
+    envs = load_environments(root)
+    if envs.by_stack(args.stack) is None:
         raise ConfigError(f"unknown stack {args.stack!r}")
-    entries = _engine(args, root, ctx).history(args.stack, args.limit)
+    entries = _engine(args, root, ctx, envs).history(args.stack, args.limit)
     redact = _redactor(ctx)
     if args.json:
         ctx.out.write(redact(json.dumps({"stack": args.stack, "updates": [
@@ -375,7 +386,7 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
         if route is None or route.kind != "environment":
             raise ConfigError(f"drift --stack {stack!r}: not an environment stack of {envs.source} "
                               f"(environments: {', '.join(envs.environment_stacks())})")
-    engine = _engine(args, root, ctx)
+    engine = _engine(args, root, ctx, envs)
     for problem in (engine.unavailable(), engine.preflight(envs.tools)):
         if problem is not None:
             raise problem
@@ -426,7 +437,7 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
     git = _git(root, ctx.environ)
     if git is None:
         raise ConfigError("rollback needs the git repository (it checks out the earlier commit in a worktree)")
-    engine = _engine(args, root, ctx)
+    engine = _engine(args, root, ctx, envs)
     for problem in (engine.unavailable(), engine.preflight(envs.tools)):
         if problem is not None:
             raise problem
@@ -440,7 +451,7 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
     reports: list[Report] = []
     with git.worktree(sha) as tree:
         tree_envs = load_environments(tree)
-        tree_engine = _engine(args, tree, ctx)
+        tree_engine = _engine(args, tree, ctx, tree_envs)
         run_ctx = RunContext(root=tree, envs=tree_envs, engine=tree_engine, locks=locks, progress=progress,
                              options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait))
         message = f"rollback of {args.stack} to {sha[:7]} by {actor}: {args.reason.strip()}"

@@ -12,15 +12,21 @@ from tests.fake_github import FakeGitHub, serve
 from tests.gitrepo import commit, git, project_repo
 
 
+def _pr_event(tmp_path: Path, fixture: str, base: str, head: str) -> Path:
+    """A pull_request payload (tests/fixtures/events) for these base and head commits, written to a file."""
+    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / f"{fixture}.json").read_text())
+    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, head
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    return event
+
+
 def test_fork_pr_gets_an_offline_diff_comment(tmp_path: Path) -> None:
     repo = project_repo(tmp_path / "repo", ROOT)
     base = git(repo, "rev-parse", "HEAD")
     dev_yaml = (repo / "Pulumi.dev.yaml").read_text().replace("ghostStorageGb: 5", "ghostStorageGb: 8")
     head = commit(repo, {"Pulumi.dev.yaml": dev_yaml}, "bigger content volume")
-    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_fork.json").read_text())
-    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, head
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps(payload))
+    event = _pr_event(tmp_path, "pull_request_fork", base, head)
     summary = tmp_path / "summary.md"
     with serve(FakeGitHub()) as fake:
         out, err = io.StringIO(), io.StringIO()
@@ -45,10 +51,7 @@ def test_fork_pr_gets_an_offline_diff_comment(tmp_path: Path) -> None:
 def test_without_a_pulumi_cli_a_same_repo_pr_falls_back_to_the_offline_diff(tmp_path: Path) -> None:
     repo = project_repo(tmp_path / "repo", ROOT)
     base = git(repo, "rev-parse", "HEAD")
-    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_opened.json").read_text())
-    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, base
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps(payload))
+    event = _pr_event(tmp_path, "pull_request_opened", base, base)
     out, err = io.StringIO(), io.StringIO()
     code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json"],
                 environ={"PULUMI_CONFIG_PASSPHRASE": "x", "GHOST_GITOPS_CACHE": str(tmp_path / "empty-cache"),
@@ -71,10 +74,7 @@ def test_a_component_code_change_shows_in_the_offline_diff(tmp_path: Path) -> No
     slower = database.replace('name="long_query_time", value="2"', 'name="long_query_time", value="5"')
     assert changed != component and slower != database
     head = commit(repo, {"apps/ghost/component.py": changed, "infra/database.py": slower}, "slower probe, slow-log threshold")
-    payload = json.loads((Path(__file__).parent / "fixtures" / "events" / "pull_request_fork.json").read_text())
-    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, head
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps(payload))
+    event = _pr_event(tmp_path, "pull_request_fork", base, head)
     out, err = io.StringIO(), io.StringIO()
     code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json"],
                 environ={}, out=out, err=err)
