@@ -21,6 +21,8 @@ class AuditInfo:
     approvers: tuple[str, ...] | None = None  # None: unknown (no token)
     #: replaces the approvers part when approval does not come from a pull request (a manual run)
     approval_note: str | None = None
+    #: the pull request's head commit when it was merged (what its preview had to be of)
+    head_sha: str | None = None
 
 
 def from_merge_message(message: str | None) -> tuple[int | None, str | None]:

@@ -241,7 +241,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
              git: Git | None, the_plan: Plan, engine: Engine | None = None) -> int:
     from automation.engine import Progress
     from automation.locking import StackLocks
-    from automation.publish import github_client, publish, resolve_audit
+    from automation.publish import github_client, publish, resolve_audit, review_lookup
     from automation.runner import RunContext, RunOptions, exit_code, run_all
 
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
@@ -254,7 +254,11 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
                              locks=StackLocks(lock_dir, args.lock_timeout, notify=progress.message),
                              options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait,
                                                 busy_max_wait_s=max(args.busy_wait, 120.0),
-                                                allow_dirty=getattr(args, "allow_dirty", False)))
+                                                allow_dirty=getattr(args, "allow_dirty", False),
+                                                accept_plan_change=_override(args), operator=_operator(ctx),
+                                                skip_health=getattr(args, "skip_health_check", False)),
+                             review=review_lookup(gh, audit) if request.event == "push" else None,
+                             engine_for=lambda tree, tree_envs: _engine(args, tree, ctx, tree_envs))
         result = run_all(run_ctx, the_plan, request, audit)
         redact = _redactor(ctx)
         _emit(result.reports, args, ctx, redact)  # every finished operation's report is published,
@@ -265,6 +269,21 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
     finally:
         if gh is not None:
             gh.close()
+
+
+def _operator(ctx: Context) -> str | None:
+    """Who runs the engine: the person who started (or re-ran) the workflow, else the local user."""
+    for key in ("GITHUB_TRIGGERING_ACTOR", "GITHUB_ACTOR", "USER"):
+        if ctx.environ.get(key):
+            return ctx.environ[key]
+    return None
+
+
+def _override(args: argparse.Namespace) -> str | None:
+    reason: str | None = getattr(args, "accept_plan_change", None)
+    if reason is not None and not reason.strip():
+        raise ConfigError("--accept-plan-change needs a reason (it is recorded in the audit message)")
+    return reason.strip() if reason else None
 
 
 def _emit(reports: tuple[Report, ...], args: argparse.Namespace, ctx: Context, redact: Redactor) -> None:
@@ -420,13 +439,12 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
     """Deploy an earlier deployed commit's program, run by this engine from a temporary worktree, after a preview
     that refuses replacing or deleting stateful resources unless --allow-stateful-changes."""
-    from automation.engine import Progress, Target
+    from automation.engine import Progress
     from automation.environments import load_environments
-    from automation.errors import GuardRefused
     from automation.locking import StackLocks
     from automation.planner import rollback_commit
     from automation.render import Report
-    from automation.runner import RunContext, RunOptions, retry_busy
+    from automation.runner import RunContext, RunOptions, guarded_rollback
 
     if not args.reason or not args.reason.strip():
         raise ConfigError("rollback needs --reason TEXT (it is recorded in the audit message)")
@@ -442,31 +460,18 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
         if problem is not None:
             raise problem
     current, sha = rollback_commit(engine.history(args.stack, 100), to=args.to, steps=args.steps)
-    if not git.has_commit(sha) and not git.fetch(sha):
-        raise ConfigError(f"commit {sha[:7]} is not in this clone nor fetchable from origin; fetch more history")
     actor = ctx.environ.get("GITHUB_ACTOR") or ctx.environ.get("USER") or "unknown"
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
     locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout,
                        notify=progress.message)
-    reports: list[Report] = []
-    with git.worktree(sha) as tree:
-        tree_envs = load_environments(tree)
-        tree_engine = _engine(args, tree, ctx, tree_envs)
-        run_ctx = RunContext(root=tree, envs=tree_envs, engine=tree_engine, locks=locks, progress=progress,
-                             options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait))
-        message = f"rollback of {args.stack} to {sha[:7]} by {actor}: {args.reason.strip()}"
-        target = Target(stack=args.stack, config=tree_envs.stack_config(tree, args.stack), message=message,
-                        tags={"commit": sha, "owner": actor}, commit=sha)
-        with locks.hold(args.stack):
-            preview = retry_busy(run_ctx, args.stack, lambda: tree_engine.preview(target, progress))
-            losses = [c for c in preview.changes if c.stateful_loss]
-            if losses and not args.allow_stateful_changes:
-                shown = ", ".join(f"{c.op} {c.type} {c.name}" for c in losses)
-                raise GuardRefused(f"rollback of {args.stack} to {sha[:7]} would {shown}: data would be lost; "
-                                   "re-run with --allow-stateful-changes if that is intended")
-            outcome = retry_busy(run_ctx, args.stack, lambda: tree_engine.up(target, progress))
-        reports.append(Report(stack=args.stack, operation="up", status="succeeded", commit=sha, message=message,
-                              reason=f"rollback from {current[:7]} to {sha[:7]}", outcome=outcome))
+    run_ctx = RunContext(root=root, envs=envs, engine=engine, locks=locks, progress=progress, git=git,
+                         options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait),
+                         engine_for=lambda tree, tree_envs: _engine(args, tree, ctx, tree_envs))
+    message = f"rollback of {args.stack} to {sha[:7]} by {actor}: {args.reason.strip()}"
+    outcome = guarded_rollback(run_ctx, args.stack, sha, message, actor=actor,
+                               allow_stateful_changes=args.allow_stateful_changes)
+    reports = [Report(stack=args.stack, operation="up", status="succeeded", commit=sha, message=message,
+                      reason=f"rollback from {current[:7]} to {sha[:7]}", outcome=outcome)]
     _emit(tuple(reports), args, ctx, _redactor(ctx))
     return 0
 
@@ -639,6 +644,10 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_args(run)
     run.add_argument("--only-stack", help="run only this stack's operation (one GitHub Actions matrix job per stack)")
     run.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit message says so)")
+    run.add_argument("--accept-plan-change", metavar="REASON", help="apply a merge whose plan differs from the preview "
+                     "reviewed on its pull request (the reason is recorded in the audit message)")
+    run.add_argument("--skip-health-check", action="store_true", help="do not probe the health URL after an up "
+                     "(and so never roll back automatically)")
     run.set_defaults(func=cmd_run)
 
     for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
@@ -650,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--rollback", action="store_true",
                            help="deploy even if a newer commit is deployed (check out the older commit first)")
             p.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit says so)")
+            p.add_argument("--skip-health-check", action="store_true", help="do not probe the health URL after the up")
         if name == "destroy":
             p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
         _engine_args(p)

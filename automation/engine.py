@@ -158,6 +158,10 @@ class Engine(Protocol):
         """A refresh preview: resources whose cloud state differs from the recorded one (op other than `same`)."""
     def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]: ...
     def deployed_commit(self, stack: str) -> str | None: ...
+    def tags(self, stack: str) -> Mapping[str, str]:
+        """The engine's own tags of a stack (health, ttl extension), without any backend prefix; {} if missing."""
+    def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
+        """Add or change the engine's tags of an existing stack (raises StackMissing otherwise)."""
     def stacks(self) -> tuple[StackInfo, ...]: ...
     def unavailable(self) -> AutomationError | None:
         """Why cloud operations cannot run here (the error to raise), or None when they can."""

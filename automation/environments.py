@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError
+from automation.health import HealthSpec
 from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import PERSONAL_NAME, STACK_NAME, PersonalSpec, StackConfig, load_stack_config, project_name
 
@@ -25,6 +26,22 @@ SAFE_BRANCH = re.compile(r"^(?![/-])(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)[A-Z
 #: Tools ``defaults.tools`` may name: ``aws``, the aws CLI pulumi-eks runs on the deploying machine.
 KNOWN_TOOLS = frozenset({"aws"})
 DEFAULT_INFRA_PATHS = ("Pulumi.yaml", "Pulumi.*.yaml", "__main__.py", "infra/**", "apps/**", "requirements.txt", "environments.yaml")
+
+
+class HealthRule(BaseModel):
+    """A rule's ``health``: probe the stack's URL output after every ``up`` (see automation.health)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    output: str = "healthUrl"
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    expect_status: Annotated[int, Field(ge=100, le=599)] = 200
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    def spec(self) -> HealthSpec:
+        return HealthSpec(output=self.output, timeout_s=self.timeout_s, interval_s=self.interval_s,
+                          expect_status=self.expect_status, headers=dict(self.headers))
 
 
 class Rule(BaseModel):
@@ -41,6 +58,16 @@ class Rule(BaseModel):
     #: config values of an `up` the engine runs before destroying a stack of this rule, so the program can remove
     #: what Pulumi cannot delete itself (here: a personal database and MySQL user on the shared RDS instance)
     before_destroy_config: dict[str, str] | None = None
+    #: merges: compare the plan with the one previewed on the pull request (off | check | require)
+    reviewed_plan: Literal["off", "check", "require"] = "check"
+    #: probe the stack's health URL output after every `up`
+    health: HealthRule | None = None
+    #: an unhealthy `up` rolls back once, through the guarded rollback, to the last healthy commit
+    auto_rollback: bool = False
+    #: `drift --remediate` may refresh and re-apply this environment (never by default)
+    drift_remediation: bool = False
+    #: personal stacks: warn this many days before the ttl destroys the stack
+    ttl_warn_days: Annotated[int, Field(ge=0, le=365)] = 3
 
     @field_validator("branch")
     @classmethod
@@ -66,7 +93,11 @@ class Rule(BaseModel):
                 raise ValueError(f"rule {self.branch!r}: an environment maps one branch to one stack (no {NAME_PLACEHOLDER})")
             if self.template or self.ttl_days:
                 raise ValueError(f"rule {self.branch!r}: template and ttl_days are for personal rules")
-        else:
+        elif self.drift_remediation:
+            raise ValueError(f"rule {self.branch!r}: drift_remediation is for environment rules (drift checks environments)")
+        if self.auto_rollback and self.health is None:
+            raise ValueError(f"rule {self.branch!r}: auto_rollback needs `health` (what makes a deploy unhealthy)")
+        if self.kind == "personal":
             if not templated or NAME_PLACEHOLDER not in self.stack:
                 raise ValueError(f"rule {self.branch!r}: a personal rule needs {NAME_PLACEHOLDER} in both branch and stack")
             if not self.template:

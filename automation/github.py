@@ -37,6 +37,7 @@ class PullRequestInfo:
     number: int
     title: str
     author: str
+    head_sha: str | None = None
 
 
 def _retry_wait(response: httpx.Response, now: Callable[[], float]) -> float | None:
@@ -133,6 +134,14 @@ class GitHubClient:
         self._request("POST", f"/repos/{self.repository}/issues/{pr_number}/comments", json={"body": body})
         return "created"
 
+    def comment_with(self, pr_number: int, marker: str) -> str | None:
+        """The body of the PR comment holding ``marker`` (the engine's own report), or None."""
+        for comment in self._paginate(f"/repos/{self.repository}/issues/{pr_number}/comments"):
+            body = str(comment.get("body", ""))
+            if marker in body:
+                return body
+        return None
+
     # -- audit data -----------------------------------------------------------------------------
     def approvers(self, pr_number: int) -> tuple[str, ...]:
         """Users whose latest review of the PR is an approval."""
@@ -150,5 +159,6 @@ class GitHubClient:
         for pr in pulls if isinstance(pulls, list) else []:
             if pr.get("merged_at") or pr.get("merge_commit_sha") == sha:
                 return PullRequestInfo(number=int(pr["number"]), title=str(pr.get("title", "")),
-                                       author=str((pr.get("user") or {}).get("login", "")))
+                                       author=str((pr.get("user") or {}).get("login", "")),
+                                       head_sha=str((pr.get("head") or {}).get("sha") or "") or None)
         return None

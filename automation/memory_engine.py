@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
-from automation.errors import ConfigError, OperationFailed
+from automation.errors import ConfigError, OperationFailed, StackMissing
 from automation.snapshot import count, diff
 
 #: urn -> {"type", "name", "inputs"}
@@ -191,6 +191,17 @@ class MemoryEngine:
             last = datetime.fromtimestamp(history[-1]["ended"], UTC) if history else None
             infos.append(StackInfo(name=path.stem, last_update=last))
         return tuple(infos)
+
+    def tags(self, stack: str) -> Mapping[str, str]:
+        """The engine's tags of ``stack`` (without the prefix); {} for a missing stack."""
+        return dict(self._load(stack).get("tags", {})) if self._path(stack).exists() else {}
+
+    def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
+        if not self._path(stack).exists():
+            raise StackMissing(f"stack {stack} does not exist in {self.state_dir}")
+        state = self._load(stack)
+        state["tags"] = {**state.get("tags", {}), **tags}
+        self._save(stack, state)
 
     def deployed_commit(self, stack: str) -> str | None:
         for entry in reversed(self._load(stack)["history"]):

@@ -6,13 +6,14 @@ available, and from the merge commit message otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from automation.audit import AuditInfo, from_merge_message
 from automation.events import Request
+from automation.fingerprint import Review, parse_marker
 from automation.github import GitHubClient, GitHubError
 from automation.render import Redactor, Report, marker, render_markdown
 
@@ -46,12 +47,30 @@ def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> Aud
             found = gh.pull_request_for_commit(request.sha)
             if found is not None:
                 info = AuditInfo(branch=branch, sha=request.sha, pr_number=found.number, pr_title=found.title,
-                                 author=found.author)
+                                 author=found.author, head_sha=found.head_sha)
         if info.pr_number:
             info = replace(info, approvers=gh.approvers(info.pr_number))
     except GitHubError as exc:
         err.write(f"warning: audit data from GitHub unavailable: {exc}\n")
     return info
+
+
+def review_lookup(gh: GitHubClient | None, audit: AuditInfo | None) -> Callable[[str], Review]:
+    """For a merge: per stack, the plan reviewed on the merged pull request (read from its comment)."""
+
+    def lookup(stack: str) -> Review:
+        pr = audit.pr_number if audit is not None else None
+        if gh is None:
+            return Review(pr, None, None, unavailable="no GitHub access (GITHUB_TOKEN) to read the pull request's preview")
+        if pr is None:
+            return Review(None, None, None)
+        try:
+            body = gh.comment_with(pr, marker(stack))
+        except GitHubError as exc:
+            return Review(pr, None, None, unavailable=f"the comments of #{pr} cannot be read ({exc})")
+        return Review(pr, audit.head_sha if audit is not None else None, parse_marker(body or "", stack))
+
+    return lookup
 
 
 def publish(reports: tuple[Report, ...], request: Request, environ: Mapping[str, str], gh: GitHubClient | None,

@@ -492,6 +492,33 @@ class PulumiEngine:
         progress.message(f"recover {stack}: refreshed ({len(before.pending_operations)} pending operation(s) cleared)")
         return self.status(stack)
 
+    def tags(self, stack: str) -> Mapping[str, str]:
+        """The engine's tags of ``stack`` (without the ``gitops:`` prefix); {} for a missing stack."""
+        from pulumi import automation as auto
+
+        try:
+            listed = auto.Stack.select(stack, self._workspace()).list_tags()
+        except auto.StackNotFoundError:
+            return {}
+        except auto.CommandError as exc:
+            raise _backend_error(f"cannot read the tags of {stack}", exc) from None
+        return {k.removeprefix(TAG_PREFIX): str(v) for k, v in listed.items() if k.startswith(TAG_PREFIX)}
+
+    def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
+        """Write the engine's tags of ``stack`` (only those that changed: one CLI process each)."""
+        from pulumi import automation as auto
+
+        try:
+            stack_obj = auto.Stack.select(stack, self._workspace())
+            current = stack_obj.list_tags()
+            for key, value in tags.items():
+                if current.get(f"{TAG_PREFIX}{key}") != value:
+                    stack_obj.set_tag(f"{TAG_PREFIX}{key}", value)
+        except auto.StackNotFoundError:
+            raise StackMissing(f"stack {stack} does not exist in {self.backend_url}") from None
+        except auto.CommandError as exc:
+            raise _backend_error(f"cannot write the tags of {stack}", exc) from None
+
     def deployed_commit(self, stack: str) -> str | None:
         for e in self.history(stack, 20):
             if e.kind == "update" and e.result == "succeeded":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automation.engine import Outcome, ResourceChange
+from automation.health import HealthResult
 
 COMMENT_LIMIT = 65_536
 #: Headroom under GitHub's limit (multi-byte characters, the marker, future edits).
@@ -20,7 +21,8 @@ SAFE_LIMIT = 64_000
 OP_ORDER = ("create", "update", "replace", "delete", "same")
 OP_LABEL = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "unchanged",
             "create-replacement": "replace", "delete-replaced": "replace", "read": "read", "refresh": "refresh"}
-STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖", "drifted": "⚠️"}
+STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖", "drifted": "⚠️",
+               "refused": "🛑", "unhealthy": "🚑", "interrupted": "✋", "remediated": "🩹"}
 
 
 def marker(stack: str) -> str:
@@ -33,7 +35,7 @@ class Report:
 
     stack: str | None
     operation: str
-    status: str  # succeeded | failed | superseded | skipped | none | drifted
+    status: str  # succeeded | failed | superseded | skipped | none | drifted | refused | unhealthy | interrupted
     reason: str
     outcome: Outcome | None = None
     offline: bool = False
@@ -41,10 +43,15 @@ class Report:
     message: str | None = None
     error: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: a cloud preview on a pull request: the hidden plan fingerprint kept in its comment (automation.fingerprint)
+    plan_marker: str | None = None
+    #: the post-deploy health check, and what the automatic rollback did about an unhealthy result
+    health: HealthResult | None = None
+    rollback: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status in ("failed", "unhealthy")
 
     def to_json(self) -> dict[str, Any]:
         out = self.outcome
@@ -57,6 +64,8 @@ class Report:
                         for c in (out.changes if out else ()) if c.op != "same"],
             "outputs": dict(out.outputs) if out else {},
             "duration_s": round(out.duration_s, 3) if out else 0.0,
+            "health": self.health.to_json() if self.health else None,
+            "rollback": self.rollback,
         }
 
 
@@ -106,7 +115,8 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
         return redact(f"{marker(stack)}\n\n### {STATUS_ICON['none']} Nothing to do for `{stack}`\n\n**Reason:** {_cell(report.reason)}")
     kind = "Offline structural diff" if report.offline else f"Pulumi {report.operation}"
     icon = STATUS_ICON.get(report.status, "")
-    head = [marker(stack), f"### {icon} {kind}: `{stack}` {report.status}"]
+    head = [marker(stack) + (f"\n{report.plan_marker}" if report.plan_marker else ""),
+            f"### {icon} {kind}: `{stack}` {report.status}"]
     if report.offline:
         head.append("> [!NOTE]\n> **Offline**: no cloud preview could run (a fork pull request or no credentials). "
                     "This compares what the program declares at the base commit with the pull request's head, "
@@ -126,6 +136,11 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
     head.append(" · ".join(meta))
     if report.error:
         head.append(f"**Error:** {_cell(report.error)}")
+    if report.health is not None:
+        h = report.health
+        head.append(f"**Health:** {'healthy' if h.healthy else 'UNHEALTHY'} ({_cell(h.detail)})")
+    if report.rollback:
+        head.append(f"**Automatic rollback:** {_cell(report.rollback)}")
     head.extend(f"> {_cell(n)}" for n in report.notes)
     body: list[str] = []
     if out is not None:
@@ -170,8 +185,14 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
         counts = " (" + (", ".join(f"{n} {OP_LABEL.get(op, op)}" for op, n in sorted(report.outcome.counts.items()) if n)
                          or "no changes") + ")"
     where = report.stack or "-"
-    return redact(f"{report.operation:<8} {where:<16} {report.status}{counts}: {report.reason}"
-                  + (f" | error: {report.error}" if report.error else ""))
+    extra = [f"error: {report.error}"] if report.error else []
+    extra += [f"health: {'healthy' if report.health.healthy else 'UNHEALTHY'} ({report.health.detail})"] \
+        if report.health else []
+    extra += [f"rollback: {report.rollback}"] if report.rollback else []
+    lines = [f"{report.operation:<8} {where:<16} {report.status}{counts}: {report.reason}"
+             + "".join(f" | {e}" for e in extra)]
+    lines += [f"  {n}" for n in report.notes if report.status in ("refused", "unhealthy", "interrupted")]
+    return redact("\n".join(lines))
 
 
 def structural_diff(base: Mapping[str, Mapping[str, Any]], head: Mapping[str, Mapping[str, Any]]) -> tuple[ResourceChange, ...]:

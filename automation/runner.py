@@ -18,10 +18,11 @@ import tenacity
 
 from automation.audit import AuditInfo, audit_message
 from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
-from automation.environments import Environments
+from automation.environments import Environments, Rule
 from automation.errors import (
     AutomationError,
     ConfigError,
+    GuardRefused,
     InternalError,
     LockTimeout,
     OperationFailed,
@@ -29,9 +30,11 @@ from automation.errors import (
     ToolMissing,
 )
 from automation.events import Request
+from automation.fingerprint import Review, fingerprint, judge
 from automation.git import Git
+from automation.health import HealthResult, probe
 from automation.locking import StackLocks
-from automation.planner import Operation, Plan
+from automation.planner import Operation, Plan, rollback_commit
 from automation.render import Report, diff_text
 from automation.snapshot import count, diff
 
@@ -43,6 +46,12 @@ class RunOptions:
     busy_max_wait_s: float = 120.0
     #: deploy uncommitted changes (recorded in the audit message) instead of refusing
     allow_dirty: bool = False
+    #: apply a plan that differs from the reviewed one; the reason is recorded in the audit message
+    accept_plan_change: str | None = None
+    #: who runs the engine (GITHUB_TRIGGERING_ACTOR, GITHUB_ACTOR or USER): who accepted an override
+    operator: str | None = None
+    #: skip the post-deploy health check (and so the automatic rollback)
+    skip_health: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,12 @@ class RunContext:
     sleep: Callable[[float], None] = tenacity.nap.sleep
     #: answers for the offline structural diff: (root, stack, sha or None for the work tree) -> snapshot
     offline_synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]] | None = None
+    #: the review of the change a merge deploys, per stack (read from the PR comment by automation.publish)
+    review: Callable[[str], Review | None] | None = None
+    #: an engine for another checkout of the project (a rollback's worktree): (root, its environments) -> engine
+    engine_for: Callable[[Path, Environments], Engine] | None = None
+    #: the health check (tests pass a fake clock/sleep through it)
+    probe: Callable[..., HealthResult] | None = None
 
 
 def retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcome:
@@ -193,6 +208,8 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 progress.message(f"teardown of {target.stack} before destroy: up with {', '.join(sorted(teardown))}")
                 ctx.engine.up(teardown_target(target, teardown), progress)
             return inner(target, progress)
+    notes: tuple[str, ...] = ()
+    previous_healthy: str | None = None
     try:
         if not op.mutating:
             outcome = retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
@@ -204,14 +221,138 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 if why:
                     ctx.progress.message(f"superseded: {why}")
                     return replace(base, status="superseded", reason=why)
+                if op.operation == "up" and request.event == "push" and route is not None:
+                    refused, notes, message = _check_review(ctx, op, target, route.rule.reviewed_plan, request)
+                    if refused is not None:
+                        return replace(base, status="refused", error=refused, notes=notes, message=message)
+                    target = replace(target, message=message)
+                if op.operation == "up" and route is not None and route.rule.health is not None:
+                    previous_healthy = ctx.engine.tags(op.stack).get("healthy-commit")
                 outcome = retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
     except StackMissing as exc:
         if op.operation != "destroy":
             raise
         return replace(base, status="none", reason=f"{op.reason}: {exc}, nothing to destroy")
     except OperationFailed as exc:
-        return replace(base, status="failed", error=str(exc), message=message)
-    return replace(base, status="succeeded", outcome=outcome, message=message if op.operation == "up" else None)
+        return replace(base, status="failed", error=str(exc), message=target.message, notes=notes)
+    report = replace(base, status="succeeded", outcome=outcome, notes=notes,
+                     message=target.message if op.operation == "up" else None)
+    if op.operation == "preview" and request.pull_request is not None:
+        # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
+        report = replace(report, plan_marker=fingerprint(outcome.changes).marker(op.stack, op.sha))
+    if op.operation == "up" and route is not None and route.rule.health is not None and not ctx.options.skip_health:
+        report = _after_up(ctx, op, report, route.rule, previous_healthy, request)
+    return report
+
+
+def _check_review(ctx: RunContext, op: Operation, target: Target, mode: str, request: Request
+                  ) -> tuple[str | None, tuple[str, ...], str]:
+    """Compare the plan about to be applied with the one reviewed on the merged PR: (refusal or None, notes, message)."""
+    assert op.stack is not None
+    if mode == "off":
+        return None, (), target.message
+    review = ctx.review(op.stack) if ctx.review is not None else Review(
+        None, None, None, unavailable="no GitHub access (GITHUB_TOKEN) to read the pull request's preview")
+    if review is not None and review.plan is not None:
+        ctx.progress.message(f"comparing the plan of {op.stack} with the preview reviewed on #{review.pr_number}")
+        preview = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
+        merged = fingerprint(preview.changes)
+    else:
+        merged = fingerprint(())
+    verdict = judge(review, merged, mode)  # type: ignore[arg-type]
+    notes = (verdict.summary, *verdict.differences)
+    if verdict.ok:
+        return None, notes, target.message
+    override = ctx.options.accept_plan_change
+    if override:
+        who = ctx.options.operator or request.actor or "unknown"
+        return None, notes, f"{target.message} [plan differs from the reviewed one; accepted by {who}: {override}]"
+    how = (f"the plan of {op.stack} is not the one reviewed ({verdict.summary}); nothing was applied. Re-run the "
+           "pull request's preview and have it reviewed, or re-run this deployment with --accept-plan-change REASON "
+           "(workflow_dispatch input accept_plan_change; the reason is recorded in the audit message)")
+    return how, notes, target.message
+
+
+def _after_up(ctx: RunContext, op: Operation, report: Report, rule: Rule, previous_healthy: str | None,
+              request: Request) -> Report:
+    """Probe the deployed stack; record the result in its tags; roll back once through the guarded rollback when
+    the environment enables auto_rollback. A rollback that fails or stays unhealthy needs a person: never looped."""
+    assert op.stack is not None and rule.health is not None and report.outcome is not None
+    spec = rule.health.spec()
+    check = ctx.probe or probe
+    result = check(report.outcome.outputs.get(spec.output), spec, notify=ctx.progress.message)
+    _record_health(ctx, op.stack, result, op.sha)
+    ctx.progress.message(f"health of {op.stack}: {'healthy' if result.healthy else 'UNHEALTHY'} ({result.detail})")
+    if result.healthy:
+        return replace(report, health=result)
+    report = replace(report, status="unhealthy", health=result, error=f"health check failed: {result.detail}")
+    if not rule.auto_rollback:
+        return replace(report, notes=(*report.notes, f"auto_rollback is off for {op.stack}: a person decides "
+                                      f"(`python -m automation rollback --stack {op.stack} --reason TEXT`)"))
+    sha7 = (op.sha or "unknown")[:7]
+    try:
+        to = previous_healthy if previous_healthy and previous_healthy != op.sha else None
+        _, target_sha = rollback_commit(ctx.engine.history(op.stack, 100), to=to)
+        message = (f"rollback of {op.stack} to {target_sha[:7]} by ghost-gitops (automatic): health check failed "
+                   f"after deploying {sha7}: {result.detail}")
+        ctx.progress.message(f"automatic rollback of {op.stack} to {target_sha[:7]}")
+        outcome = guarded_rollback(ctx, op.stack, target_sha, message, actor=request.actor or "ghost-gitops",
+                                   allow_stateful_changes=False)
+        after = check(outcome.outputs.get(spec.output), spec, notify=ctx.progress.message)
+        _record_health(ctx, op.stack, after, target_sha)
+        if after.healthy:
+            what = f"rolled back to {target_sha[:7]}, healthy again ({after.detail})"
+        else:
+            what = f"rolled back to {target_sha[:7]} but still unhealthy ({after.detail}): needs a person"
+    except AutomationError as exc:
+        what = f"automatic rollback not done: {exc}: needs a person"
+    ctx.progress.message(f"{op.stack}: {what}")
+    return replace(report, rollback=what)
+
+
+def _record_health(ctx: RunContext, stack: str, result: HealthResult, sha: str | None) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tags = {"health": f"{'healthy' if result.healthy else 'unhealthy'} at {when} ({(sha or 'unknown')[:7]})"}
+    if result.healthy and sha:
+        tags["healthy-commit"] = sha
+    try:
+        ctx.engine.set_tags(stack, tags)
+    except AutomationError as exc:
+        ctx.progress.message(f"note: could not record the health of {stack} in its tags: {exc}")
+
+
+def guarded_rollback(ctx: RunContext, stack: str, sha: str, message: str, *, actor: str,
+                     allow_stateful_changes: bool) -> Outcome:
+    """Deploy commit ``sha``'s program, from a temporary worktree with this engine, after a preview that refuses
+    replacing or deleting stateful resources unless ``allow_stateful_changes``. The worktree is always removed.
+
+    :raises GuardRefused: the preview would lose data.
+    :raises ConfigError: no git repository, or the commit is neither here nor fetchable.
+    """
+    from automation.environments import load_environments
+
+    if ctx.git is None:
+        raise ConfigError("a rollback needs the git repository (it checks out the earlier commit in a worktree)")
+    if ctx.engine_for is None:
+        raise ConfigError("a rollback needs an engine for the earlier commit's checkout")
+    if not ctx.git.has_commit(sha) and not ctx.git.fetch(sha):
+        raise ConfigError(f"commit {sha[:7]} is not in this clone nor fetchable from origin; fetch more history")
+    with ctx.git.worktree(sha) as tree:
+        tree_envs = load_environments(tree)
+        engine = ctx.engine_for(tree, tree_envs)
+        tree_ctx = replace(ctx, root=tree, envs=tree_envs, engine=engine)
+        target = Target(stack=stack, config=tree_envs.stack_config(tree, stack), message=message,
+                        tags={"commit": sha, "owner": actor}, commit=sha)
+        with ctx.locks.hold(stack):
+            preview = retry_busy(tree_ctx, stack, lambda: engine.preview(target, ctx.progress))
+            losses = [c for c in preview.changes if c.stateful_loss]
+            if losses and not allow_stateful_changes:
+                shown = ", ".join(f"{c.op} {c.type} {c.name}" for c in losses)
+                raise GuardRefused(f"rollback of {stack} to {sha[:7]} would {shown}: data would be lost; "
+                                   "re-run with --allow-stateful-changes if that is intended")
+            return retry_busy(tree_ctx, stack, lambda: engine.up(target, ctx.progress))
 
 
 @dataclass(frozen=True)
@@ -257,5 +398,15 @@ def run_plan(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | N
     return result.reports
 
 
+#: a merge's plan differed from the reviewed one and was not applied (documented in README)
+REFUSED_EXIT_CODE = 7
+#: the run was interrupted by SIGINT/SIGTERM (the shell's 128 + SIGINT)
+INTERRUPTED_EXIT_CODE = 130
+
+
 def exit_code(reports: tuple[Report, ...]) -> int:
-    return 1 if any(r.failed for r in reports) else 0
+    if any(r.status == "interrupted" for r in reports):
+        return INTERRUPTED_EXIT_CODE
+    if any(r.failed for r in reports):
+        return 1
+    return REFUSED_EXIT_CODE if any(r.status == "refused" for r in reports) else 0

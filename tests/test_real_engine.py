@@ -29,14 +29,16 @@ from typing import Any
 
 import pytest
 
-from tests import gitrepo
+from tests import gitrepo, health_server
 from tests.fake_github import FakeGitHub, serve
+from tests.health_server import HealthServer
 from tests.realcli import require_cli
 
 ENGINE_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixture_project"
 CANARY = "canary-5ecret-Zq9#token"  # a secure: config value and a secret output
 PASSPHRASE = "canary-pass-phrase-8c1"
+ROTATED = CANARY + "-rotated"  # the token after test 4c's rotation
 REPO = "acme/fixture"
 
 
@@ -48,6 +50,7 @@ class World:
     tmp: Path
     cli: Path
     gh: FakeGitHub
+    health: HealthServer
     outputs: list[str] = field(default_factory=list)  # everything any run printed or published
     shas: dict[str, str] = field(default_factory=dict)
 
@@ -151,9 +154,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         d.mkdir()
     shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
-    (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:zones:\n    - zone-a\n    - zone-b\n")
-    with serve(FakeGitHub()) as gh:
-        w = World(repo=repo, backend=backend, cloud=cloud, tmp=tmp, cli=choice.path, gh=gh)
+    with serve(FakeGitHub()) as gh, health_server.serve(HealthServer()) as health:
+        (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:healthUrl: {health.url}\n"
+                                              "  fixture:zones:\n    - zone-a\n    - zone-b\n")
+        w = World(repo=repo, backend=backend, cloud=cloud, tmp=tmp, cli=choice.path, gh=gh, health=health)
         # The secure value is set through the real CLI, in a scratch backend: the stack file keeps the
         # passphrase salt, so the stack created later in the real backend decrypts it unchanged.
         env = w.env(PULUMI_BACKEND_URL=scratch.as_uri())
@@ -192,6 +196,7 @@ def test_1_pull_request_previews_without_creating_anything(world: World) -> None
                                 "settings": ("create", []), "token": ("create", [])}
     comment = next(iter(world.gh.comments.values()))["body"]
     assert "`database`" in comment and "`settings`" in comment and "pulumi-python:dynamic:Resource" in comment
+    assert f"<!-- ghost-gitops:plan v1 stack=dev commit={head} digest=" in comment
     # a preview creates no stack, writes no tags, adds nothing to history, touches no "cloud"
     assert world.stacks() == set()
     assert world.records("record") == [] and world.records("database") == []
@@ -205,13 +210,18 @@ def test_2_push_to_main_deploys_with_audit_and_tags(world: World) -> None:
     gitrepo.git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from acme/feature/first\n\nSay hi",
                 "feature/first")
     merge = gitrepo.git(repo, "rev-parse", "HEAD")
+    # GET /repos/{owner}/{repo}/commits/{sha}/pulls: pull request objects, with head.sha (GitHub REST docs)
     world.gh.commit_pulls = [{"number": 1, "title": "Say hi", "user": {"login": "alice"}, "merged_at": "2026-11-27T10:00:00Z",
-                              "state": "closed", "base": {"ref": "main"}}]
+                              "state": "closed", "base": {"ref": "main"}, "head": {"ref": "feature/first",
+                                                                                 "sha": world.shas["pr1"]}}]
     world.gh.reviews = [{"user": {"login": "bob"}, "state": "APPROVED"}]
     proc = world.engine("run", "--json", event=push_event(world, "main", world.shas["initial"], merge, "Merge pull request #1"))
     report = _report(proc)
     assert report["status"] == "succeeded" and report["operation"] == "up"
     assert report["outputs"]["token"] == "[secret]" and report["outputs"]["zones"] == ["zone-a", "zone-b"]
+    # what was applied is what was reviewed on #1 (its comment's hidden fingerprint), and the blog answers
+    assert any(n.startswith("the plan matches the preview reviewed on #1 at " + world.shas["pr1"][:7]) for n in report["notes"]), report
+    assert report["health"]["healthy"] is True and report["health"]["url"] == world.health.url
     history = world.history("dev")
     assert len(history) == 1 and history[0]["commit"] == merge and history[0]["result"] == "succeeded"
     assert history[0]["message"].startswith(f"main@{merge[:7]}: Say hi (#1) by alice, approved by bob")
@@ -249,9 +259,11 @@ def test_4_newer_push_then_a_late_run_is_superseded_and_rollback_is_audited(worl
     gitrepo.git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #2 from acme/feature/second", "feature/second")
     merge2 = gitrepo.git(repo, "rev-parse", "HEAD")
     world.gh.commit_pulls = [{"number": 2, "title": "Rename the database", "user": {"login": "alice"},
-                              "merged_at": "2026-11-27T11:00:00Z", "state": "closed", "base": {"ref": "main"}}]
+                              "merged_at": "2026-11-27T11:00:00Z", "state": "closed", "base": {"ref": "main"},
+                              "head": {"ref": "feature/second", "sha": world.shas["pr2"]}}]
     report = _report(world.engine("run", "--json", event=push_event(world, "main", world.shas["merge1"], merge2, "Merge #2")))
     assert report["status"] == "succeeded"
+    assert any(n.startswith("the plan matches the preview reviewed on #2") for n in report["notes"]), report
     assert [r["db_name"] for r in world.records("database")] == ["renamed"]
     # the run for the older merge arrives late, on a runner that checked out that commit
     gitrepo.git(repo, "checkout", "-q", world.shas["merge1"])
@@ -290,6 +302,94 @@ def test_4b_guarded_rollback_refuses_a_stateful_replacement_unless_allowed(world
     assert "ghost-gitops-wt-" not in gitrepo.git(world.repo, "worktree", "list"), "the worktree is removed"
 
 
+def test_4c_a_merge_whose_plan_differs_from_the_reviewed_preview_is_refused_then_accepted(world: World) -> None:
+    """PR #3 is previewed (settings update); then the base moves (a token rotation lands on main directly). The merge's
+    plan now also updates the token: not what was reviewed, so nothing is applied (exit 7) until accepted with a reason."""
+    repo = world.repo
+    base = gitrepo.git(repo, "rev-parse", "HEAD")
+    gitrepo.git(repo, "checkout", "-q", "-b", "feature/third")
+    set_config(world, "greeting", "hello third")
+    head = gitrepo.commit(repo, {}, "Third greeting")
+    world.gh.comments.clear()
+    preview = _report(world.engine("run", "--json", event=pr_event(3, "Third greeting", "feature/third", head, base)))
+    assert _changes(preview) == {"settings": ("update", ["content"])}
+    gitrepo.git(repo, "checkout", "-q", "main")
+    world.pulumi("config", "set", "--secret", "apiToken", ROTATED, "--stack", "dev")
+    gitrepo.commit(repo, {}, "Rotate the token")
+    gitrepo.git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #3 from acme/feature/third", "feature/third")
+    merge3 = gitrepo.git(repo, "rev-parse", "HEAD")
+    world.gh.commit_pulls = [{"number": 3, "title": "Third greeting", "user": {"login": "alice"}, "state": "closed",
+                              "merged_at": "2026-11-27T12:00:00Z", "base": {"ref": "main"},
+                              "head": {"ref": "feature/third", "sha": head}}]
+    before = len(world.history("dev"))
+    event = push_event(world, "main", base, merge3, "Merge pull request #3")
+    refused = world.engine("run", "--json", event=event)
+    assert refused.returncode == 7, (refused.stdout, refused.stderr)
+    (report,) = json.loads(refused.stdout)["reports"]
+    assert report["status"] == "refused" and "--accept-plan-change" in report["error"]
+    assert any(n.startswith("+ update") and "token" in n for n in report["notes"]), report["notes"]
+    assert len(world.history("dev")) == before, "nothing was applied"
+    summary = (world.tmp / "summary.md").read_text()
+    assert "the plan differs from the preview reviewed on #3" in summary
+    accepted = _report(world.engine("run", "--json", "--accept-plan-change", "token rotation reviewed in SEC-12",
+                                    event=event))
+    assert accepted["status"] == "succeeded"
+    latest = world.history("dev")[0]
+    assert latest["commit"] == merge3
+    assert "[plan differs from the reviewed one; accepted by carol: token rotation reviewed in SEC-12]" in latest["message"]
+    world.shas["merge3"] = merge3
+
+
+def test_4d_health_check_after_up_and_one_automatic_rollback(world: World) -> None:
+    """Booting then healthy, and redirected: healthy. A release that breaks the blog is rolled back once, to the
+    last healthy commit; a blog that stays down after the rollback is left to a person (no loop)."""
+    repo = world.repo
+    world.health.mode, world.health.booting_left = "booting", 3
+    booting = _report(world.engine("up", "--stack", "dev", "--json"))
+    assert booting["health"]["healthy"] and booting["health"]["attempts"] == 4, booting["health"]
+    world.health.mode = "redirect"
+    redirected = _report(world.engine("up", "--stack", "dev", "--json"))
+    assert redirected["health"]["healthy"] and "redirect" in redirected["health"]["detail"]
+    tags = json.loads(world.pulumi("stack", "tag", "ls", "--json", "--stack", "dev").stdout)
+    assert tags["gitops:healthy-commit"] == world.shas["merge3"] and tags["gitops:health"].startswith("healthy at ")
+
+    def broken() -> bool:  # the blog is down while the deployed settings say "broken"
+        return not any("broken" in r["content"] for r in world.records("record"))
+
+    world.health.mode, world.health.judge = "judge", broken
+    set_config(world, "greeting", "hello broken")
+    bad = gitrepo.commit(repo, {}, "A release that breaks the blog")
+    before = len(world.history("dev"))
+    proc = world.engine("run", "--json", "--branch", "main", "--sha", bad, "--before", world.shas["merge3"])
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    (report,) = json.loads(proc.stdout)["reports"]
+    assert report["status"] == "unhealthy" and not report["health"]["healthy"]
+    assert report["rollback"].startswith(f"rolled back to {world.shas['merge3'][:7]}, healthy again"), report["rollback"]
+    history = world.history("dev")
+    assert len(history) == before + 2 and history[0]["commit"] == world.shas["merge3"]
+    assert history[0]["message"].startswith(f"rollback of dev to {world.shas['merge3'][:7]} by ghost-gitops (automatic)")
+    assert not any("broken" in r["content"] for r in world.records("record"))
+    # the blog stays down whatever is deployed: one rollback, then a person is needed
+    world.health.mode = "down"
+    gitrepo.git(repo, "checkout", "-q", "-B", "main", world.shas["merge3"])
+    set_config(world, "greeting", "hello down")
+    down = gitrepo.commit(repo, {}, "Another release")
+    before = len(world.history("dev"))
+    proc = world.engine("run", "--json", "--branch", "main", "--sha", down, "--before", world.shas["merge3"])
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    (report,) = json.loads(proc.stdout)["reports"]
+    assert report["status"] == "unhealthy" and "needs a person" in report["rollback"], report["rollback"]
+    history = world.history("dev")
+    assert len(history) == before + 2, "exactly one rollback, never a loop"
+    assert [h["message"].startswith("rollback of dev") for h in history[:2]] == [True, False]
+    tags = json.loads(world.pulumi("stack", "tag", "ls", "--json", "--stack", "dev").stdout)
+    assert tags["gitops:health"].startswith("unhealthy at ")
+    # back to a healthy blog on main's head, for the rest of the story
+    world.health.mode = "healthy"
+    gitrepo.git(repo, "checkout", "-q", "-B", "main", world.shas["merge3"])
+    assert _report(world.engine("up", "--stack", "dev", "--json"))["health"]["healthy"]
+
+
 def test_5_personal_branch_gets_its_stack_from_the_template_and_is_destroyed_on_delete(world: World) -> None:
     repo = world.repo
     gitrepo.git(repo, "checkout", "-q", "-b", "dev/alice")
@@ -302,7 +402,7 @@ def test_5_personal_branch_gets_its_stack_from_the_template_and_is_destroyed_on_
     assert outputs["sharedZones"] == ["zone-a", "zone-b"], "the shared stack is read through its backend name"
     stack_file = (repo / "Pulumi.dev-alice.yaml").read_text()
     assert "secure:" in stack_file and "organization/fixture/dev" in stack_file
-    tokens = [r["content"] for r in world.records("record") if r["content"] == CANARY]
+    tokens = [r["content"] for r in world.records("record") if r["content"] == ROTATED]
     assert len(tokens) == 2, "the template's secure value reaches the personal stack intact"
     assert "dev-alice" in world.stacks()
     gitrepo.git(repo, "checkout", "-q", "main")
@@ -312,7 +412,7 @@ def test_5_personal_branch_gets_its_stack_from_the_template_and_is_destroyed_on_
     assert world.stacks() == {"dev"}
     # the rule's before_destroy_config ran an `up` in teardown mode first
     assert [r["content"] for r in world.records("record") if r["content"].startswith("torn down")] == ["torn down dev-alice"]
-    assert len([r for r in world.records("record") if r["content"] == CANARY]) == 1
+    assert len([r for r in world.records("record") if r["content"] == ROTATED]) == 1
 
 
 def test_6_expire_and_history_use_real_timestamps(world: World) -> None:

@@ -15,6 +15,7 @@ Record("token", cloud, token)
 pulumi.export("zones", zones)
 pulumi.export("token", token)
 pulumi.export("environment", config.get("environment"))
+pulumi.export("healthUrl", config.get("healthUrl") or "")
 shared = config.get("sharedStack")
 if shared:
     pulumi.export("sharedZones", pulumi.StackReference("shared", stack_name=shared).get_output("zones"))

@@ -1,0 +1,76 @@
+"""A Ghost-like health endpoint on 127.0.0.1 (a real HTTP server in a thread) whose answers tests choose.
+
+Modes: ``healthy``; ``booting`` (``booting_left`` answers of 503, then 200, as Ghost does while it migrates);
+``down`` (503 forever); ``redirect`` (302 to the healthy path, as Ghost does for a wrong scheme or host);
+``loop`` (302 to itself); ``judge`` (asks ``judge()`` -- e.g. healthy unless the deployed "cloud" says broken).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PATH = "/ghost/api/admin/site/"
+
+
+@dataclass
+class HealthServer:
+    mode: str = "healthy"
+    booting_left: int = 0
+    judge: Callable[[], bool] = lambda: True
+    hits: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def answer(self, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+        self.hits.append(path)
+        ok: tuple[int, dict[str, str], dict[str, Any]] = (200, {}, {"site": {"title": "Ghost", "version": "6.65"}})
+        unavailable: tuple[int, dict[str, str], dict[str, Any]] = (503, {}, {"errors": [{"message": "Ghost is starting"}]})
+        if path == "/healthy":
+            return ok
+        if self.mode == "booting":
+            if self.booting_left > 0:
+                self.booting_left -= 1
+                return unavailable
+            return ok
+        if self.mode == "down":
+            return unavailable
+        if self.mode == "redirect":
+            return 302, {"Location": "/healthy"}, {}
+        if self.mode == "loop":
+            return 302, {"Location": PATH}, {}
+        if self.mode == "judge":
+            return ok if self.judge() else unavailable
+        return ok
+
+
+@contextmanager
+def serve(server: HealthServer) -> Iterator[HealthServer]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, headers, body = server.answer(self.path)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}{PATH}"
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
