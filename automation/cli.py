@@ -345,19 +345,78 @@ def cmd_expire(args: argparse.Namespace, ctx: Context) -> int:
 
     from automation.environments import load_environments
     from automation.events import Request
-    from automation.planner import expired
+    from automation.planner import EXTENDED_TAG, expired
 
     root = _project_root(args.project_dir)
     envs = load_environments(root)
     now = args.now or datetime.now(UTC)
     engine = _engine(args, root, ctx, envs)
-    the_plan = expired(envs, engine.stacks(), now)
+    stacks = engine.stacks()
+    extensions = {}
+    for info in stacks:
+        route = envs.by_stack(info.name)
+        if route is not None and route.kind == "personal":
+            value = engine.tags(info.name).get(EXTENDED_TAG)
+            try:
+                extensions[info.name] = datetime.fromisoformat(value) if value else None
+            except ValueError:
+                ctx.err.write(f"warning: {info.name}: tag {EXTENDED_TAG}={value!r} is not a time; ignored\n")
+    git = _git(root, ctx.environ)
+    branches = None
+    if args.remote and git is not None:
+        branches, how = git.remote_branches(args.remote)
+        if branches is None:
+            ctx.err.write(f"warning: deleted branches not checked: {how}; only the ttl applies\n")
+    the_plan = expired(envs, stacks, now, branches=branches,
+                       extensions={k: v for k, v in extensions.items() if v is not None})
+    _notify(the_plan.notices, ctx)
     if args.dry_run:
         json.dump(the_plan.to_json(), ctx.out, indent=2)
         ctx.out.write("\n")
         return 0
-    return _execute(args, ctx, root, envs, Request(event="schedule", actor="ttl"), _git(root, ctx.environ), the_plan,
-                    engine)
+    return _execute(args, ctx, root, envs, Request(event="schedule", actor="ttl"), git, the_plan, engine)
+
+
+def _notify(notices: tuple[str, ...], ctx: Context) -> None:
+    """Warnings for people: stderr, a GitHub Actions annotation, and the job summary."""
+    if not notices:
+        return
+    for notice in notices:
+        ctx.err.write(f"warning: {notice}\n")
+        if ctx.environ.get("GITHUB_ACTIONS") == "true":
+            ctx.out.write(f"::warning title=personal stack expiring::{notice}\n")
+    summary = ctx.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write("### ⏳ Personal stacks about to expire\n\n" + "".join(f"- {n}\n" for n in notices) + "\n")
+        except OSError as exc:
+            ctx.err.write(f"warning: could not write the job summary: {exc.strerror}\n")
+
+
+def cmd_extend(args: argparse.Namespace, ctx: Context) -> int:
+    """Keep a personal stack past its ttl: it then expires ``--days`` from now (at the earliest)."""
+    from datetime import UTC, datetime, timedelta
+
+    from automation.environments import load_environments
+    from automation.planner import EXTENDED_TAG
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    route = envs.by_stack(args.stack)
+    if route is None or route.kind != "personal":
+        raise ConfigError(f"extend --stack {args.stack!r}: only personal stacks expire (environment stacks never do)")
+    if args.days > 90:
+        raise ConfigError(f"extend --days {args.days}: at most 90 (extend again later if still needed)")
+    engine = _engine(args, root, ctx, envs)
+    until = (datetime.now(UTC) + timedelta(days=args.days)).replace(microsecond=0)
+    engine.set_tags(args.stack, {EXTENDED_TAG: until.isoformat()})
+    who = _operator(ctx) or "unknown"
+    if args.json:
+        ctx.out.write(json.dumps({"stack": args.stack, "expires_after": until.isoformat(), "by": who}) + "\n")
+    else:
+        ctx.out.write(f"{args.stack} is kept until at least {until:%Y-%m-%d %H:%M} UTC (extended by {who})\n")
+    return 0
 
 
 def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
@@ -665,12 +724,21 @@ def build_parser() -> argparse.ArgumentParser:
         _engine_args(p)
         p.set_defaults(func=cmd_stack_operation, rollback=False, yes_destroy_environment=False)
 
-    expire = sub.add_parser("expire", help="destroy personal stacks idle for longer than their rule's ttl_days")
+    expire = sub.add_parser("expire", help="destroy personal stacks past their ttl or whose branch is gone; warn "
+                            "about those close to it")
     expire.add_argument("--dry-run", action="store_true", help="print the plan (as JSON) instead of running it")
     expire.add_argument("--now", type=_timestamp, help="judge idleness as of this ISO 8601 time with offset "
                         "(e.g. 2026-12-24T00:00:00+00:00: what would expire by then; default: now)")
+    expire.add_argument("--remote", default="origin", help="destroy personal stacks whose branch is gone from this "
+                        "remote (default origin; '' to skip the check)")
     _engine_args(expire)
     expire.set_defaults(func=cmd_expire)
+
+    extend = sub.add_parser("extend", help="keep a personal stack past its ttl, until DAYS from now")
+    extend.add_argument("--stack", required=True)
+    extend.add_argument("--days", type=_positive_int, required=True, help="keep it at least this many days (max 90)")
+    _engine_args(extend)
+    extend.set_defaults(func=cmd_extend)
 
     drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
     drift.add_argument("--stack", action="append", help="an environment stack (repeatable; default: all environments)")

@@ -52,6 +52,16 @@ class Git:
         self._run("fetch", "--no-tags", "--quiet", f"--depth={depth}", "origin", *wanted)
         return all(self.has_commit(s) for s in wanted)
 
+    def remote_branches(self, remote: str = "origin") -> tuple[frozenset[str] | None, str]:
+        """The branch names on ``remote`` (``git ls-remote --heads``), or None and why they cannot be listed."""
+        if self._run("remote", "get-url", remote).returncode != 0:
+            return None, f"this clone has no remote {remote!r}"
+        proc = self._run("ls-remote", "--heads", remote)
+        if proc.returncode != 0:
+            return None, f"git ls-remote {remote} failed: {proc.stderr.strip()[-300:]}"
+        names = frozenset(line.split("refs/heads/", 1)[1] for line in proc.stdout.splitlines() if "refs/heads/" in line)
+        return names, f"{len(names)} branch(es) on {remote}"
+
     def diff_names(self, base: str, head: str) -> tuple[str, ...]:
         proc = self._run("diff", "--name-only", "--no-renames", f"{base}..{head}")
         if proc.returncode != 0:

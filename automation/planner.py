@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,12 +49,16 @@ class Plan:
     event: str
     operations: tuple[Operation, ...]
     changed_files_source: str | None = None
+    #: things a person should know that are not operations (a personal stack about to expire)
+    notices: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"operations": [op.to_json() for op in self.operations]}
         doc["event"] = self.event
         if self.changed_files_source:
             doc["changed_files_source"] = self.changed_files_source
+        if self.notices:
+            doc["notices"] = list(self.notices)
         return doc
 
     def github_matrix(self) -> dict[str, Any]:
@@ -185,24 +189,55 @@ def _plan_dispatch(request: Request, envs: Environments) -> Plan:
     return Plan(request.event, (_op(route, operation, f"manual {operation} of {route.stack}{who}", request),))  # type: ignore[arg-type]
 
 
-def expired(envs: Environments, stacks: Iterable[StackInfo], now: datetime) -> Plan:
-    """Destroy personal stacks idle for longer than their rule's ``ttl_days`` (rules with ``auto_destroy`` only)."""
-    ops = []
+#: the engine's stack tag holding an extension of a personal stack's ttl (ISO 8601 time, UTC)
+EXTENDED_TAG = "expires-after"
+
+
+def expiry(info: StackInfo, ttl_days: int, extended: datetime | None) -> datetime | None:
+    """When a personal stack expires: its ttl counted from its last deployment, or a later extension."""
+    if info.last_update is None:
+        return extended
+    last = info.last_update if info.last_update.tzinfo else info.last_update.replace(tzinfo=UTC)
+    due = last + timedelta(days=ttl_days)
+    return max(due, extended) if extended is not None else due
+
+
+def expired(envs: Environments, stacks: Iterable[StackInfo], now: datetime, *, branches: frozenset[str] | None = None,
+            extensions: Mapping[str, datetime] | None = None) -> Plan:
+    """Destroy personal stacks (rules with ``auto_destroy`` only) past their ttl -- counted from the last deployment,
+    or until an extension -- and those whose branch no longer exists on the remote (when ``branches`` is known).
+    Stacks within ``ttl_warn_days`` of expiring get a notice. Environment stacks are never touched."""
+    ops: list[Operation] = []
+    notices: list[str] = []
     for info in sorted(stacks, key=lambda s: s.name):
         route = envs.by_stack(info.name)
-        if route is None or route.kind != "personal" or not route.rule.ttl_days or not route.rule.auto_destroy:
+        if route is None or route.kind != "personal" or not route.rule.auto_destroy:
             continue
-        if info.last_update is None:
-            continue
-        last = info.last_update if info.last_update.tzinfo else info.last_update.replace(tzinfo=UTC)
-        idle = now - last
-        if idle > timedelta(days=route.rule.ttl_days):
+        if branches is not None and route.branch not in branches:
             ops.append(Operation(stack=info.name, operation="destroy", branch=route.branch, kind="personal",
-                                 reason=f"personal stack {info.name} idle for {idle.days} days, past its ttl of "
-                                        f"{route.rule.ttl_days} days"))
+                                 reason=f"personal stack {info.name}: its branch {route.branch!r} no longer exists on "
+                                        "the remote"))
+            continue
+        if not route.rule.ttl_days:
+            continue
+        due = expiry(info, route.rule.ttl_days, (extensions or {}).get(info.name))
+        if due is None:
+            continue
+        if now >= due:
+            last = info.last_update
+            idle = f"idle for {(now - last).days} days" if last else "never deployed"
+            extended = " (after its extension)" if (extensions or {}).get(info.name) == due else ""
+            ops.append(Operation(stack=info.name, operation="destroy", branch=route.branch, kind="personal",
+                                 reason=f"personal stack {info.name} {idle}, past its ttl of {route.rule.ttl_days} "
+                                        f"days{extended}"))
+        elif now >= due - timedelta(days=route.rule.ttl_warn_days):
+            left = due - now
+            notices.append(f"personal stack {info.name} expires at {due:%Y-%m-%d %H:%M} UTC (in {left.days}d "
+                           f"{left.seconds // 3600}h): push to {route.branch} or run `python -m automation extend "
+                           f"--stack {info.name} --days N` to keep it")
     if not ops:
-        ops.append(Operation(stack=None, operation="none", reason="no personal stack is past its ttl"))
-    return Plan("expire", tuple(ops))
+        ops.append(Operation(stack=None, operation="none", reason="no personal stack is past its ttl or without its branch"))
+    return Plan("expire", tuple(ops), notices=tuple(notices))
 
 
 def rollback_commit(history: Iterable[HistoryEntry], to: str | None = None, steps: int = 1) -> tuple[str, str]:

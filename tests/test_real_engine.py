@@ -439,6 +439,42 @@ def test_6_expire_and_history_use_real_timestamps(world: World) -> None:
     assert never.returncode == 0 and json.loads(never.stdout)["updates"] == []
 
 
+def test_6a_expire_warns_before_the_ttl_honours_extensions_and_destroys_stacks_whose_branch_is_gone(world: World) -> None:
+    repo = world.repo
+    remote = world.tmp / "origin.git"
+    gitrepo.git(world.tmp, "init", "-q", "--bare", str(remote))
+    gitrepo.git(repo, "remote", "add", "origin", str(remote))
+    gitrepo.git(repo, "checkout", "-q", "-b", "dev/carol")
+    head = gitrepo.commit(repo, {"CAROL.md": "carol\n"}, "Start carol")
+    gitrepo.git(repo, "push", "-q", "origin", "main", "dev/carol")
+    assert _report(world.engine("run", "--json", event=push_event(world, "dev/carol", "", head, "carol", created=True)))["status"] == "succeeded"
+    gitrepo.git(repo, "checkout", "-q", "main")
+    now = datetime.now(UTC)
+    soon = world.engine("expire", "--dry-run", "--now", (now + timedelta(days=12)).isoformat(),
+                        GITHUB_ACTIONS="true")
+    assert soon.returncode == 0, soon.stderr
+    assert "::warning title=personal stack expiring::personal stack dev-carol expires at" in soon.stdout
+    assert "extend --stack dev-carol --days N" in soon.stderr
+    plan = json.loads(soon.stdout[soon.stdout.index("{"):])
+    assert [op["operation"] for op in plan["operations"]] == ["none"] and len(plan["notices"]) == 1
+    assert "personal stacks about to expire" in (world.tmp / "summary.md").read_text().lower()
+    # an extension keeps it past its ttl
+    extended = world.engine("extend", "--stack", "dev-carol", "--days", "30", "--json")
+    assert extended.returncode == 0, extended.stderr
+    later = world.engine("expire", "--dry-run", "--now", (now + timedelta(days=20)).isoformat())
+    assert [op["operation"] for op in json.loads(later.stdout)["operations"]] == ["none"], later.stdout
+    assert world.engine("extend", "--stack", "dev", "--days", "3").returncode == 2  # environments never expire
+    assert world.engine("extend", "--stack", "dev-carol", "--days", "0").returncode == 2
+    # the branch is deleted on the remote (and the delete event was missed): expire destroys the stack
+    gitrepo.git(repo, "push", "-q", "origin", "--delete", "dev/carol")
+    gone = world.engine("expire", "--dry-run")
+    ops = json.loads(gone.stdout)["operations"]
+    assert [(op["stack"], op["operation"]) for op in ops] == [("dev-carol", "destroy")], ops
+    assert "no longer exists on the remote" in ops[0]["reason"]
+    assert _report(world.engine("expire", "--json"))["status"] == "succeeded"
+    assert world.stacks() == {"dev"}, "only the personal stack went; the environment is never touched"
+
+
 def test_6b_drift_made_out_of_band_is_detected_with_exit_5(world: World) -> None:
     clean = world.engine("drift", "--json")
     assert clean.returncode == 0, clean.stderr
