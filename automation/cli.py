@@ -239,7 +239,10 @@ def _redactor(ctx: Context) -> Redactor:
 
 def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environments, request: Request,
              git: Git | None, the_plan: Plan, engine: Engine | None = None) -> int:
+    from dataclasses import replace
+
     from automation.engine import Progress
+    from automation.interrupt import Interrupts
     from automation.locking import StackLocks
     from automation.publish import github_client, publish, resolve_audit, review_lookup
     from automation.runner import RunContext, RunOptions, exit_code, run_all
@@ -259,7 +262,8 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
                                                 skip_health=getattr(args, "skip_health_check", False)),
                              review=review_lookup(gh, audit) if request.event == "push" else None,
                              engine_for=lambda tree, tree_envs: _engine(args, tree, ctx, tree_envs))
-        result = run_all(run_ctx, the_plan, request, audit)
+        with Interrupts(progress.message, grace_s=args.stop_grace).installed() as interrupts:
+            result = run_all(replace(run_ctx, interrupted=interrupts), the_plan, request, audit)
         redact = _redactor(ctx)
         _emit(result.reports, args, ctx, redact)  # every finished operation's report is published,
         publish(result.reports, request, ctx.environ, gh, redact, ctx.err)  # even when a later one stopped the run
@@ -674,6 +678,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
                    help="first wait in seconds between those attempts, doubling up to 120 (default 5)")
     g.add_argument("--heartbeat", type=_seconds, default=60.0,
                    help="seconds between 'still creating X (6m)' lines for long steps (default 60; 0: none)")
+    g.add_argument("--stop-grace", type=_seconds, default=30.0, help="on SIGINT/SIGTERM: seconds the Pulumi CLI gets "
+                   "to stop gracefully before it is killed (default 30)")
     g.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 

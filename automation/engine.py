@@ -158,6 +158,9 @@ class Engine(Protocol):
         """A refresh preview: resources whose cloud state differs from the recorded one (op other than `same`)."""
     def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]: ...
     def deployed_commit(self, stack: str) -> str | None: ...
+    def release(self, stack: str) -> str:
+        """After an interrupted operation: cancel a backend lock its stopped CLI left (never a live one's); says what
+        it did."""
     def tags(self, stack: str) -> Mapping[str, str]:
         """The engine's own tags of a stack (health, ttl extension), without any backend prefix; {} if missing."""
     def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:

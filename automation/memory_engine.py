@@ -192,6 +192,10 @@ class MemoryEngine:
             infos.append(StackInfo(name=path.stem, last_update=last))
         return tuple(infos)
 
+    def release(self, stack: str) -> str:
+        """The memory engine holds no backend lock."""
+        return f"no lock left on {stack}"
+
     def tags(self, stack: str) -> Mapping[str, str]:
         """The engine's tags of ``stack`` (without the prefix); {} for a missing stack."""
         return dict(self._load(stack).get("tags", {})) if self._path(stack).exists() else {}

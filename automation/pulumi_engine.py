@@ -466,6 +466,23 @@ class PulumiEngine:
             advice = "not locked and nothing pending: safe to operate"
         return StackStatus(stack, True, tuple(locks), pending, advice)
 
+    def release(self, stack: str) -> str:
+        """After an interrupted operation: cancel the lock a stopped CLI left behind (never a live one's)."""
+        from pulumi import automation as auto
+
+        status = self.status(stack)
+        pending = (f"; {len(status.pending_operations)} pending operation(s) remain: run `python -m automation recover "
+                   f"--stack {stack} --yes`" if status.pending_operations else "")
+        if not status.locks:
+            return f"no lock left on {stack}{pending}"
+        if any(lock["alive"] for lock in status.locks):
+            return f"the lock on {stack} belongs to a process that still runs: not cancelled{pending}"
+        try:
+            auto.Stack.select(stack, self._workspace()).cancel()
+        except auto.CommandError as exc:
+            return f"could not cancel the lock on {stack} ({_tail(exc, 1)}): {recovery_hint(stack)}"
+        return f"cancelled the lock the stopped CLI left on {stack}{pending}"
+
     def recover(self, stack: str, progress: Progress) -> StackStatus:
         """Cancel a stale lock and clear pending creates (refresh with clear_pending_creates). Refuses when the lock's
         process is still running on this host. Returns the status afterwards."""

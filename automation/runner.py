@@ -72,6 +72,8 @@ class RunContext:
     engine_for: Callable[[Path, Environments], Engine] | None = None
     #: the health check (tests pass a fake clock/sleep through it)
     probe: Callable[..., HealthResult] | None = None
+    #: the signal that interrupted the run (SIGTERM, SIGINT), or None (automation.interrupt)
+    interrupted: Callable[[], str | None] = lambda: None
 
 
 def retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcome:
@@ -234,6 +236,14 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             raise
         return replace(base, status="none", reason=f"{op.reason}: {exc}, nothing to destroy")
     except OperationFailed as exc:
+        signal_name = ctx.interrupted()
+        if signal_name is not None and op.mutating:
+            released = ctx.engine.release(op.stack)
+            ctx.progress.message(f"{op.operation} of {op.stack} interrupted by {signal_name}: {released}")
+            return replace(base, status="interrupted", error=f"interrupted by {signal_name}: {exc}",
+                           message=target.message, notes=(*notes, released))
+        if signal_name is not None:
+            return replace(base, status="interrupted", error=f"interrupted by {signal_name}: {exc}", notes=notes)
         return replace(base, status="failed", error=str(exc), message=target.message, notes=notes)
     report = replace(base, status="succeeded", outcome=outcome, notes=notes,
                      message=target.message if op.operation == "up" else None)
@@ -369,6 +379,11 @@ def run_all(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | No
     the remaining ones are reported as skipped, and the error is returned so the reports are published first."""
     reports: list[Report] = []
     for index, op in enumerate(plan.operations):
+        signal_name = ctx.interrupted()
+        if signal_name is not None:
+            reports.extend(Report(stack=later.stack, operation=later.operation, status="interrupted", commit=later.sha,
+                                  reason=f"not started: {signal_name} received") for later in plan.operations[index:])
+            break
         try:
             reports.append(run_operation(ctx, op, request, audit))
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from automation.engine import ResourceChange
@@ -88,3 +90,37 @@ def test_probe_without_a_url_or_server_is_unhealthy_and_says_why() -> None:
         url = server.url
     closed = probe(url, HealthSpec(timeout_s=0.2, interval_s=0.05))
     assert not closed.healthy and "ConnectError" in closed.detail
+
+
+def test_interrupts_forward_sigint_then_kill_after_the_grace_or_a_second_signal() -> None:
+    import signal
+    import time
+
+    from automation.interrupt import Interrupts
+
+    sent: list[tuple[int, int]] = []
+    lines: list[str] = []
+    handler = Interrupts(lines.append, grace_s=0.2, children=lambda: [4242], kill=lambda pid, sig: sent.append((pid, sig)))
+    assert handler() is None
+    handler.handle(signal.SIGTERM)
+    assert handler() == "SIGTERM" and sent == [(4242, signal.SIGINT)]
+    time.sleep(0.5)
+    assert sent[-1] == (4242, signal.SIGKILL) and "did not stop within 0.2s" in lines[-1]
+    again = Interrupts(lines.append, grace_s=60, children=lambda: [7], kill=lambda pid, sig: sent.append((pid, sig)))
+    again.handle(signal.SIGTERM)
+    again.handle(signal.SIGTERM)
+    assert sent[-2:] == [(7, signal.SIGINT), (7, signal.SIGKILL)]
+
+
+def test_cli_children_finds_only_pulumi_children_of_the_process(tmp_path: Path) -> None:
+    import subprocess
+
+    from automation.interrupt import cli_children
+
+    sleeper = subprocess.Popen(["sleep", "5"])
+    try:
+        assert sleeper.pid not in cli_children(), "only processes named pulumi are stopped"
+        assert cli_children(parent=sleeper.pid) == []
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -560,6 +560,36 @@ def test_8_a_killed_up_leaves_a_lock_and_the_next_run_says_what_to_do(world: Wor
     assert recovered.returncode == 0, recovered.stderr
 
 
+def test_8b_sigterm_stops_the_cli_within_the_grace_period_reports_interrupted_and_releases_the_lock(world: World) -> None:
+    _slow(world, "20")
+    summary = world.tmp / "summary.md"
+    summary.write_text("")
+    proc = world.start("up", "--stack", "dev", "--json", "--heartbeat", "1", "--stop-grace", "3")
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "still updating" not in seen:
+        seen += proc.stderr.readline()
+    assert "still updating" in seen, seen
+    started = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)  # as a CI timeout does: to the engine only, not to its process group
+    out, err = proc.communicate(timeout=120)
+    took = time.monotonic() - started
+    world.outputs += [out, err]
+    assert proc.returncode == 130, (out, err)
+    assert took < 15, f"bounded: the CLI gets 3 s, then it is stopped ({took:.1f}s)"
+    assert "SIGTERM received: asking the Pulumi CLI to stop" in err and "did not stop within 3s: killed" in err, err
+    (report,) = json.loads(out)["reports"]
+    assert report["status"] == "interrupted" and "interrupted by SIGTERM" in report["error"]
+    assert any("cancelled the lock the stopped CLI left on dev" in n for n in report["notes"]), report["notes"]
+    assert "interrupted" in summary.read_text()
+    state = json.loads(world.engine("status", "--stack", "dev", "--json").stdout)
+    assert state["locks"] == [], "the lock is released: the next run is not blocked"
+    if state["pending_operations"]:
+        assert world.engine("recover", "--stack", "dev", "--yes").returncode == 0
+    assert world.engine("up", "--stack", "dev", "--json").returncode == 0
+
+
 def test_9_canaries_never_leak(world: World) -> None:
     summary = world.tmp / "summary.md"
     published = [c["body"] for c in world.gh.comments.values()] + [summary.read_text() if summary.exists() else ""]

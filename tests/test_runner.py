@@ -247,3 +247,22 @@ def test_deploying_without_a_pulumi_cli_exits_4_with_how_to_get_it(tmp_path: Pat
                 environ=no_cli, out=io.StringIO(), err=err)
     assert code == 4
     assert "bash .ci/build-pulumi" in err.getvalue() and "--install-cli" in err.getvalue()
+
+
+def test_an_interrupted_operation_is_reported_and_the_rest_is_not_started(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from automation.errors import OperationFailed
+
+    engine = MemoryEngine(tmp_path / "state", tiny_program, failures={"up": [None, OperationFailed("CLI stopped")]})
+    ctx, _, _ = context(tmp_path, engine)
+    # SIGTERM arrives while the second up of dev runs: the CLI stops, that up fails
+    ctx = replace(ctx, interrupted=lambda: "SIGTERM" if engine.calls.count(("up", "dev")) >= 2 else None)
+    run_plan(ctx, up("dev"), Request(event="manual"), None)
+    two = Plan("manual", up("dev").operations + up("dev-alice").operations)
+    reports = run_plan(ctx, two, Request(event="manual"), None)
+    assert [r.status for r in reports] == ["interrupted", "interrupted"]
+    assert reports[0].error == "interrupted by SIGTERM: CLI stopped" and reports[0].notes == ("no lock left on dev",)
+    assert reports[1].reason == "not started: SIGTERM received"
+    assert exit_code(reports) == 130
+    assert engine.calls.count(("up", "dev-alice")) == 0
