@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from automation.environments import Environments
     from automation.events import Request
     from automation.git import Git
+    from automation.github import GitHubClient
     from automation.planner import Plan
     from automation.pulumi_engine import PulumiEngine
     from automation.render import Redactor, Report
+    from automation.runner import RunContext
 
 
 class _Parser(argparse.ArgumentParser):
@@ -448,15 +450,22 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
 DRIFT_EXIT_CODE = 5
 
 
+DRIFT_LABEL = "ghost-gitops-drift"
+
+
 def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
-    """Refresh previews of environment stacks: exit 5 when any resource drifted, with each one and its keys."""
+    """Refresh previews of environment stacks: exit 5 when any resource drifted, with each one and its keys.
+    ``--remediate`` refreshes and re-applies the stacks whose rule allows it; ``--issues`` keeps one GitHub issue per
+    drifted stack (opened, updated, closed when clean)."""
     import functools
+    from dataclasses import replace
 
     from automation.engine import Progress, Target
     from automation.environments import load_environments
     from automation.errors import StackMissing
+    from automation.events import Request
     from automation.locking import StackLocks
-    from automation.publish import publish
+    from automation.publish import github_client, publish
     from automation.render import Report
     from automation.runner import RunContext, RunOptions, retry_busy
 
@@ -468,34 +477,109 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
         if route is None or route.kind != "environment":
             raise ConfigError(f"drift --stack {stack!r}: not an environment stack of {envs.source} "
                               f"(environments: {', '.join(envs.environment_stacks())})")
+    request = Request(event="schedule", actor=_operator(ctx))
+    gh = github_client(ctx.environ, request) if args.issues else None
+    if args.issues and gh is None:
+        raise ConfigError("drift --issues needs GITHUB_TOKEN and GITHUB_REPOSITORY (the workflow's token with "
+                          "`issues: write`)")
     engine = _engine(args, root, ctx, envs)
     for problem in (engine.unavailable(), engine.preflight(envs.tools)):
         if problem is not None:
             raise problem
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
-    locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout)
-    run_ctx = RunContext(root=root, envs=envs, engine=engine, locks=locks, progress=progress,
-                         options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait))
-    reports = []
-    for stack in stacks:
+    locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout,
+                       notify=progress.message)
+    run_ctx = RunContext(root=root, envs=envs, engine=engine, locks=locks, progress=progress, git=_git(root, ctx.environ),
+                         options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait),
+                         engine_for=lambda tree, tree_envs: _engine(args, tree, ctx, tree_envs))
+
+    def check(stack: str) -> Report:
         target = Target(stack=stack, config=envs.stack_config(root, stack), message=f"drift check of {stack}")
         try:
             outcome = retry_busy(run_ctx, stack, functools.partial(engine.drift, target, progress))
         except StackMissing:
-            reports.append(Report(stack=stack, operation="drift", status="none", reason=f"{stack} is not deployed"))
-            continue
+            return Report(stack=stack, operation="drift", status="none", reason=f"{stack} is not deployed")
         drifted = [c for c in outcome.changes if c.op != "same"]
         reason = (f"{len(drifted)} resource(s) differ from the recorded state: "
                   + "; ".join(f"{c.op} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else "") for c in drifted)
                   if drifted else "no drift: the cloud matches the recorded state")
-        reports.append(Report(stack=stack, operation="drift", status="drifted" if drifted else "succeeded",
-                              reason=reason, outcome=outcome))
-    redact = _redactor(ctx)
-    _emit(tuple(reports), args, ctx, redact)
-    from automation.events import Request
+        return Report(stack=stack, operation="drift", status="drifted" if drifted else "succeeded", reason=reason,
+                      outcome=outcome)
 
-    publish(tuple(reports), Request(event="schedule"), ctx.environ, None, redact, ctx.err)
+    reports = [check(stack) for stack in stacks]
+    if args.remediate:
+        reports = [_remediate(run_ctx, report, request, check) if report.status == "drifted" else report
+                   for report in reports]
+    redact = _redactor(ctx)
+    try:
+        if gh is not None:
+            reports = [replace(r, notes=(*r.notes, _drift_issue(gh, r, redact))) for r in reports if r.stack]
+        _emit(tuple(reports), args, ctx, redact)
+        publish(tuple(reports), request, ctx.environ, None, redact, ctx.err)
+    finally:
+        if gh is not None:
+            gh.close()
     return DRIFT_EXIT_CODE if any(r.status == "drifted" for r in reports) else 0
+
+
+def _remediate(run_ctx: RunContext, report: Report, request: Request, check: Callable[[str], Report]) -> Report:
+    """Refresh (accept what the cloud holds), then `up` (re-apply the program), then check again."""
+    from dataclasses import replace
+
+    from automation.planner import Operation, Plan
+    from automation.runner import run_all
+
+    assert report.stack is not None
+    route = run_ctx.envs.by_stack(report.stack)
+    assert route is not None
+    if not route.rule.drift_remediation:
+        return replace(report, notes=(*report.notes, f"not remediated: drift_remediation is off for {report.stack} "
+                                      f"in {run_ctx.envs.source}; a person decides (`up` re-applies the program)"))
+    sha = run_ctx.git.head() if run_ctx.git is not None else None
+    who = request.actor or "unknown"
+    reason = f"drift remediation of {report.stack} by {who}"
+    ops = (Operation(stack=report.stack, operation="refresh", branch=route.branch, sha=sha, kind=route.kind,
+                     reason=f"{reason}: record what the cloud holds"),
+           Operation(stack=report.stack, operation="up", branch=route.branch, sha=sha, kind=route.kind,
+                     reason=f"{reason}: re-apply the program at {(sha or 'the work tree')[:7]}"))
+    result = run_all(run_ctx, Plan("schedule", ops), request, None)
+    problems = [f"{r.operation}: {r.error}" for r in result.reports if r.failed or r.status != "succeeded"]
+    if result.error is not None or problems:
+        detail = str(result.error) if result.error is not None else "; ".join(problems)
+        return replace(report, error=f"remediation failed: {detail}")
+    after = check(report.stack)
+    if after.status == "succeeded":
+        return replace(after, status="remediated", reason=f"drift remediated (refresh, then up of "
+                       f"{(sha or 'the work tree')[:7]}): {report.reason}")
+    return replace(after, notes=(*after.notes, "remediation ran but the stack still drifts"))
+
+
+def _drift_issue(gh: GitHubClient, report: Report, redact: Redactor) -> str:
+    """Keep the stack's drift issue in step with the report; says what it did."""
+    from datetime import UTC, datetime
+
+    from automation.github import GitHubError
+    from automation.render import render_markdown
+
+    assert report.stack is not None
+    marker = f"<!-- ghost-gitops:drift stack={report.stack} -->"
+    try:
+        if report.status == "drifted":
+            body = (f"{marker}\nThe nightly drift check found resources of `{report.stack}` that differ from the "
+                    "recorded state. Re-apply the program (`python -m automation drift --stack "
+                    f"{report.stack} --remediate`, where `drift_remediation` allows it, or an `up`), or bring the "
+                    "change into the code. This issue is updated by every check and closed when the stack is "
+                    "clean.\n\n" + render_markdown(report, redact=redact, limit=60_000))
+            number, what = gh.open_or_update_issue(marker, DRIFT_LABEL, f"Drift detected in stack {report.stack}", body)
+            return f"drift issue #{number} {what}"
+        if report.status in ("succeeded", "remediated"):
+            when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            closed = gh.close_issue(marker, DRIFT_LABEL, f"No drift in `{report.stack}` as of {when}: "
+                                    f"{redact(report.reason)}")
+            return f"drift issue #{closed} closed" if closed else "no open drift issue"
+    except GitHubError as exc:
+        return f"drift issue not updated: {exc}"
+    return "no drift issue change"
 
 
 # -- rollback --------------------------------------------------------------------------------------
@@ -748,6 +832,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
     drift.add_argument("--stack", action="append", help="an environment stack (repeatable; default: all environments)")
+    drift.add_argument("--remediate", action="store_true", help="refresh and re-apply drifted stacks whose rule sets "
+                       "drift_remediation (audited), then check again")
+    drift.add_argument("--issues", action="store_true", help="keep one GitHub issue per drifted stack (opened, updated, "
+                       "closed when clean); needs GITHUB_TOKEN")
     _engine_args(drift)
     drift.set_defaults(func=cmd_drift)
 

@@ -111,11 +111,11 @@ class GitHubClient:
             raise GitHubError(f"GitHub {method} {path} failed: HTTP {response.status_code} {detail}".rstrip())
         return response
 
-    def _paginate(self, path: str) -> list[Mapping[str, Any]]:
+    def _paginate(self, path: str, params: Mapping[str, str] | None = None) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []
         page = 1
         while True:
-            batch = self._request("GET", path, params={"per_page": 100, "page": page}).json()
+            batch = self._request("GET", path, params={**(params or {}), "per_page": 100, "page": page}).json()
             if not isinstance(batch, list):
                 raise GitHubError(f"GitHub GET {path}: expected a list")
             items.extend(batch)
@@ -141,6 +141,40 @@ class GitHubClient:
             if marker in body:
                 return body
         return None
+
+    # -- issues (one per drifted stack) --------------------------------------------------------
+    def find_issue(self, marker: str, label: str) -> Mapping[str, Any] | None:
+        """The issue (open or closed, newest first) whose body holds ``marker``, among those labelled ``label``."""
+        issues = self._paginate(f"/repos/{self.repository}/issues",
+                                {"state": "all", "labels": label, "sort": "created", "direction": "desc"})
+        for issue in issues:
+            if "pull_request" not in issue and marker in str(issue.get("body") or ""):
+                return issue
+        return None
+
+    def open_or_update_issue(self, marker: str, label: str, title: str, body: str) -> tuple[int, str]:
+        """Open the issue holding ``marker`` (reopening it if closed) with this title and body, or create it.
+        Returns (number, "created" | "updated" | "reopened")."""
+        found = self.find_issue(marker, label)
+        if found is None:
+            created = self._request("POST", f"/repos/{self.repository}/issues",
+                                    json={"title": title, "body": body, "labels": [label]}).json()
+            return int(created["number"]), "created"
+        number = int(found["number"])
+        self._request("PATCH", f"/repos/{self.repository}/issues/{number}",
+                      json={"title": title, "body": body, "state": "open"})
+        return number, "reopened" if found.get("state") == "closed" else "updated"
+
+    def close_issue(self, marker: str, label: str, comment: str) -> int | None:
+        """Comment on and close the open issue holding ``marker``; None when there is none open."""
+        found = self.find_issue(marker, label)
+        if found is None or found.get("state") != "open":
+            return None
+        number = int(found["number"])
+        self._request("POST", f"/repos/{self.repository}/issues/{number}/comments", json={"body": comment})
+        self._request("PATCH", f"/repos/{self.repository}/issues/{number}", json={"state": "closed",
+                                                                                 "state_reason": "completed"})
+        return number
 
     # -- audit data -----------------------------------------------------------------------------
     def approvers(self, pr_number: int) -> tuple[str, ...]:

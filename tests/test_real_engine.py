@@ -489,11 +489,29 @@ def test_6b_drift_made_out_of_band_is_detected_with_exit_5(world: World) -> None
     (report,) = json.loads(drifted.stdout)["reports"]
     assert report["status"] == "drifted" and "settings" in report["reason"] and "content" in report["reason"]
     assert "edited by hand" not in drifted.stdout, "values are never shown, only the keys that differ"
-    # a drift check writes nothing: the state still says what was deployed, so a second check finds it again
-    assert world.engine("drift").returncode == 5
-    record.write_text(json.dumps(data))
-    assert world.engine("drift").returncode == 0
+    # a drift check writes nothing: the state still says what was deployed, so a second check finds it again;
+    # with --issues it keeps one issue for the stack, updated in place
+    first = world.engine("drift", "--issues")
+    assert first.returncode == 5, first.stderr
+    assert world.engine("drift", "--issues").returncode == 5
+    (issue,) = world.gh.issues.values()
+    assert issue["state"] == "open" and issue["title"] == "Drift detected in stack dev"
+    assert "settings" in issue["body"] and "content" in issue["body"] and "edited by hand" not in issue["body"]
+    assert [x["name"] for x in issue["labels"]] == ["ghost-gitops-drift"]
+    # remediation is opt-in per environment (the fixture's dev allows it): refresh, up, check again, close the issue
+    before = len(world.history("dev"))
+    fixed = world.engine("drift", "--remediate", "--issues", "--json", GITHUB_ACTOR="erin")
+    assert fixed.returncode == 0, (fixed.stdout, fixed.stderr)
+    (report,) = json.loads(fixed.stdout)["reports"]
+    assert report["status"] == "remediated" and "drift issue #1 closed" in report["notes"], report
+    assert json.loads(record.read_text())["content"] == data["content"], "the program's value is back in the cloud"
+    history = world.history("dev")
+    assert [h["kind"] for h in history[:2]] == ["update", "refresh"] and len(history) == before + 2
+    assert history[0]["message"].startswith("drift remediation of dev by erin: re-apply the program at ")
+    assert issue["state"] == "closed" and "No drift in `dev`" in issue["comments"][-1]
+    assert world.engine("drift", "--issues").returncode == 0 and len(world.gh.issues) == 1
     assert world.engine("drift", "--stack", "dev-alice").returncode == 2  # not an environment
+    assert world.engine("drift", "--issues", GITHUB_TOKEN="").returncode == 2  # no token: refused up front
 
 
 def _slow(world: World, seconds: str) -> str:
