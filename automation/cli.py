@@ -668,6 +668,32 @@ def _emit_status(status: Any, args: argparse.Namespace, ctx: Context) -> None:
     ctx.out.write(redact("\n".join(lines)) + "\n")
 
 
+# -- bootstrap -------------------------------------------------------------------------------------
+def cmd_bootstrap(args: argparse.Namespace, ctx: Context) -> int:
+    """Create (idempotently) the S3 state bucket, KMS key, GitHub OIDC provider and workflow roles of a team."""
+    import boto3
+
+    from automation.bootstrap import apply, plan_spec
+
+    spec = plan_spec(args.region, args.bucket, args.repo, args.prefix)
+    session = boto3.session.Session(region_name=spec.region)
+
+    def notify(line: str) -> None:
+        ctx.err.write(f"{line}\n")
+
+    result = apply(spec, session, endpoint_url=args.endpoint_url, notify=notify)
+    if args.json:
+        ctx.out.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return 0
+    ctx.out.write(("changed: " if result.changed else "nothing to change: ")
+                  + f"{sum(s.action != 'unchanged' for s in result.steps)} of {len(result.steps)} settings\n")
+    ctx.out.write(f"PULUMI_BACKEND_URL    {result.backend_url}\n--secrets-provider    {result.secrets_provider}\n")
+    for environment, arn in result.role_arns.items():
+        ctx.out.write(f"AWS_ROLE_ARN ({environment:<11}) {arn}   (GitHub environment `{environment}`, variable "
+                      "AWS_ROLE_ARN)\n")
+    return 0
+
+
 # -- doctor ----------------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     """Which Pulumi CLI, language host, backend, secrets provider and aws CLI the engine would use, and why."""
@@ -866,6 +892,16 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--pulumi-root", help="as for the engine commands")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     doctor.set_defaults(func=cmd_doctor)
+
+    boot = sub.add_parser("bootstrap", help="create the team backend: S3 state bucket, KMS key, GitHub OIDC provider, "
+                          "workflow roles (idempotent)")
+    boot.add_argument("--region", required=True, help="AWS region of the bucket and key (e.g. eu-west-1)")
+    boot.add_argument("--bucket", required=True, help="the S3 state bucket's name")
+    boot.add_argument("--repo", required=True, help="OWNER/NAME: the GitHub repository whose workflows assume the roles")
+    boot.add_argument("--prefix", default="ghost-gitops", help="names of the key alias and roles (default ghost-gitops)")
+    boot.add_argument("--endpoint-url", help="an AWS-compatible endpoint (tests: moto); default: AWS itself")
+    boot.add_argument("--json", action="store_true", help="print the result as JSON")
+    boot.set_defaults(func=cmd_bootstrap)
 
     hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
     hist.add_argument("--stack", required=True)
