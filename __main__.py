@@ -42,4 +42,5 @@ ghost = Ghost("ghost", GhostArgs(
 for key, value in platform.exports.items():
     pulumi.export(key, value)
 pulumi.export("ghostUrl", ghost.url)
+pulumi.export("healthUrl", ghost.health_url)
 pulumi.export("ghostNamespace", ghost.namespace)

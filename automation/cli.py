@@ -262,7 +262,8 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
                                                 allow_dirty=getattr(args, "allow_dirty", False),
                                                 accept_plan_change=_override(args), operator=_operator(ctx),
                                                 skip_health=getattr(args, "skip_health_check", False)),
-                             review=review_lookup(gh, audit) if request.event == "push" else None,
+                             review=review_lookup(gh, audit, request)
+                             if request.event in ("push", "workflow_dispatch") else None,
                              engine_for=lambda tree, tree_envs: _engine(args, tree, ctx, tree_envs))
         with Interrupts(progress.message, grace_s=args.stop_grace).installed() as interrupts:
             result = run_all(replace(run_ctx, interrupted=interrupts), the_plan, request, audit)

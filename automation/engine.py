@@ -150,6 +150,9 @@ _ING = {"create": "creating", "update": "updating", "delete": "deleting", "repla
 class Engine(Protocol):
     """What the orchestrator needs from an engine. Implementations raise StackBusyError when the stack is locked."""
 
+    #: whether an `up` deploys something that answers (health checks apply); False for the in-memory engine
+    runs_applications: bool
+
     def preview(self, target: Target, progress: Progress) -> Outcome: ...
     def up(self, target: Target, progress: Progress) -> Outcome: ...
     def destroy(self, target: Target, progress: Progress) -> Outcome: ...

@@ -55,11 +55,21 @@ def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> Aud
     return info
 
 
-def review_lookup(gh: GitHubClient | None, audit: AuditInfo | None) -> Callable[[str], Review]:
-    """For a merge: per stack, the plan reviewed on the merged pull request (read from its comment)."""
+def review_lookup(gh: GitHubClient | None, audit: AuditInfo | None, request: Request) -> Callable[[str], Review]:
+    """For a merge: per stack, the plan reviewed on the merged pull request (read from its comment). For a manual
+    run (the override of a refused merge) the pull request is found from the commit."""
 
     def lookup(stack: str) -> Review:
+        nonlocal audit
         pr = audit.pr_number if audit is not None else None
+        if pr is None and gh is not None and request.sha and request.event == "workflow_dispatch":
+            try:
+                found = gh.pull_request_for_commit(request.sha)
+            except GitHubError as exc:
+                return Review(None, None, None, unavailable=f"the pull request of {request.sha[:7]} cannot be read ({exc})")
+            if found is not None:
+                pr = found.number
+                audit = AuditInfo(branch=request.branch or "", sha=request.sha, pr_number=pr, head_sha=found.head_sha)
         if gh is None:
             return Review(pr, None, None, unavailable="no GitHub access (GITHUB_TOKEN) to read the pull request's preview")
         if pr is None:

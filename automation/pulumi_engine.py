@@ -141,6 +141,8 @@ class EventCollector:
 
 
 class PulumiEngine:
+    runs_applications = True
+
     def __init__(self, root: Path, *, backend_url: str | None = None, secrets_provider: str | None = None,
                  cli_root: str | None = None, install_cli: bool = False, environ: Mapping[str, str] | None = None,
                  stateful: Callable[[str, str], bool] | None = None, refuse_local_state: bool = False) -> None:

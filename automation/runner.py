@@ -223,7 +223,9 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 if why:
                     ctx.progress.message(f"superseded: {why}")
                     return replace(base, status="superseded", reason=why)
-                if op.operation == "up" and request.event == "push" and route is not None:
+                merge = request.event == "push" or (request.event == "workflow_dispatch" and not op.allow_older
+                                                    and ctx.options.accept_plan_change is not None)
+                if op.operation == "up" and merge and route is not None:
                     refused, notes, message = _check_review(ctx, op, target, route.rule.reviewed_plan, request)
                     if refused is not None:
                         return replace(base, status="refused", error=refused, notes=notes, message=message)
@@ -251,7 +253,10 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
         report = replace(report, plan_marker=fingerprint(outcome.changes).marker(op.stack, op.sha))
     if op.operation == "up" and route is not None and route.rule.health is not None and not ctx.options.skip_health:
-        report = _after_up(ctx, op, report, route.rule, previous_healthy, request)
+        if ctx.engine.runs_applications:
+            report = _after_up(ctx, op, report, route.rule, previous_healthy, request)
+        else:
+            report = replace(report, notes=(*report.notes, "health check skipped: this engine deploys nothing that answers"))
     return report
 
 

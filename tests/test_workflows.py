@@ -75,7 +75,7 @@ def test_pipeline_shape() -> None:
     assert deploy["jobs"]["plan"]["needs"] == "test" and deploy["jobs"]["deploy"]["needs"] == "plan"
     assert "fromJSON(needs.plan.outputs.matrix)" in pr["jobs"]["preview"]["strategy"]["matrix"]
     assert set(deploy["on"]) == {"push", "schedule", "workflow_dispatch"}
-    assert set(deploy["on"]["workflow_dispatch"]["inputs"]) == {"stack", "operation", "sha", "reason", "allow_stateful_changes"}
+    assert set(deploy["on"]["workflow_dispatch"]["inputs"]) == {"stack", "operation", "sha", "reason", "allow_stateful_changes", "accept_plan_change"}
     assert "delete" in cleanup["on"]
     # fork PRs: credentials only for same-repository pull requests
     aws = [s for s in pr["jobs"]["preview"]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
@@ -106,3 +106,19 @@ def test_a_rollback_runs_the_old_program_with_the_current_engine() -> None:
     run = next(s for s in deploy["jobs"]["deploy"]["steps"] if s.get("name") == "Run")["run"]
     assert 'automation rollback --stack "$STACK" --to "$ROLLBACK_SHA"' in run  # the guarded rollback (a worktree)
     assert "--allow-stateful-changes" in run and '"$ALLOW_STATEFUL" = "true"' in run
+
+
+def test_day2_jobs_use_the_engines_commands() -> None:
+    """Nightly: drift with one issue per stack on the read-only role, remediation of dev only on the deploy role,
+    expiry with warnings; merges can be overridden only by a person, with a reason."""
+    deploy = load("deploy.yml")
+    jobs = deploy["jobs"]
+    drift_run = " ".join(s.get("run", "") for s in jobs["drift"]["steps"])
+    assert "automation drift --issues" in drift_run and jobs["drift"]["environment"] == "preview"
+    assert jobs["drift"]["permissions"]["issues"] == "write"
+    remediate_run = " ".join(s.get("run", "") for s in jobs["remediate"]["steps"])
+    assert "automation drift --stack dev --remediate --issues" in remediate_run
+    assert jobs["remediate"]["environment"] == "integration" and jobs["remediate"]["concurrency"]["group"] == "stack-dev"
+    assert "automation expire" in " ".join(s.get("run", "") for s in jobs["expire"]["steps"])
+    run = " ".join(s.get("run", "") for s in jobs["deploy"]["steps"])
+    assert '--accept-plan-change "$ACCEPT_PLAN_CHANGE"' in run and "${{ inputs.accept_plan_change }}" in json.dumps(jobs["deploy"])

@@ -128,6 +128,9 @@ def script(name: str) -> str:
 
 class Ghost(pulumi.ComponentResource):
     url: pulumi.Output[str]
+    #: what the engine probes after an `up` (environments.yaml `health.output: healthUrl`): the endpoint the
+    #: pod's probes use, through the load balancer
+    health_url: pulumi.Output[str]
     namespace: pulumi.Output[str]
 
     def __init__(self, name: str, args: GhostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -354,5 +357,6 @@ class Ghost(pulumi.ComponentResource):
                                                                  if d]))
 
         self.url = url
+        self.health_url = pulumi.Output.from_input(url).apply(lambda u: u.rstrip("/") + HEALTH_PATH)
         self.namespace = ns.metadata.apply(lambda m: str(m.name))
-        self.register_outputs({"url": self.url, "namespace": self.namespace})
+        self.register_outputs({"url": self.url, "healthUrl": self.health_url, "namespace": self.namespace})
