@@ -637,8 +637,18 @@ def _pulumi_engine(args: argparse.Namespace, root: Path, ctx: Context) -> Pulumi
     return engine
 
 
+def _known_stack(root: Path, stack: str) -> None:
+    from automation.environments import load_environments
+
+    envs = load_environments(root)
+    if envs.by_stack(stack) is None:
+        raise ConfigError(f"unknown stack {stack!r}: no rule in {envs.source} maps a branch to it "
+                          f"(environments: {', '.join(envs.environment_stacks())}, and personal stacks)")
+
+
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     root = _project_root(args.project_dir)
+    _known_stack(root, args.stack)
     status = _pulumi_engine(args, root, ctx).status(args.stack)
     _emit_status(status, args, ctx)
     return 0
@@ -650,6 +660,7 @@ def cmd_recover(args: argparse.Namespace, ctx: Context) -> int:
     if not args.yes:
         raise ConfigError("recover changes the state backend (cancels a lock, refreshes): pass --yes")
     root = _project_root(args.project_dir)
+    _known_stack(root, args.stack)
     status = _pulumi_engine(args, root, ctx).recover(args.stack, Progress(ctx.err, redact=_redactor(ctx)))
     _emit_status(status, args, ctx)
     return 0

@@ -608,6 +608,25 @@ def test_8b_sigterm_stops_the_cli_within_the_grace_period_reports_interrupted_an
     assert world.engine("up", "--stack", "dev", "--json").returncode == 0
 
 
+@pytest.mark.parametrize(("args", "says"), [
+    (["rollback", "--stack", "nope", "--reason", "x"], "unknown stack 'nope'"),
+    (["rollback", "--stack", "dev-nobody", "--reason", "x"], "nothing to roll back"),
+    (["rollback", "--stack", "dev", "--reason", "x", "--to", "0" * 40], "never deployed successfully"),
+    (["rollback", "--stack", "dev", "--reason", " "], "needs --reason"),
+    (["status", "--stack", "nope"], "unknown stack 'nope'"),
+    (["recover", "--stack", "nope", "--yes"], "unknown stack 'nope'"),
+    (["extend", "--stack", "dev-nobody", "--days", "3"], "does not exist"),
+    (["drift", "--stack", "nope"], "not an environment stack"),
+    (["run", "--branch", "main", "--accept-plan-change", " "], "needs a reason"),
+    (["history", "--stack", "nope"], "unknown stack 'nope'"),
+])
+def test_8c_bad_input_is_named_with_exit_2_and_changes_nothing(world: World, args: list[str], says: str) -> None:
+    before = world.history("dev")
+    proc = world.engine(*args)
+    assert proc.returncode == 2 and says in proc.stderr, (proc.stdout, proc.stderr)
+    assert world.history("dev") == before
+
+
 def test_9_canaries_never_leak(world: World) -> None:
     summary = world.tmp / "summary.md"
     published = [c["body"] for c in world.gh.comments.values()] + [summary.read_text() if summary.exists() else ""]
