@@ -12,6 +12,7 @@ import os
 import runpy
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,11 +94,13 @@ def sanitize(value: Any) -> Any:
     from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
+    from automation import offline_runtime
+
     if isinstance(value, struct_pb2.Struct):
-        sig = value.fields.get(rpc._special_sig_key)
-        if sig is not None and sig.string_value == rpc._special_secret_sig:
+        sig = offline_runtime.wire_signature(value)
+        if offline_runtime.is_secret_signature(sig):
             return SECRET_MARKER
-        if sig is not None and sig.string_value == rpc._special_resource_sig:
+        if offline_runtime.is_resource_signature(sig):
             return {"resource": value.fields["urn"].string_value}
         return {k: sanitize(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, struct_pb2.ListValue):
@@ -174,53 +177,58 @@ async def _resolve_output(value: Any) -> Any:
     return sanitize(value)
 
 
+@contextmanager
+def _isolated(root: Path) -> Iterator[None]:
+    """Run with ``root``'s program modules only, and leave nothing behind: ``sys.path``, the program's modules
+    and ``PULUMI_CONFIG`` (only the stack file's config counts) are as they were afterwards."""
+    from automation.program import purge, top_level_modules
+
+    names = top_level_modules(root)
+    saved_path = list(sys.path)
+    saved_config = os.environ.pop("PULUMI_CONFIG", None)
+    purge(names)
+    sys.path.insert(0, str(root.resolve()))
+    try:
+        yield
+    finally:
+        purge(names)  # the next root (another commit) must not find this one's modules
+        sys.path[:] = saved_path
+        if saved_config is not None:
+            os.environ["PULUMI_CONFIG"] = saved_config
+
+
 def synthesize(root: Path, config: StackConfig) -> SynthResult:
     """Evaluate ``root/__main__.py`` for ``config.stack`` offline and return what it declares.
 
-    :raises ConfigError: the stack's settings are invalid (the program's SettingsError).
+    :raises ConfigError: the program refused the stack's settings (a ``pulumi.RunError``: the program's own way
+        of saying "bad input", as ``__main__.py`` does for its settings).
     :raises SynthError: the program failed for any other reason.
     """
     import pulumi
     from pulumi.runtime import config as runtime_config
-    from pulumi.runtime import mocks, settings
+    from pulumi.runtime import mocks
     from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
 
-    from automation.program import purge, top_level_modules
-
-    # This commit's program modules only: `root` first on sys.path and nothing cached from another root
-    # (the engine's own checkout holds a program too, and an offline diff synthesizes two commits).
-    root_str = str(root.resolve())
-    while root_str in sys.path:
-        sys.path.remove(root_str)
-    sys.path.insert(0, root_str)
-    purge(top_level_modules(root))
-    from infra.settings import SettingsError
+    from automation import offline_runtime
 
     recorder, monitor, records = _make_recorder()
-    settings.ROOT.set(None)  # a fresh root stack per run, so repeated synths never share outputs
-    runtime_config.set_all_config(dict(config.values), sorted(config.secret_keys))
-    mocks.set_mocks(recorder, project=config.project, stack=config.stack, preview=True, monitor=monitor)
-    saved_env = os.environ.pop("PULUMI_CONFIG", None)  # only the stack file's config counts
-    try:
-        def program() -> None:
-            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+    with _isolated(root):
+        offline_runtime.reset_root_stack()
+        runtime_config.set_all_config(dict(config.values), sorted(config.secret_keys))
+        mocks.set_mocks(recorder, project=config.project, stack=config.stack, preview=True, monitor=monitor)
+        try:
+            def program() -> None:
+                runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
-        _sync_await(run_pulumi_func(program))
-        stack = settings.get_root_resource()
-        outputs = _sync_await(_resolve_output(dict(getattr(stack, "outputs", {}))))
-    except pulumi.RunError as exc:
-        cause = exc.__context__ if isinstance(exc.__context__, SettingsError) else None
-        raise ConfigError(str(cause or exc)) from None
-    except SettingsError as exc:
-        raise ConfigError(str(exc)) from None
-    except AutomationError:
-        raise
-    except Exception as exc:
-        raise SynthError(f"stack {config.stack!r}: the program failed offline: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if saved_env is not None:
-            os.environ["PULUMI_CONFIG"] = saved_env
+            offline_runtime.run_sync(run_pulumi_func(program))
+            stack = offline_runtime.root_stack()
+            outputs = offline_runtime.run_sync(_resolve_output(dict(getattr(stack, "outputs", {}))))
+        except pulumi.RunError as exc:
+            raise ConfigError(str(exc)) from None
+        except AutomationError:
+            raise
+        except Exception as exc:
+            raise SynthError(f"stack {config.stack!r}: the program failed offline: {type(exc).__name__}: {exc}") from exc
     return SynthResult(stack=config.stack, project=config.project, source=config.source,
                        resources=tuple(sorted(records, key=lambda r: r.urn)), outputs=outputs)
 

@@ -127,3 +127,43 @@ def test_synth_as_a_process_exits_2_without_traceback() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "unknown stack" in proc.stderr
+
+
+def test_the_sdk_still_has_every_private_name_synth_relies_on() -> None:
+    """Fails by name on an SDK upgrade that moves one (automation/offline_runtime.py is the only user)."""
+    from automation import offline_runtime
+
+    assert offline_runtime.check() == []
+    assert offline_runtime.PRIVATE_NAMES and all(m.startswith("pulumi.") for m, _ in offline_runtime.PRIVATE_NAMES)
+
+
+def test_each_synth_runs_isolated_and_program_errors_become_one_error_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two project roots with a module of the same name: each synth sees its own; nothing leaks into sys.path,
+    sys.modules or os.environ; a pulumi.RunError of the program is bad input (ConfigError), anything else SynthError."""
+    import os
+
+    from automation.errors import ConfigError
+    from automation.stackconfig import StackConfig
+    from automation.synth import SynthError, synthesize
+
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"proj:leak": "from-env"}))
+    roots = []
+    for name, body in (("a", "pulumi.export('which', helper.WHICH)"), ("b", "pulumi.export('which', helper.WHICH)"),
+                       ("bad", "raise pulumi.RunError('greeting must be short')"), ("bug", "1 / 0")):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "helper.py").write_text(f"WHICH = {name!r}\n")
+        (root / "__main__.py").write_text("import pulumi\nimport helper\n"
+                                          "pulumi.export('leak', pulumi.Config().get('leak'))\n" + body + "\n")
+        roots.append(root)
+    config = StackConfig(project="proj", stack="dev", values={}, secret_keys=frozenset(), source="test")
+    path_before, env_before = list(sys.path), dict(os.environ)
+    outputs = [synthesize(root, config).outputs for root in roots[:2]]
+    assert [o["which"] for o in outputs] == ["a", "b"], "each root's own modules"
+    assert [o["leak"] for o in outputs] == [None, None], "only the stack file's config counts"
+    assert sys.path == path_before and dict(os.environ) == env_before and "helper" not in sys.modules
+    with pytest.raises(ConfigError, match="greeting must be short"):
+        synthesize(roots[2], config)
+    with pytest.raises(SynthError, match="ZeroDivisionError"):
+        synthesize(roots[3], config)
+    assert sys.path == path_before and "helper" not in sys.modules
