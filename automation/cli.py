@@ -467,7 +467,7 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
     from automation.events import Request
     from automation.locking import StackLocks
     from automation.publish import github_client, publish
-    from automation.render import Report
+    from automation.render import Report, Status
     from automation.runner import RunContext, RunOptions, retry_busy
 
     root = _project_root(args.project_dir)
@@ -499,17 +499,17 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
         try:
             outcome = retry_busy(run_ctx, stack, functools.partial(engine.drift, target, progress))
         except StackMissing:
-            return Report(stack=stack, operation="drift", status="none", reason=f"{stack} is not deployed")
+            return Report(stack=stack, operation="drift", status=Status.NONE, reason=f"{stack} is not deployed")
         drifted = [c for c in outcome.changes if c.op != "same"]
         reason = (f"{len(drifted)} resource(s) differ from the recorded state: "
                   + "; ".join(f"{c.op} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else "") for c in drifted)
                   if drifted else "no drift: the cloud matches the recorded state")
-        return Report(stack=stack, operation="drift", status="drifted" if drifted else "succeeded", reason=reason,
+        return Report(stack=stack, operation="drift", status=Status.DRIFTED if drifted else Status.SUCCEEDED, reason=reason,
                       outcome=outcome)
 
     reports = [check(stack) for stack in stacks]
     if args.remediate:
-        reports = [_remediate(run_ctx, report, request, check) if report.status == "drifted" else report
+        reports = [_remediate(run_ctx, report, request, check) if report.status == Status.DRIFTED else report
                    for report in reports]
     redact = _redactor(ctx)
     try:
@@ -520,7 +520,7 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         if gh is not None:
             gh.close()
-    return DRIFT_EXIT_CODE if any(r.status == "drifted" for r in reports) else 0
+    return DRIFT_EXIT_CODE if any(r.status == Status.DRIFTED for r in reports) else 0
 
 
 def _remediate(run_ctx: RunContext, report: Report, request: Request, check: Callable[[str], Report]) -> Report:
@@ -528,6 +528,7 @@ def _remediate(run_ctx: RunContext, report: Report, request: Request, check: Cal
     from dataclasses import replace
 
     from automation.planner import Operation, Plan
+    from automation.render import Status
     from automation.runner import run_all
 
     assert report.stack is not None
@@ -544,13 +545,13 @@ def _remediate(run_ctx: RunContext, report: Report, request: Request, check: Cal
            Operation(stack=report.stack, operation="up", branch=route.branch, sha=sha, kind=route.kind,
                      reason=f"{reason}: re-apply the program at {(sha or 'the work tree')[:7]}"))
     result = run_all(run_ctx, Plan("schedule", ops), request, None)
-    problems = [f"{r.operation}: {r.error}" for r in result.reports if r.failed or r.status != "succeeded"]
+    problems = [f"{r.operation}: {r.error}" for r in result.reports if r.failed or r.status != Status.SUCCEEDED]
     if result.error is not None or problems:
         detail = str(result.error) if result.error is not None else "; ".join(problems)
         return replace(report, error=f"remediation failed: {detail}")
     after = check(report.stack)
-    if after.status == "succeeded":
-        return replace(after, status="remediated", reason=f"drift remediated (refresh, then up of "
+    if after.status == Status.SUCCEEDED:
+        return replace(after, status=Status.REMEDIATED, reason=f"drift remediated (refresh, then up of "
                        f"{(sha or 'the work tree')[:7]}): {report.reason}")
     return replace(after, notes=(*after.notes, "remediation ran but the stack still drifts"))
 
@@ -560,12 +561,12 @@ def _drift_issue(gh: GitHubClient, report: Report, redact: Redactor) -> str:
     from datetime import UTC, datetime
 
     from automation.github import GitHubError
-    from automation.render import render_markdown
+    from automation.render import Status, render_markdown
 
     assert report.stack is not None
     marker = f"<!-- ghost-gitops:drift stack={report.stack} -->"
     try:
-        if report.status == "drifted":
+        if report.status == Status.DRIFTED:
             body = (f"{marker}\nThe nightly drift check found resources of `{report.stack}` that differ from the "
                     "recorded state. Re-apply the program (`python -m automation drift --stack "
                     f"{report.stack} --remediate`, where `drift_remediation` allows it, or an `up`), or bring the "
@@ -573,7 +574,7 @@ def _drift_issue(gh: GitHubClient, report: Report, redact: Redactor) -> str:
                     "clean.\n\n" + render_markdown(report, redact=redact, limit=60_000))
             number, what = gh.open_or_update_issue(marker, DRIFT_LABEL, f"Drift detected in stack {report.stack}", body)
             return f"drift issue #{number} {what}"
-        if report.status in ("succeeded", "remediated"):
+        if report.status in (Status.SUCCEEDED, Status.REMEDIATED):
             when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             closed = gh.close_issue(marker, DRIFT_LABEL, f"No drift in `{report.stack}` as of {when}: "
                                     f"{redact(report.reason)}")
@@ -591,7 +592,7 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
     from automation.environments import load_environments
     from automation.locking import StackLocks
     from automation.planner import rollback_commit
-    from automation.render import Report
+    from automation.render import Report, Status
     from automation.runner import RunContext, RunOptions, guarded_rollback
 
     if not args.reason or not args.reason.strip():
@@ -618,7 +619,7 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
     message = f"rollback of {args.stack} to {sha[:7]} by {actor}: {args.reason.strip()}"
     outcome = guarded_rollback(run_ctx, args.stack, sha, message, actor=actor,
                                allow_stateful_changes=args.allow_stateful_changes)
-    reports = [Report(stack=args.stack, operation="up", status="succeeded", commit=sha, message=message,
+    reports = [Report(stack=args.stack, operation="up", status=Status.SUCCEEDED, commit=sha, message=message,
                       reason=f"rollback from {current[:7]} to {sha[:7]}", outcome=outcome)]
     _emit(tuple(reports), args, ctx, _redactor(ctx))
     return 0

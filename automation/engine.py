@@ -12,13 +12,27 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO, get_args
 
 from automation.errors import AutomationError
 from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import StackConfig
 
+#: A resource step as the Pulumi engine names it (pulumi.automation.events.OpType's values; a test keeps them equal).
+ResourceOp = Literal["same", "create", "update", "delete", "replace", "create-replacement", "delete-replaced", "read",
+                     "read-replacement", "refresh", "discard", "discard-replaced", "remove-pending-replace", "import",
+                     "import-replacement"]
+RESOURCE_OPS: frozenset[str] = frozenset(get_args(ResourceOp))
 DESTRUCTIVE_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced"})
+
+
+def resource_op(value: object) -> ResourceOp:
+    """A step's op from an engine event (an OpType or its string). An op this engine does not know is a bug to
+    fix when upgrading the SDK, not something to guess about."""
+    text = str(getattr(value, "value", value))
+    if text not in RESOURCE_OPS:
+        raise AutomationError(f"the Pulumi engine reported a resource step {text!r} this engine does not know")
+    return text  # type: ignore[return-value]
 
 
 class StackBusyError(AutomationError):
@@ -30,7 +44,7 @@ class ResourceChange:
     urn: str
     type: str
     name: str
-    op: str  # create | update | delete | replace | same | read | refresh ...
+    op: ResourceOp
     keys: tuple[str, ...] = ()
     #: whether losing this resource loses data: given by the project's `stateful` patterns, else by type
     stateful: bool | None = None

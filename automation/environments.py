@@ -153,7 +153,7 @@ class Route:
     infra_paths: tuple[str, ...]
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Literal["environment", "personal"]:
         return self.rule.kind
 
 

@@ -18,10 +18,8 @@ from typing import Any
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
 from automation.errors import ConfigError, OperationFailed, StackMissing
-from automation.snapshot import count, diff
+from automation.snapshot import Resource, Snapshot, change_lines, count, diff, from_json, snapshot, to_json
 
-#: urn -> {"type", "name", "inputs"}
-Snapshot = dict[str, dict[str, Any]]
 Program = Callable[[Target], tuple[Snapshot, Mapping[str, Any]]]
 
 
@@ -30,8 +28,7 @@ def synth_program(root: Path) -> Program:
         from automation.synth import synthesize
 
         result = synthesize(root, target.config)
-        snapshot = {r.urn: {"type": r.type, "name": r.name, "inputs": r.inputs} for r in result.resources}
-        return snapshot, result.outputs
+        return snapshot(Resource(r.urn, r.type, r.name, r.inputs) for r in result.resources), result.outputs
     return run
 
 
@@ -86,21 +83,6 @@ class MemoryEngine:
             if failure is not None:
                 raise failure
 
-    # -- diffing --------------------------------------------------------------------------------
-    @staticmethod
-    def _changes(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
-        return diff(old, new)
-
-    @staticmethod
-    def _summary(changes: tuple[ResourceChange, ...]) -> tuple[dict[str, int], str]:
-        counts = count(changes)
-        lines = []
-        sign = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " "}
-        for c in changes:
-            if c.op != "same":
-                lines.append(f"{sign.get(c.op, '?')} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else ""))
-        return counts, "\n".join(lines)
-
     # -- operations -----------------------------------------------------------------------------
     def _run(self, operation: str, target: Target, progress: Progress, desired: Snapshot | None,
              outputs: Mapping[str, Any]) -> Outcome:
@@ -109,8 +91,8 @@ class MemoryEngine:
         self._inject(operation)
         state = self._load(target.stack)
         new = desired if desired is not None else {}
-        changes = self._changes(state["resources"], new)
-        counts, diff = self._summary(changes)
+        changes = diff(from_json(state["resources"]), new)
+        counts, text = count(changes), change_lines(changes)
         mutating = operation != "preview"
         if mutating:
             self._activity(target.stack, f"start {operation}")
@@ -129,7 +111,7 @@ class MemoryEngine:
                 self._activity(target.stack, f"end {operation}")
             raise OperationFailed(f"{operation} of {target.stack} failed: {exc}") from exc
         if mutating:
-            state["resources"] = new
+            state["resources"] = to_json(new)
             state["outputs"] = dict(outputs) if operation != "destroy" else {}
             self._record(target, state, operation, "succeeded", counts, start)
             if operation == "destroy":
@@ -138,7 +120,7 @@ class MemoryEngine:
         duration = time.monotonic() - start
         progress.summary(target.stack, operation, counts, duration, True)
         return Outcome(stack=target.stack, operation=operation, succeeded=True, changes=changes, counts=counts,
-                       diff=diff, outputs=dict(outputs), duration_s=duration)
+                       diff=text, outputs=dict(outputs), duration_s=duration)
 
     def _record(self, target: Target, state: dict[str, Any], operation: str, result: str, counts: Mapping[str, int],
                 start: float) -> None:
@@ -161,7 +143,7 @@ class MemoryEngine:
 
     def refresh(self, target: Target, progress: Progress) -> Outcome:
         state = self._load(target.stack)
-        return self._run("refresh", target, progress, state["resources"], state["outputs"])
+        return self._run("refresh", target, progress, from_json(state["resources"]), state["outputs"])
 
     def drift(self, target: Target, progress: Progress) -> Outcome:
         """The memory engine has no cloud that could drift: its state is all there is."""

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from automation.engine import HistoryEntry, StackInfo
 
 OperationName = Literal["preview", "up", "destroy", "refresh", "none"]
+StackKind = Literal["environment", "personal"]
 #: The keys of one operation in `plan` output (a contract: see tests/test_plan.py).
 OPERATION_KEYS = ("stack", "operation", "reason", "branch", "sha", "pull_request")
 
@@ -28,7 +29,7 @@ class Operation:
     branch: str | None = None
     sha: str | None = None
     pull_request: int | None = None
-    kind: str | None = None
+    kind: StackKind | None = None
     #: run without the cloud: the offline structural diff (fork pull requests)
     offline: bool = False
     #: deploy even if a newer commit of the branch is already deployed (an explicit rollback)

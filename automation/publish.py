@@ -15,7 +15,7 @@ from automation.audit import AuditInfo, from_merge_message
 from automation.events import Request
 from automation.fingerprint import Review, parse_marker
 from automation.github import GitHubClient, GitHubError
-from automation.render import Redactor, Report, marker, render_markdown
+from automation.render import Redactor, Report, Status, marker, render_markdown
 
 
 def github_client(environ: Mapping[str, str], request: Request) -> GitHubClient | None:
@@ -87,7 +87,7 @@ def publish(reports: tuple[Report, ...], request: Request, environ: Mapping[str,
             redact: Redactor, err: TextIO) -> list[str]:
     """Append to $GITHUB_STEP_SUMMARY and upsert one PR comment per stack. Returns problems (also printed)."""
     problems: list[str] = []
-    shown = [r for r in reports if r.stack is not None and r.status != "none"]
+    shown = [r for r in reports if r.stack is not None and r.status != Status.NONE]
     summary_path = environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         try:

@@ -29,8 +29,18 @@ from typing import Any
 
 import yaml
 
-from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
+from automation.engine import (
+    HistoryEntry,
+    Outcome,
+    Progress,
+    ResourceChange,
+    StackBusyError,
+    StackInfo,
+    Target,
+    resource_op,
+)
 from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing, ToolMissing
+from automation.snapshot import change_lines
 from automation.stackconfig import ENGINE_WRITTEN_HEADER
 from automation.toolchain import PULUMI_CLI_VERSION, CliChoice, aws_cli, check_version, cli_version, engine_environment, find_cli
 
@@ -92,7 +102,7 @@ class EventCollector:
         if pre is not None:
             meta = pre.metadata
             name = meta.urn.rsplit("::", 1)[-1]
-            op = str(getattr(meta.op, "value", meta.op))
+            op = resource_op(meta.op)
             keys = _changed_keys(meta) if op != "create" else ()
             flag = self.stateful(meta.type, name) if self.stateful else None
             earlier = self.changes.get(meta.urn)
@@ -107,7 +117,7 @@ class EventCollector:
             # a refresh step's result: `same`, or how what the provider read differs from the recorded state
             meta = outs.metadata
             name = meta.urn.rsplit("::", 1)[-1]
-            op = str(getattr(meta.op, "value", meta.op))
+            op = resource_op(meta.op)
             old_out = getattr(meta.old, "outputs", None) or {}
             new_out = getattr(meta.new, "outputs", None) or {}
             keys = tuple(sorted(k for k in set(old_out) | set(new_out)
@@ -117,7 +127,7 @@ class EventCollector:
             self.done.add(meta.urn)
         elif outs is not None and not self.planning:
             meta = outs.metadata
-            op = str(getattr(meta.op, "value", meta.op))
+            op = resource_op(meta.op)
             self.done.add(meta.urn)
             if op != "same":
                 began = self.started.get(meta.urn)
@@ -126,7 +136,7 @@ class EventCollector:
         elif failed is not None:
             meta = failed.metadata
             self.done.add(meta.urn)
-            self.progress.step(str(getattr(meta.op, "value", meta.op)), meta.type, meta.urn.rsplit("::", 1)[-1], "FAILED")
+            self.progress.step(resource_op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1], "FAILED")
         elif event.diagnostic_event is not None:
             diag = event.diagnostic_event
             text = diag.message.strip()
@@ -337,8 +347,7 @@ class PulumiEngine:
         outputs = {}
         if operation == "up":
             outputs = {k: ("[secret]" if v.secret else v.value) for k, v in result.outputs.items()}
-        diff = "\n".join(f"{c.op} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else "")
-                         for c in collector.changes.values() if c.op != "same")
+        diff = change_lines(collector.changes.values())
         return Outcome(stack=target.stack, operation=operation, succeeded=True,
                        changes=tuple(collector.changes.values()), counts=counts, diff=diff, outputs=outputs,
                        duration_s=duration), result
@@ -347,7 +356,8 @@ class PulumiEngine:
         """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
         collector = EventCollector(progress, planning=operation in ("preview", "preview_refresh"), stateful=self.stateful,
                                    refreshing=operation == "preview_refresh")
-        method = getattr(stack, operation)
+        method = {"preview": stack.preview, "up": stack.up, "refresh": stack.refresh, "destroy": stack.destroy,
+                  "preview_refresh": stack.preview_refresh}[operation]
         with progress.heartbeat(collector.in_flight):
             outcome, _ = self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
                                                                       color="never", **kwargs), collector, progress)

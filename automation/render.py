@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from automation.engine import Outcome, ResourceChange
@@ -25,6 +26,21 @@ STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "ski
                "refused": "🛑", "unhealthy": "🚑", "interrupted": "✋", "remediated": "🩹"}
 
 
+class Status(StrEnum):
+    """What became of one planned operation (a str, so JSON and comparisons see the plain value)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"  # a newer commit is already deployed: nothing done, on purpose
+    SKIPPED = "skipped"  # an earlier error stopped the run before it
+    NONE = "none"  # nothing to do
+    DRIFTED = "drifted"  # drift: the cloud differs from the recorded state
+    REMEDIATED = "remediated"  # drift --remediate: it drifted and was re-applied
+    REFUSED = "refused"  # a merge whose plan is not the reviewed one
+    UNHEALTHY = "unhealthy"  # deployed, but its health check failed
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM
+
+
 def marker(stack: str) -> str:
     return f"<!-- ghost-gitops:report stack={stack} -->"
 
@@ -35,7 +51,7 @@ class Report:
 
     stack: str | None
     operation: str
-    status: str  # succeeded | failed | superseded | skipped | none | drifted | refused | unhealthy | interrupted
+    status: Status
     reason: str
     outcome: Outcome | None = None
     offline: bool = False
@@ -51,7 +67,7 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("failed", "unhealthy")
+        return self.status in (Status.FAILED, Status.UNHEALTHY)
 
     def to_json(self) -> dict[str, Any]:
         out = self.outcome
@@ -111,7 +127,7 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
     """The PR comment / job summary for one report, at most ``limit`` characters."""
     redact = redact or Redactor()
     stack = report.stack or "(none)"
-    if report.status == "none":
+    if report.status == Status.NONE:
         return redact(f"{marker(stack)}\n\n### {STATUS_ICON['none']} Nothing to do for `{stack}`\n\n**Reason:** {_cell(report.reason)}")
     kind = "Offline structural diff" if report.offline else f"Pulumi {report.operation}"
     icon = STATUS_ICON.get(report.status, "")
@@ -191,32 +207,5 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
     extra += [f"rollback: {report.rollback}"] if report.rollback else []
     lines = [f"{report.operation:<8} {where:<16} {report.status}{counts}: {report.reason}"
              + "".join(f" | {e}" for e in extra)]
-    lines += [f"  {n}" for n in report.notes if report.status in ("refused", "unhealthy", "interrupted")]
+    lines += [f"  {n}" for n in report.notes if report.status in (Status.REFUSED, Status.UNHEALTHY, Status.INTERRUPTED)]
     return redact("\n".join(lines))
-
-
-def structural_diff(base: Mapping[str, Mapping[str, Any]], head: Mapping[str, Mapping[str, Any]]) -> tuple[ResourceChange, ...]:
-    """Compare two offline syntheses (urn -> {type, name, inputs}): the one diff of automation.snapshot."""
-    from automation.snapshot import diff
-
-    return diff(base, head)
-
-
-def diff_text(changes: Iterable[ResourceChange], base: Mapping[str, Mapping[str, Any]],
-              head: Mapping[str, Mapping[str, Any]]) -> str:
-    """A readable diff of changed inputs (top-level keys), for the collapsed block."""
-    import json
-
-    lines: list[str] = []
-    for c in changes:
-        if c.op == "create":
-            lines.append(f"+ {c.type} {c.name}")
-        elif c.op == "delete":
-            lines.append(f"- {c.type} {c.name}")
-        elif c.op == "update":
-            lines.append(f"~ {c.type} {c.name}")
-            for key in c.keys:
-                before, after = base[c.urn]["inputs"].get(key), head[c.urn]["inputs"].get(key)
-                lines.append(f"-     {key}: {json.dumps(before, sort_keys=True)}")
-                lines.append(f"+     {key}: {json.dumps(after, sort_keys=True)}")
-    return "\n".join(lines)

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import tenacity
 
@@ -35,8 +34,8 @@ from automation.git import Git
 from automation.health import HealthResult, probe
 from automation.locking import StackLocks
 from automation.planner import Operation, Plan, rollback_commit
-from automation.render import Report, diff_text
-from automation.snapshot import count, diff
+from automation.render import Report, Status
+from automation.snapshot import Snapshot, change_lines, count, diff, from_json
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class RunContext:
     options: RunOptions = field(default_factory=RunOptions)
     sleep: Callable[[float], None] = tenacity.nap.sleep
     #: answers for the offline structural diff: (root, stack, sha or None for the work tree) -> snapshot
-    offline_synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]] | None = None
+    offline_synth: Callable[[Path, str, str | None], Snapshot] | None = None
     #: the review of the change a merge deploys, per stack (read from the PR comment by automation.publish)
     review: Callable[[str], Review | None] | None = None
     #: an engine for another checkout of the project (a rollback's worktree): (root, its environments) -> engine
@@ -129,11 +128,10 @@ def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome
     changes = diff(base, head)
     counts = count(changes)
     return Outcome(stack=op.stack, operation="preview", succeeded=True, changes=changes, counts=counts,
-                   diff=diff_text(changes, base, head))
+                   diff=change_lines(changes, base, head))
 
 
-def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str | None], dict[str, dict[str, Any]]]
-        ) -> dict[str, dict[str, Any]]:
+def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str | None], Snapshot]) -> Snapshot:
     assert ctx.git is not None  # checked by the caller
     if not ctx.git.has_commit(sha) and not ctx.git.fetch(sha):
         raise ConfigError(f"base commit {sha[:7]} is not available locally or from origin; fetch more history")
@@ -141,7 +139,7 @@ def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str |
         return synth(tree, stack, sha)
 
 
-def synth_snapshot(root: Path, stack: str, _sha: str | None) -> dict[str, dict[str, Any]]:
+def synth_snapshot(root: Path, stack: str, _sha: str | None) -> Snapshot:
     """Synthesize ``stack`` of the project at ``root`` in a fresh process (its own program modules)."""
     engine_dir = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-m", "automation", "--project-dir", str(root), "synth", "--stack", stack,
@@ -149,7 +147,7 @@ def synth_snapshot(root: Path, stack: str, _sha: str | None) -> dict[str, dict[s
     if proc.returncode != 0:
         raise OperationFailed(f"offline synth of {stack} at {root} failed: {proc.stderr.strip()[-500:]}")
     doc = json.loads(proc.stdout)
-    return {r["urn"]: {"type": r["type"], "name": r["name"], "inputs": r["inputs"]} for r in doc["resources"]}
+    return from_json({r["urn"]: r for r in doc["resources"]})
 
 
 def teardown_target(target: Target, values: dict[str, str]) -> Target:
@@ -161,18 +159,18 @@ def teardown_target(target: Target, values: dict[str, str]) -> Target:
 
 
 def run_operation(ctx: RunContext, op: Operation, request: Request, audit: AuditInfo | None) -> Report:
-    base = Report(stack=op.stack, operation=op.operation, status="none", reason=op.reason, commit=op.sha)
+    base = Report(stack=op.stack, operation=op.operation, status=Status.NONE, reason=op.reason, commit=op.sha)
     if op.operation == "none" or op.stack is None:
         return base
     if op.offline:
-        return replace(base, status="succeeded", offline=True, outcome=offline_outcome(ctx, op, request))
+        return replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline_outcome(ctx, op, request))
     if op.operation == "destroy" and op.protected:
-        return replace(base, status="failed", error=f"stack {op.stack} is protected: destroy refused")
+        return replace(base, status=Status.FAILED, error=f"stack {op.stack} is protected: destroy refused")
     unavailable = ctx.engine.unavailable()
     if unavailable is not None:
         if op.operation == "preview" and request.pull_request and request.pull_request.base_sha:
             offline = offline_outcome(ctx, op, request)
-            return replace(base, status="succeeded", offline=True, outcome=offline,
+            return replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
                            notes=(f"cloud preview unavailable: {unavailable}",))
         raise unavailable
     if ctx.envs.tools:
@@ -199,7 +197,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             message = f"{message} [uncommitted changes deployed: {len(dirty)} file(s)]"
     target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
                     message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
-    call: Callable[[Target, Progress], Outcome] = getattr(ctx.engine, op.operation)
+    call = _engine_operation(ctx.engine, op.operation)
     route = ctx.envs.by_stack(op.stack)
     teardown = route.rule.before_destroy_config if route is not None and op.operation == "destroy" else None
     if teardown:
@@ -222,13 +220,13 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 why = _superseded(ctx, op)
                 if why:
                     ctx.progress.message(f"superseded: {why}")
-                    return replace(base, status="superseded", reason=why)
+                    return replace(base, status=Status.SUPERSEDED, reason=why)
                 merge = request.event == "push" or (request.event == "workflow_dispatch" and not op.allow_older
                                                     and ctx.options.accept_plan_change is not None)
                 if op.operation == "up" and merge and route is not None:
                     refused, notes, message = _check_review(ctx, op, target, route.rule.reviewed_plan, request)
                     if refused is not None:
-                        return replace(base, status="refused", error=refused, notes=notes, message=message)
+                        return replace(base, status=Status.REFUSED, error=refused, notes=notes, message=message)
                     target = replace(target, message=message)
                 if op.operation == "up" and route is not None and route.rule.health is not None:
                     previous_healthy = ctx.engine.tags(op.stack).get("healthy-commit")
@@ -236,18 +234,18 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     except StackMissing as exc:
         if op.operation != "destroy":
             raise
-        return replace(base, status="none", reason=f"{op.reason}: {exc}, nothing to destroy")
+        return replace(base, status=Status.NONE, reason=f"{op.reason}: {exc}, nothing to destroy")
     except OperationFailed as exc:
         signal_name = ctx.interrupted()
         if signal_name is not None and op.mutating:
             released = ctx.engine.release(op.stack)
             ctx.progress.message(f"{op.operation} of {op.stack} interrupted by {signal_name}: {released}")
-            return replace(base, status="interrupted", error=f"interrupted by {signal_name}: {exc}",
+            return replace(base, status=Status.INTERRUPTED, error=f"interrupted by {signal_name}: {exc}",
                            message=target.message, notes=(*notes, released))
         if signal_name is not None:
-            return replace(base, status="interrupted", error=f"interrupted by {signal_name}: {exc}", notes=notes)
-        return replace(base, status="failed", error=str(exc), message=target.message, notes=notes)
-    report = replace(base, status="succeeded", outcome=outcome, notes=notes,
+            return replace(base, status=Status.INTERRUPTED, error=f"interrupted by {signal_name}: {exc}", notes=notes)
+        return replace(base, status=Status.FAILED, error=str(exc), message=target.message, notes=notes)
+    report = replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
                      message=target.message if op.operation == "up" else None)
     if op.operation == "preview" and request.pull_request is not None:
         # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
@@ -258,6 +256,16 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         else:
             report = replace(report, notes=(*report.notes, "health check skipped: this engine deploys nothing that answers"))
     return report
+
+
+def _engine_operation(engine: Engine, operation: str) -> Callable[[Target, Progress], Outcome]:
+    """The engine call of a planned operation: an explicit table, so a new operation name cannot reach the engine."""
+    table: dict[str, Callable[[Target, Progress], Outcome]] = {
+        "preview": engine.preview, "up": engine.up, "destroy": engine.destroy, "refresh": engine.refresh}
+    try:
+        return table[operation]
+    except KeyError:
+        raise InternalError(f"operation {operation!r} has no engine call") from None
 
 
 def _check_review(ctx: RunContext, op: Operation, target: Target, mode: str, request: Request
@@ -300,7 +308,7 @@ def _after_up(ctx: RunContext, op: Operation, report: Report, rule: Rule, previo
     ctx.progress.message(f"health of {op.stack}: {'healthy' if result.healthy else 'UNHEALTHY'} ({result.detail})")
     if result.healthy:
         return replace(report, health=result)
-    report = replace(report, status="unhealthy", health=result, error=f"health check failed: {result.detail}")
+    report = replace(report, status=Status.UNHEALTHY, health=result, error=f"health check failed: {result.detail}")
     if not rule.auto_rollback:
         return replace(report, notes=(*report.notes, f"auto_rollback is off for {op.stack}: a person decides "
                                       f"(`python -m automation rollback --stack {op.stack} --reason TEXT`)"))
@@ -386,7 +394,7 @@ def run_all(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | No
     for index, op in enumerate(plan.operations):
         signal_name = ctx.interrupted()
         if signal_name is not None:
-            reports.extend(Report(stack=later.stack, operation=later.operation, status="interrupted", commit=later.sha,
+            reports.extend(Report(stack=later.stack, operation=later.operation, status=Status.INTERRUPTED, commit=later.sha,
                                   reason=f"not started: {signal_name} received") for later in plan.operations[index:])
             break
         try:
@@ -395,15 +403,15 @@ def run_all(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | No
         except (ConfigError, ToolMissing, LockTimeout) as exc:
             error: AutomationError = exc
         except AutomationError as exc:
-            reports.append(Report(stack=op.stack, operation=op.operation, status="failed", reason=op.reason,
+            reports.append(Report(stack=op.stack, operation=op.operation, status=Status.FAILED, reason=op.reason,
                                   commit=op.sha, error=str(exc)))
             continue
         except Exception as exc:  # noqa: BLE001 - the one place a bug is turned into a report and exit 70
             error = InternalError(f"internal error during {op.operation} of {op.stack}: {type(exc).__name__}: {exc}")
             error.__cause__ = exc
-        reports.append(Report(stack=op.stack, operation=op.operation, status="failed", reason=op.reason,
+        reports.append(Report(stack=op.stack, operation=op.operation, status=Status.FAILED, reason=op.reason,
                               commit=op.sha, error=str(error)))
-        reports.extend(Report(stack=later.stack, operation=later.operation, status="skipped", commit=later.sha,
+        reports.extend(Report(stack=later.stack, operation=later.operation, status=Status.SKIPPED, commit=later.sha,
                               reason=f"not run: {op.operation} of {op.stack} stopped the run")
                        for later in plan.operations[index + 1:])
         return RunResult(tuple(reports), error)
@@ -425,8 +433,8 @@ INTERRUPTED_EXIT_CODE = 130
 
 
 def exit_code(reports: tuple[Report, ...]) -> int:
-    if any(r.status == "interrupted" for r in reports):
+    if any(r.status == Status.INTERRUPTED for r in reports):
         return INTERRUPTED_EXIT_CODE
     if any(r.failed for r in reports):
         return 1
-    return REFUSED_EXIT_CODE if any(r.status == "refused" for r in reports) else 0
+    return REFUSED_EXIT_CODE if any(r.status == Status.REFUSED for r in reports) else 0

@@ -1,17 +1,47 @@
-"""What a stack holds (URN -> type, name, inputs) and how it changes: the one diff and the one count.
+"""What a stack holds and how it changes: frozen resources, the one diff, the one count, the one diff text.
 
-Used by the memory engine (its state), the offline PR diff (two syntheses) and the renderer. Pure.
+Used by the memory engine (its state), the offline PR diff (two syntheses), the Pulumi adapter and the
+renderer. Pure.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from automation.engine import ResourceChange
 
-#: URN -> {"type": ..., "name": ..., "inputs": {...}}, as synth's JSON and the memory engine's state hold it.
-Snapshot = Mapping[str, Mapping[str, Any]]
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as a stack declares it: URN, type, name and its (sanitized) inputs."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "inputs": dict(self.inputs)}
+
+
+#: URN -> resource
+Snapshot = Mapping[str, Resource]
+
+
+def snapshot(resources: Iterable[Resource]) -> dict[str, Resource]:
+    return {r.urn: r for r in resources}
+
+
+def from_json(doc: Mapping[str, Mapping[str, Any]]) -> dict[str, Resource]:
+    """A snapshot from its JSON form (``{urn: {"type", "name", "inputs"}}``: synth's and the memory engine's)."""
+    return {urn: Resource(urn, str(r["type"]), str(r["name"]), dict(r.get("inputs") or {})) for urn, r in doc.items()}
+
+
+def to_json(snap: Snapshot) -> dict[str, dict[str, Any]]:
+    return {urn: r.to_json() for urn, r in snap.items()}
 
 
 def diff(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
@@ -20,12 +50,12 @@ def diff(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
     changes = []
     for urn, res in new.items():
         if urn not in old:
-            changes.append(ResourceChange(urn, res["type"], res["name"], "create"))
+            changes.append(ResourceChange(urn, res.type, res.name, "create"))
             continue
-        before, after = old[urn]["inputs"], res["inputs"]
+        before, after = old[urn].inputs, res.inputs
         keys = tuple(sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)))
-        changes.append(ResourceChange(urn, res["type"], res["name"], "update" if keys else "same", keys))
-    changes += [ResourceChange(urn, res["type"], res["name"], "delete") for urn, res in old.items() if urn not in new]
+        changes.append(ResourceChange(urn, res.type, res.name, "update" if keys else "same", keys))
+    changes += [ResourceChange(urn, res.type, res.name, "delete") for urn, res in old.items() if urn not in new]
     return tuple(sorted(changes, key=lambda c: c.urn))
 
 
@@ -35,3 +65,22 @@ def count(changes: Iterable[ResourceChange]) -> dict[str, int]:
     for change in changes:
         counts[change.op] = counts.get(change.op, 0) + 1
     return counts
+
+
+_SIGN = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "create-replacement": "+-",
+         "delete-replaced": "+-", "read": ">", "refresh": "~", "import": "="}
+
+
+def change_lines(changes: Iterable[ResourceChange], old: Snapshot | None = None, new: Snapshot | None = None) -> str:
+    """The readable diff of the collapsed block: one line per changed resource (``~ type name [keys]``) and, when
+    both snapshots are given (the offline diff), the changed top-level inputs' values before and after."""
+    lines: list[str] = []
+    for c in changes:
+        if c.op == "same":
+            continue
+        lines.append(f"{_SIGN.get(c.op, '?')} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else ""))
+        if c.op == "update" and old is not None and new is not None and c.urn in old and c.urn in new:
+            for key in c.keys:
+                lines.append(f"-     {key}: {json.dumps(old[c.urn].inputs.get(key), sort_keys=True)}")
+                lines.append(f"+     {key}: {json.dumps(new[c.urn].inputs.get(key), sort_keys=True)}")
+    return "\n".join(lines)

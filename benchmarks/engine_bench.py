@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from automation.engine import Outcome, ResourceChange  # noqa: E402
-from automation.render import Report, render_markdown  # noqa: E402
+from automation.render import Report, Status, render_markdown  # noqa: E402
 
 
 def bench_plan(runs: int) -> tuple[float, float, list[str]]:
@@ -50,7 +50,7 @@ def bench_render(resources: int, runs: int) -> tuple[float, int]:
     changes = tuple(ResourceChange(f"urn:pulumi:dev::p::kubernetes:core/v1:ConfigMap::cm-{i}", "kubernetes:core/v1:ConfigMap",
                                    f"cm-{i}", "update" if i % 3 else "create", ("data",)) for i in range(resources))
     diff = "\n".join(f"~ kubernetes:core/v1:ConfigMap cm-{i}\n-     data: {{\"k\": \"{'x' * 80}\"}}" for i in range(resources))
-    report = Report(stack="dev", operation="preview", status="succeeded", reason="bench",
+    report = Report(stack="dev", operation="preview", status=Status.SUCCEEDED, reason="bench",
                     outcome=Outcome(stack="dev", operation="preview", succeeded=True, changes=changes,
                                     counts={"update": resources}, diff=diff))
     times = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from automation.engine import ResourceChange
+from automation.engine import ResourceChange, resource_op
 from automation.fingerprint import PlanEntry, Review, fingerprint, judge, parse_marker
 from automation.health import HealthSpec, probe
 from tests import health_server
@@ -16,7 +16,7 @@ URN = "urn:pulumi:dev::ghost::aws:rds/instance:Instance::ghost-db"
 
 
 def _change(op: str, keys: tuple[str, ...] = (), urn: str = URN) -> ResourceChange:
-    return ResourceChange(urn, "aws:rds/instance:Instance", urn.rsplit("::", 1)[-1], op, keys)
+    return ResourceChange(urn, "aws:rds/instance:Instance", urn.rsplit("::", 1)[-1], resource_op(op), keys)
 
 
 def test_fingerprint_merges_replacement_steps_and_ignores_unchanged() -> None:
@@ -124,3 +124,15 @@ def test_cli_children_finds_only_pulumi_children_of_the_process(tmp_path: Path) 
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_the_engine_knows_every_resource_step_the_sdk_reports() -> None:
+    """An SDK upgrade adding a step kind fails here, not in the middle of a deployment."""
+    from pulumi.automation.events import OpType
+
+    from automation.engine import RESOURCE_OPS
+
+    assert {o.value for o in OpType} == RESOURCE_OPS
+    assert resource_op(OpType.CREATE_REPLACEMENT) == "create-replacement"
+    with pytest.raises(Exception, match="does not know"):
+        resource_op("teleport")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
 
-from automation.engine import Outcome, ResourceChange
-from automation.render import COMMENT_LIMIT, Redactor, Report, marker, render_markdown, render_text, structural_diff
+from automation.engine import Outcome, ResourceChange, resource_op
+from automation.render import COMMENT_LIMIT, Redactor, Report, Status, marker, render_markdown, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def change(op: str, type_: str, name: str, keys: tuple[str, ...] = ()) -> ResourceChange:
-    return ResourceChange(f"urn:pulumi:dev::ghost-gitops::{type_}::{name}", type_, name, op, keys)
+    return ResourceChange(f"urn:pulumi:dev::ghost-gitops::{type_}::{name}", type_, name, resource_op(op), keys)
 
 
 PREVIEW = Outcome(
@@ -31,19 +32,19 @@ PREVIEW = Outcome(
 )
 
 CASES = {
-    "preview_with_replacement": Report(stack="dev", operation="preview", status="succeeded",
+    "preview_with_replacement": Report(stack="dev", operation="preview", status=Status.SUCCEEDED,
                                        reason="pull request #12 into main (synchronize)", outcome=PREVIEW, commit="b" * 40),
-    "up_succeeded": Report(stack="prod", operation="up", status="succeeded", reason="push to production: 1 infrastructure file(s) changed",
+    "up_succeeded": Report(stack="prod", operation="up", status=Status.SUCCEEDED, reason="push to production: 1 infrastructure file(s) changed",
                            outcome=Outcome(stack="prod", operation="up", succeeded=True, counts={"update": 1, "same": 63},
                                            changes=(change("update", "kubernetes:apps/v1:Deployment", "ghost-deployment", ("spec",)),),
                                            duration_s=95.5),
                            commit="c" * 40, message="production@ccccccc: New theme (#31) by alice, approved by bob, carol"),
-    "offline_fork": Report(stack="dev", operation="preview", status="succeeded", offline=True,
+    "offline_fork": Report(stack="dev", operation="preview", status=Status.SUCCEEDED, offline=True,
                            reason="pull request #40 from a fork: no cloud credentials, offline structural diff only",
                            outcome=Outcome(stack="dev", operation="preview", succeeded=True, counts={"delete": 1, "same": 53},
                                            changes=(change("delete", "kubernetes:core/v1:PersistentVolumeClaim", "ghost-content"),),
                                            diff="- kubernetes:core/v1:PersistentVolumeClaim ghost-content")),
-    "failed": Report(stack="dev", operation="up", status="failed", reason="push to main", commit="d" * 40,
+    "failed": Report(stack="dev", operation="up", status=Status.FAILED, reason="push to main", commit="d" * 40,
                      error="up of dev failed: creating RDS instance: InvalidParameterCombination | x"),
 }
 
@@ -87,7 +88,7 @@ def huge_preview(resources: int, diff_lines_per_resource: int = 40) -> Outcome:
 def test_huge_preview_stays_under_githubs_limit_with_the_summary_kept(resources: int) -> None:
     outcome = huge_preview(resources)
     assert len(outcome.diff) > COMMENT_LIMIT * 10
-    text = render_markdown(Report(stack="dev", operation="preview", status="succeeded", reason="big", outcome=outcome))
+    text = render_markdown(Report(stack="dev", operation="preview", status=Status.SUCCEEDED, reason="big", outcome=outcome))
     assert len(text) < COMMENT_LIMIT
     assert len(text.encode("utf-8")) < COMMENT_LIMIT + 2000
     assert text.startswith(marker("dev"))
@@ -104,42 +105,45 @@ def test_huge_preview_stays_under_githubs_limit_with_the_summary_kept(resources:
 def test_markdown_injection_in_names_is_neutralised() -> None:
     outcome = Outcome(stack="dev", operation="preview", succeeded=True, counts={"create": 1},
                       changes=(change("create", "x:y:Z", "a|b<script>"),), diff="~~~~\n```")
-    text = render_markdown(Report(stack="dev", operation="preview", status="succeeded", reason="r|s", outcome=outcome))
+    text = render_markdown(Report(stack="dev", operation="preview", status=Status.SUCCEEDED, reason="r|s", outcome=outcome))
     assert "a\\|b&lt;script&gt;" in text and "<script>" not in text
     assert text.count("~~~~") == 2, "a diff cannot close the fence early"
 
 
 def test_redactor_masks_known_secrets_everywhere() -> None:
     redact = Redactor.from_environ({"GITHUB_TOKEN": "ghs_abcdef123456", "PATH": "/usr/bin", "DB_PASSWORD": "hunter2hunter2"})
-    report = Report(stack="dev", operation="up", status="failed", reason="x", error="token ghs_abcdef123456 and hunter2hunter2")
+    report = Report(stack="dev", operation="up", status=Status.FAILED, reason="x", error="token ghs_abcdef123456 and hunter2hunter2")
     for text in (render_markdown(report, redact=redact), render_text(report, redact=redact)):
         assert "ghs_abcdef123456" not in text and "hunter2hunter2" not in text and "[secret]" in text
     assert "/usr/bin" == redact("/usr/bin")
 
 
-def test_structural_diff() -> None:
-    base = {"u1": {"type": "t", "name": "a", "inputs": {"x": 1}}, "u2": {"type": "t", "name": "b", "inputs": {}}}
-    head = {"u1": {"type": "t", "name": "a", "inputs": {"x": 2, "y": 1}}, "u3": {"type": "t", "name": "c", "inputs": {}}}
-    assert [(c.urn, c.op, c.keys) for c in structural_diff(base, head)] == [
-        ("u1", "update", ("x", "y")), ("u2", "delete", ()), ("u3", "create", ())]
-
-
 def test_nothing_to_do_renders_briefly() -> None:
-    text = render_markdown(Report(stack="dev", operation="none", status="none", reason="no infrastructure path changed"))
+    text = render_markdown(Report(stack="dev", operation="none", status=Status.NONE, reason="no infrastructure path changed"))
     assert text.startswith(marker("dev")) and "Nothing to do for `dev`" in text and "no infrastructure path changed" in text
 
 
-def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer() -> None:
+def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer(tmp_path: Path) -> None:
+    """One diff (automation.snapshot) behind the memory engine's preview and the offline PR diff, and one
+    diff text, with the values of changed inputs only where both snapshots are known (the offline diff)."""
+    from automation.engine import Progress, Target
     from automation.memory_engine import MemoryEngine
-    from automation.render import structural_diff
-    from automation.snapshot import count, diff
+    from automation.snapshot import Resource, change_lines, count, diff, snapshot
+    from automation.stackconfig import StackConfig
 
-    old = {"urn:a": {"type": "t", "name": "a", "inputs": {"x": 1, "y": 2}},
-           "urn:b": {"type": "t", "name": "b", "inputs": {}}}
-    new = {"urn:a": {"type": "t", "name": "a", "inputs": {"x": 1, "y": 3, "z": 0}},
-           "urn:c": {"type": "t", "name": "c", "inputs": {}}}
+    old = snapshot([Resource("urn:a", "t", "a", {"x": 1, "y": 2}), Resource("urn:b", "t", "b", {})])
+    new = snapshot([Resource("urn:a", "t", "a", {"x": 1, "y": 3, "z": 0}), Resource("urn:c", "t", "c", {})])
     changes = diff(old, new)
     assert [(c.urn, c.op, c.keys) for c in changes] == [
         ("urn:a", "update", ("y", "z")), ("urn:b", "delete", ()), ("urn:c", "create", ())]
-    assert structural_diff(old, new) == changes == MemoryEngine._changes(old, new)
     assert count(changes) == {"update": 1, "delete": 1, "create": 1}
+    assert change_lines(changes, old, new).splitlines() == [
+        "~ t a [y, z]", "-     y: 2", "+     y: 3", "-     z: null", "+     z: 0", "- t b", "+ t c"]
+    assert change_lines(changes) == "~ t a [y, z]\n- t b\n+ t c"
+    programs = iter([old, new])
+    engine = MemoryEngine(tmp_path / "state", lambda _target: (next(programs), {}))
+    target = Target(stack="dev", config=StackConfig(stack="dev", project="p", values={}, secret_keys=frozenset(),
+                                                    source="test"))
+    engine.up(target, Progress(io.StringIO()))
+    preview = engine.preview(target, Progress(io.StringIO()))
+    assert preview.changes == changes and preview.counts == count(changes) and preview.diff == change_lines(changes)

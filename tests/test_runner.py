@@ -19,9 +19,10 @@ from automation.errors import ConfigError, LockTimeout
 from automation.events import Request
 from automation.git import Git
 from automation.locking import StackLocks
-from automation.memory_engine import MemoryEngine, Snapshot
+from automation.memory_engine import MemoryEngine
 from automation.planner import Operation, Plan
 from automation.runner import RunContext, RunOptions, exit_code, run_plan
+from automation.snapshot import Resource, Snapshot, snapshot
 from tests.conftest import ROOT
 from tests.gitrepo import commit, git, project_repo
 
@@ -31,11 +32,11 @@ ENVS = load_environments(ROOT)
 def tiny_program(target: Target) -> tuple[Snapshot, dict[str, Any]]:
     """A two-resource stand-in for the real program (fast), shaped by the stack's config."""
     storage = target.config.values.get("ghost-gitops:ghostStorageGb", "10")
-    return ({
-        f"urn:pulumi:{target.stack}::p::ghost:apps:Ghost::ghost": {"type": "ghost:apps:Ghost", "name": "ghost", "inputs": {}},
-        f"urn:pulumi:{target.stack}::p::kubernetes:core/v1:PersistentVolumeClaim::content": {
-            "type": "kubernetes:core/v1:PersistentVolumeClaim", "name": "content", "inputs": {"size": storage}},
-    }, {"ghostUrl": "http://example", "dbAdminPassword": "[secret]"})
+    return snapshot([
+        Resource(f"urn:pulumi:{target.stack}::p::ghost:apps:Ghost::ghost", "ghost:apps:Ghost", "ghost", {}),
+        Resource(f"urn:pulumi:{target.stack}::p::kubernetes:core/v1:PersistentVolumeClaim::content",
+                 "kubernetes:core/v1:PersistentVolumeClaim", "content", {"size": storage}),
+    ]), {"ghostUrl": "http://example", "dbAdminPassword": "[secret]"}
 
 
 def context(tmp_path: Path, engine: MemoryEngine, *, git_repo: Git | None = None, lock_timeout: float = 5.0,
@@ -229,12 +230,13 @@ def test_expire_command_with_the_memory_engine(tmp_path: Path) -> None:
     doc["history"][-1]["ended"] -= 30 * 86400  # last updated a month ago
     (state / "dev-old.json").write_text(json.dumps(doc))
     out = io.StringIO()
-    assert main(["expire", "--dry-run", "--engine", "memory", "--state-dir", str(state)], environ={}, out=out,
-                err=io.StringIO()) == 0
+    # --remote '': this checkout's origin (a CI clone has one) knows no dev/old or dev/new branch
+    assert main(["expire", "--dry-run", "--remote", "", "--engine", "memory", "--state-dir", str(state)], environ={},
+                out=out, err=io.StringIO()) == 0
     assert [op["stack"] for op in json.loads(out.getvalue())["operations"]] == ["dev-old"]
     out, err = io.StringIO(), io.StringIO()
-    assert main(["expire", "--engine", "memory", "--state-dir", str(state), "--lock-dir", str(tmp_path / "locks")],
-                environ={}, out=out, err=err) == 0, err.getvalue()
+    assert main(["expire", "--remote", "", "--engine", "memory", "--state-dir", str(state), "--lock-dir",
+                 str(tmp_path / "locks")], environ={}, out=out, err=err) == 0, err.getvalue()
     assert out.getvalue().startswith("destroy  dev-old          succeeded")
     assert sorted(p.stem for p in state.glob("*.json")) == ["dev-new"]
 
