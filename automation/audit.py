@@ -1,12 +1,9 @@
-"""Who, what, when, why, who approved: the message every `up` carries, and the history table. Pure."""
+"""Who, what, when, why, who approved: the message every `up` carries. Pure."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from automation.engine import HistoryEntry
 
 MERGE_MESSAGE = re.compile(r"^Merge pull request #(?P<number>\d+) from (?P<source>\S+)(?:\n\n(?P<title>.+))?", re.DOTALL)
 
@@ -51,19 +48,3 @@ def audit_message(info: AuditInfo) -> str:
     else:
         approved = "approved by nobody"
     return f"{info.branch}@{sha7}: {title}{pr} by {author}, {approved}"
-
-
-def render_history(stack: str, entries: Iterable[HistoryEntry]) -> str:
-    """A table of updates, newest first: when, who, what (counts), why (message) and the result."""
-    rows = [f"history of {stack} (newest first)",
-            f"{'#':>4}  {'when (UTC)':<19}  {'kind':<8} {'result':<10} {'what':<28} why / who"]
-    count = 0
-    for e in entries:
-        count += 1
-        what = ", ".join(f"{n} {op}" for op, n in sorted(e.counts.items()) if n and op != "same") or "no changes"
-        commit = f" [{e.commit[:7]}]" if e.commit else ""
-        rows.append(f"{e.version if e.version is not None else '-':>4}  {e.started:%Y-%m-%d %H:%M:%S}  {e.kind:<8} "
-                    f"{e.result:<10} {what[:28]:<28} {e.message or '(no message)'}{commit}")
-    if count == 0:
-        rows.append("  (no updates yet)")
-    return "\n".join(rows)

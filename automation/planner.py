@@ -190,6 +190,29 @@ def _plan_dispatch(request: Request, envs: Environments) -> Plan:
     return Plan(request.event, (_op(route, operation, f"manual {operation} of {route.stack}{who}", request),))  # type: ignore[arg-type]
 
 
+def manual(envs: Environments, stack: str, operation: OperationName, *, sha: str | None, actor: str,
+           rollback: bool = False, destroy_environment: bool = False) -> Plan:
+    """A person's operation on one stack (``preview``/``up``/``refresh``/``destroy --stack S``), planned with the
+    same rules as events: an environment is destroyed only when asked explicitly, a protected stack never.
+
+    :raises ConfigError: an unknown stack, a bad SHA, or an environment destroy without ``destroy_environment``.
+    """
+    from automation.events import SHA
+
+    route = envs.by_stack(stack)
+    if route is None:
+        raise ConfigError(f"unknown stack {stack!r}: no rule in {envs.source} maps a branch to it "
+                          f"(known: {', '.join(envs.environment_stacks())}, and personal stacks)")
+    if operation == "destroy" and route.kind == "environment" and not destroy_environment:
+        raise ConfigError(f"{stack} is an environment stack: destroying it needs --yes-destroy-environment")
+    if sha is not None and not SHA.match(sha):
+        raise ConfigError("--sha must be a full 40-character commit SHA")
+    op = Operation(stack=route.stack, operation=operation, reason=f"manual {operation} of {route.stack} by {actor}",
+                   branch=route.branch, sha=sha, kind=route.kind, protected=route.rule.protected,
+                   allow_older=operation == "up" and rollback)
+    return Plan("manual", (op,))
+
+
 #: the engine's stack tag holding an extension of a personal stack's ttl (ISO 8601 time, UTC)
 EXTENDED_TAG = "expires-after"
 

@@ -231,29 +231,3 @@ def synthesize(root: Path, config: StackConfig) -> SynthResult:
             raise SynthError(f"stack {config.stack!r}: the program failed offline: {type(exc).__name__}: {exc}") from exc
     return SynthResult(stack=config.stack, project=config.project, source=config.source,
                        resources=tuple(sorted(records, key=lambda r: r.urn)), outputs=outputs)
-
-
-def render_tree(result: SynthResult) -> str:
-    """The resource tree, one line per resource: indentation follows parents; type and name shown."""
-    known = {r.urn for r in result.resources}
-    children: dict[str | None, list[RecordedResource]] = {}
-    for res in sorted(result.resources, key=lambda r: (r.type, r.name)):
-        children.setdefault(res.parent if res.parent in known else None, []).append(res)
-    lines = [f"stack {result.stack} ({result.source}): {len(result.resources)} resources"]
-
-    def walk(parent: str | None, depth: int) -> None:
-        for res in children.get(parent, []):
-            lines.append(f"{'  ' * (depth + 1)}{res.type}  {res.name}")
-            walk(res.urn, depth + 1)
-
-    walk(None, 0)
-    lines.append("outputs:")
-    for key, value in sorted(result.outputs.items()):
-        lines.append(f"  {key}: {value if isinstance(value, str) else _short(value)}")
-    return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)

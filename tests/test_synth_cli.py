@@ -38,7 +38,7 @@ def test_synth_json_contract() -> None:
     code, out, _ = run("synth", "--stack", "prod", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert set(doc) == {"stack", "resources", "outputs"}
+    assert set(doc) == {"schema_version", "command", "stack", "resources", "outputs"} and doc["command"] == "synth"
     assert doc["stack"] == "prod"
     assert all(set(r) == {"urn", "type", "name", "parent", "inputs"} for r in doc["resources"])
     db = next(r for r in doc["resources"] if r["type"] == "aws:rds/instance:Instance")
