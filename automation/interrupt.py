@@ -23,10 +23,9 @@ from types import FrameType
 CLI_NAMES = frozenset({"pulumi"})
 
 
-def cli_children(parent: int | None = None) -> list[int]:
-    """PIDs of the ``pulumi`` processes whose parent is ``parent`` (default: this process), from /proc."""
-    parent = os.getpid() if parent is None else parent
-    found = []
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, name) of every process, from /proc (empty where there is no /proc)."""
+    table: dict[int, tuple[int, str]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
         if not entry.name.isdigit():
             continue
@@ -35,8 +34,28 @@ def cli_children(parent: int | None = None) -> list[int]:
         except OSError:
             continue
         fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        if fields.get("PPid", "").strip() == str(parent) and fields.get("Name", "").strip() in CLI_NAMES:
-            found.append(int(entry.name))
+        try:
+            table[int(entry.name)] = (int(fields.get("PPid", "0").strip()), fields.get("Name", "").strip())
+        except ValueError:
+            continue
+    return table
+
+
+def cli_children(parent: int | None = None) -> list[int]:
+    """PIDs of the ``pulumi`` processes whose parent is ``parent`` (default: this process)."""
+    parent = os.getpid() if parent is None else parent
+    return sorted(pid for pid, (ppid, name) in _processes().items() if ppid == parent and name in CLI_NAMES)
+
+
+def descendants(pids: list[int]) -> list[int]:
+    """The processes started by ``pids`` (provider plugins), deepest first, so none is left running on its own."""
+    table = _processes()
+    found: list[int] = []
+    frontier = list(pids)
+    while frontier:
+        children = [pid for pid, (ppid, _) in table.items() if ppid in frontier and pid not in found]
+        found = children + found
+        frontier = children
     return found
 
 
@@ -44,10 +63,12 @@ class Interrupts:
     """Records the first SIGINT/SIGTERM and stops the CLI children as described above."""
 
     def __init__(self, notify: Callable[[str], None], grace_s: float = 30.0,
-                 children: Callable[[], list[int]] = cli_children, kill: Callable[[int, int], None] = os.kill) -> None:
+                 children: Callable[[], list[int]] = cli_children, kill: Callable[[int, int], None] = os.kill,
+                 tree: Callable[[list[int]], list[int]] = descendants) -> None:
         self.notify = notify
         self.grace_s = grace_s
         self.children = children
+        self.tree = tree
         self.kill = kill
         self.received: str | None = None
         self._timer: threading.Timer | None = None
@@ -67,7 +88,13 @@ class Interrupts:
         return sent
 
     def _force(self) -> None:
+        plugins = self.tree(self.children())  # found before the CLI dies and they are re-parented
         pids = self._send(signal.SIGKILL)
+        for pid in plugins:
+            try:
+                self.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if pids:
             self.notify(f"the Pulumi CLI did not stop within {self.grace_s:g}s: killed (pid {', '.join(map(str, pids))})")
 

@@ -100,13 +100,16 @@ def test_interrupts_forward_sigint_then_kill_after_the_grace_or_a_second_signal(
 
     sent: list[tuple[int, int]] = []
     lines: list[str] = []
-    handler = Interrupts(lines.append, grace_s=0.2, children=lambda: [4242], kill=lambda pid, sig: sent.append((pid, sig)))
+    handler = Interrupts(lines.append, grace_s=0.2, children=lambda: [4242], kill=lambda pid, sig: sent.append((pid, sig)),
+                         tree=lambda pids: [4343] if pids == [4242] else [])
     assert handler() is None
     handler.handle(signal.SIGTERM)
     assert handler() == "SIGTERM" and sent == [(4242, signal.SIGINT)]
     time.sleep(0.5)
-    assert sent[-1] == (4242, signal.SIGKILL) and "did not stop within 0.2s" in lines[-1]
-    again = Interrupts(lines.append, grace_s=60, children=lambda: [7], kill=lambda pid, sig: sent.append((pid, sig)))
+    assert sent[-2:] == [(4242, signal.SIGKILL), (4343, signal.SIGKILL)], "its provider plugins go with it"
+    assert "did not stop within 0.2s" in lines[-1]
+    again = Interrupts(lines.append, grace_s=60, children=lambda: [7], kill=lambda pid, sig: sent.append((pid, sig)),
+                       tree=lambda pids: [])
     again.handle(signal.SIGTERM)
     again.handle(signal.SIGTERM)
     assert sent[-2:] == [(7, signal.SIGINT), (7, signal.SIGKILL)]
@@ -114,13 +117,18 @@ def test_interrupts_forward_sigint_then_kill_after_the_grace_or_a_second_signal(
 
 def test_cli_children_finds_only_pulumi_children_of_the_process(tmp_path: Path) -> None:
     import subprocess
+    import time
 
-    from automation.interrupt import cli_children
+    from automation.interrupt import cli_children, descendants
 
-    sleeper = subprocess.Popen(["sleep", "5"])
+    sleeper = subprocess.Popen(["sh", "-c", "sleep 5 & wait"])
     try:
         assert sleeper.pid not in cli_children(), "only processes named pulumi are stopped"
         assert cli_children(parent=sleeper.pid) == []
+        deadline = time.monotonic() + 5
+        while not descendants([sleeper.pid]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(descendants([sleeper.pid])) == 1, "the shell's own child is found"
     finally:
         sleeper.kill()
         sleeper.wait()

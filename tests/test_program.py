@@ -268,3 +268,20 @@ def test_personal_stacks_get_a_provisioner_not_the_rds_master(dev: SynthResult, 
     (admin,) = [r for r in personal.of_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "ghost-db-admin"]
     shared = next(r for r in personal.resources if r.type == "pulumi:pulumi:StackReference")
     assert shared.urn in admin.dependencies["stringData"], "the personal admin Secret comes from dev's provisioner output"
+
+
+def test_ghost_objects_are_wired_to_what_they_use_through_outputs(any_stack: SynthResult) -> None:
+    """Every namespaced object takes its namespace from the Namespace resource, and the Job and the Deployment
+    name the Secrets, ConfigMap and volume claim they mount: Pulumi orders them without hand-kept lists."""
+    (ns,) = any_stack.of_type("kubernetes:core/v1:Namespace")
+    namespaced = [r for r in any_stack.resources if r.type.startswith("kubernetes:") and r.parent
+                  and "ghost:apps:Ghost" in r.parent and r.type != "kubernetes:core/v1:Namespace"]
+    assert len(namespaced) >= 12, [r.type for r in namespaced]
+    for res in namespaced:
+        assert ns.urn in res.dependencies.get("metadata", ()), f"{res.type} {res.name} does not use the Namespace output"
+    k8s_by_name = {r.name: r.urn for r in namespaced}
+    (job,) = any_stack.of_type("kubernetes:batch/v1:Job")
+    (deployment,) = any_stack.of_type("kubernetes:apps/v1:Deployment")
+    assert {k8s_by_name["ghost-db"], k8s_by_name["ghost-db-admin"], k8s_by_name["ghost-config"]} <= set(job.dependencies["spec"])
+    assert {k8s_by_name["ghost-db"], k8s_by_name["ghost-config"], k8s_by_name["ghost-content"],
+            k8s_by_name["ghost-sa"]} <= set(deployment.dependencies["spec"])

@@ -129,15 +129,17 @@ def test_ec2_15_no_subnet_maps_public_ips(env_stack: SynthResult) -> None:
 
 
 def test_iam_1_iam_21_no_wildcard_actions(env_stack: SynthResult) -> None:
-    policies = [r for r in env_stack.resources if r.type.startswith("aws:iam/")]
-    assert policies
-    for res in policies:
-        for field in ("policy", "assumeRolePolicy"):
-            if field in res.inputs:
-                assert res.inputs[field] != "[unknown]", f"{res.name}.{field} must be reviewable offline"
-                for statement in json.loads(res.inputs[field])["Statement"]:
-                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                    assert all("*" not in a for a in actions), (res.name, actions)
+    documents = [(res.name, field, res.inputs[field]) for res in env_stack.resources if res.type.startswith("aws:iam/")
+                 for field in ("policy", "assumeRolePolicy") if field in res.inputs]
+    assert len(documents) >= 2, "at least the flow-log role's trust policy and its policy are checked"
+    checked = 0
+    for name, field, document in documents:
+        assert document not in ("[unknown]", "[secret]"), f"{name}.{field} must be reviewable offline"
+        for statement in json.loads(document)["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert actions and all("*" not in a for a in actions), (name, actions)
+            checked += 1
+    assert checked >= len(documents), "every document has at least one statement"
 
 
 def test_ghost_faq_exactly_one_replica_recreate(any_stack: SynthResult) -> None:
@@ -214,10 +216,12 @@ def test_elb_1_elb_4_https_redirect_and_invalid_headers_dropped(prod: SynthResul
 def test_secrets_hygiene_no_literal_password_anywhere(any_stack: SynthResult) -> None:
     names = [env["name"].lower() for env in container(any_stack)["env"]]
     assert names and not [n for n in names if "password" in n or "pass" in n.split("__")], "no secret in env at all"
-    for secret in any_stack.of_type("kubernetes:core/v1:Secret"):
-        assert secret.inputs["stringData"] == SECRET_MARKER
-    for db in any_stack.of_type(RDS):
-        assert db.inputs["password"] == SECRET_MARKER
+    secrets = any_stack.of_type("kubernetes:core/v1:Secret")
+    assert secrets, "the database credentials reach Ghost through a Secret"
+    assert all(secret.inputs["stringData"] == SECRET_MARKER for secret in secrets)
+    databases = any_stack.of_type(RDS)
+    assert databases or any_stack.stack.startswith("dev-"), "environment stacks own a database"
+    assert all(db.inputs["password"] == SECRET_MARKER for db in databases)
     sensitive = {k: v for k, v in any_stack.outputs.items() if "password" in k.lower() or k == "kubeconfig"}
     assert all(v == SECRET_MARKER for v in sensitive.values()), sensitive
     assert sensitive or any_stack.stack.startswith("dev-"), "environment stacks export the kubeconfig and a password"
