@@ -1,15 +1,15 @@
-"""A small GitHub API on 127.0.0.1 (a real HTTP server in a thread) that can fail on purpose."""
+"""A small GitHub API on 127.0.0.1 (a real HTTP server in a thread, tests/local_server.py) that can fail on purpose."""
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.local_server import serve_json
 
 
 @dataclass
@@ -68,31 +68,6 @@ class FakeGitHub:
 
 @contextmanager
 def serve(fake: FakeGitHub) -> Iterator[FakeGitHub]:
-    class Handler(BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            status, headers, text = fake.handle(self.command, self.path, dict(self.headers), body)
-            data = text.encode()
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PATCH = _any  # noqa: N815 - http.server's naming
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_json(fake.handle) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

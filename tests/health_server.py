@@ -8,12 +8,12 @@ Modes: ``healthy``; ``booting`` (``booting_left`` answers of 503, then 200, as G
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.local_server import serve_json
 
 PATH = "/ghost/api/admin/site/"
 
@@ -50,27 +50,10 @@ class HealthServer:
 
 @contextmanager
 def serve(server: HealthServer) -> Iterator[HealthServer]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, headers, body = server.answer(self.path)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def handle(method: str, path: str, headers: dict[str, str], body: str) -> tuple[int, dict[str, str], str]:
+        status, extra, doc = server.answer(path)
+        return status, extra, json.dumps(doc)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}{PATH}"
-    try:
+    with serve_json(handle) as url:
+        server.url = f"{url}{PATH}"
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
