@@ -23,11 +23,16 @@ class HealthServer:
     mode: str = "healthy"
     booting_left: int = 0
     judge: Callable[[], bool] = lambda: True
+    #: as Ghost behind a TLS-terminating load balancer: without `X-Forwarded-Proto: https` it redirects to https
+    require_https_header: bool = False
     hits: list[str] = field(default_factory=list)
     url: str = ""
 
-    def answer(self, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def answer(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], dict[str, Any]]:
         self.hits.append(path)
+        proto = {k.lower(): v for k, v in (headers or {}).items()}.get("x-forwarded-proto")
+        if self.require_https_header and proto != "https":
+            return 301, {"Location": f"https://127.0.0.1:1{path}"}, {}
         ok: tuple[int, dict[str, str], dict[str, Any]] = (200, {}, {"site": {"title": "Ghost", "version": "6.65"}})
         unavailable: tuple[int, dict[str, str], dict[str, Any]] = (503, {}, {"errors": [{"message": "Ghost is starting"}]})
         if path == "/healthy":
@@ -51,7 +56,7 @@ class HealthServer:
 @contextmanager
 def serve(server: HealthServer) -> Iterator[HealthServer]:
     def handle(method: str, path: str, headers: dict[str, str], body: str) -> tuple[int, dict[str, str], str]:
-        status, extra, doc = server.answer(path)
+        status, extra, doc = server.answer(path, headers)
         return status, extra, json.dumps(doc)
 
     with serve_json(handle) as url:

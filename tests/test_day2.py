@@ -84,6 +84,15 @@ def test_probe_against_a_local_server(mode: str, booting: int, healthy: bool, at
         assert result.attempts > 1, "an unhealthy answer is retried until the timeout"
 
 
+def test_probe_sends_the_configured_headers() -> None:
+    """Ghost behind a TLS load balancer redirects a request without X-Forwarded-Proto to https: the header matters."""
+    with health_server.serve(HealthServer(require_https_header=True)) as server:
+        with_header = probe(server.url, HealthSpec(timeout_s=0.3, interval_s=0.05, headers={"X-Forwarded-Proto": "https"}))
+        without = probe(server.url, HealthSpec(timeout_s=0.3, interval_s=0.05))
+    assert with_header.healthy
+    assert not without.healthy and "ConnectError" in without.detail, without.detail
+
+
 def test_probe_without_a_url_or_server_is_unhealthy_and_says_why() -> None:
     assert "exports no usable `healthUrl`" in probe("", HealthSpec()).detail
     with health_server.serve(HealthServer()) as server:

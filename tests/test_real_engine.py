@@ -154,7 +154,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         d.mkdir()
     shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
-    with serve(FakeGitHub()) as gh, health_server.serve(HealthServer()) as health:
+    with serve(FakeGitHub()) as gh, health_server.serve(HealthServer(require_https_header=True)) as health:
         (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:healthUrl: {health.url}\n"
                                               "  fixture:zones:\n    - zone-a\n    - zone-b\n")
         w = World(repo=repo, backend=backend, cloud=cloud, tmp=tmp, cli=choice.path, gh=gh, health=health)
