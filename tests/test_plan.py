@@ -348,3 +348,95 @@ def test_rollback_picks_the_earlier_deployed_commit() -> None:
         rollback_commit(history, steps=3)
     with pytest.raises(ConfigError, match="no successful deployment"):
         rollback_commit([entry(a, "failed")])
+
+
+# -- tables that kill the mutants mutmut found surviving (bash .ci/mutation 'automation.planner*') ------------------
+def test_a_plan_keeps_its_event_and_a_nothing_plan_keeps_the_request() -> None:
+    request = parse_event("pull_request", pr(pull_request__draft=True))
+    the_plan = plan(request, ENVS)
+    (op,) = the_plan.operations
+    assert the_plan.event == "pull_request" and the_plan.to_json()["event"] == "pull_request"
+    assert (op.stack, op.operation, op.branch, op.sha, op.pull_request) == (
+        None, "none", request.branch, request.sha, request.pull_request.number if request.pull_request else -1)
+    assert "notices" not in the_plan.to_json()
+    fork = plan(parse_event("pull_request", pr(pull_request__head__repo__full_name="someone/fork")), ENVS)
+    assert fork.event == "pull_request" and fork.operations[0].offline
+
+
+@pytest.mark.parametrize(("merged", "says"), [(True, "merged: the push to main deploys it"), (False, "closed without merging")])
+def test_a_closed_pull_request_says_whether_it_was_merged(merged: bool, says: str) -> None:
+    request = parse_event("pull_request", pr(action="closed", pull_request__merged=merged))
+    (op,) = plan(request, ENVS).operations
+    assert op.operation == "none" and says in op.reason
+
+
+def test_deleting_branches_environment_personal_and_kept() -> None:
+    delete = fixture("delete_branch")
+    envs = parse_environments({"environments": [
+        {"branch": "main", "stack": "dev", "kind": "environment"},
+        {"branch": "keep/{name}", "stack": "keep-{name}", "kind": "personal", "template": "dev"},
+        {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev", "auto_destroy": True}]}, "t")
+    cases = {"main": ("dev", "none", "never destroys"), "keep/bob": ("keep-bob", "none", "auto_destroy is off"),
+             "dev/bob": ("dev-bob", "destroy", "deleted: destroy and remove")}
+    for branch, (stack, operation, says) in cases.items():
+        the_plan = plan(parse_event("delete", {**delete, "ref": branch}), envs)
+        (op,) = the_plan.operations
+        assert (op.stack, op.operation) == (stack, operation) and says in op.reason, (branch, op)
+        assert the_plan.event == "delete" and op.branch == branch
+    tag = plan(parse_event("delete", {**delete, "ref": "v1", "ref_type": "tag"}), envs).operations[0]
+    assert tag.operation == "none" and "deleted tag is not a branch" in tag.reason
+
+
+def test_manual_operations_are_planned_like_events() -> None:
+    from automation.planner import manual
+
+    (op,) = manual(ENVS, "dev-alice", "up", sha=A, actor="carol", rollback=True).operations
+    assert (op.stack, op.operation, op.branch, op.sha, op.kind, op.allow_older, op.protected) == (
+        "dev-alice", "up", "dev/alice", A, "personal", True, False)
+    assert op.reason == "manual up of dev-alice by carol"
+    (prod,) = manual(ENVS, "prod", "destroy", sha=None, actor="x", destroy_environment=True).operations
+    assert prod.protected and prod.kind == "environment" and not prod.allow_older
+    (preview,) = manual(ENVS, "dev", "preview", sha=None, actor="x", rollback=True).operations
+    assert not preview.allow_older, "only an up can deploy an older commit"
+    assert manual(ENVS, "dev", "up", sha=None, actor="x").event == "manual"
+    for stack, operation, sha, says in (("nope", "up", None, "unknown stack 'nope'"),
+                                        ("dev", "destroy", None, "--yes-destroy-environment"),
+                                        ("dev", "up", "abc", "full 40-character")):
+        with pytest.raises(ConfigError, match=says):
+            manual(ENVS, stack, operation, sha=sha, actor="x")  # type: ignore[arg-type]
+
+
+def test_expiry_ttl_extensions_warnings_and_deleted_branches() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from automation.engine import StackInfo
+    from automation.planner import expired, expiry
+
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    day = timedelta(days=1)
+    assert expiry(StackInfo("dev-a", now - 2 * day), 14, None) == now + 12 * day
+    assert expiry(StackInfo("dev-a", now - 2 * day), 14, now + 30 * day) == now + 30 * day
+    assert expiry(StackInfo("dev-a", now - 2 * day), 14, now) == now + 12 * day, "an extension never shortens"
+    assert expiry(StackInfo("dev-a", None), 14, None) is None
+    assert expiry(StackInfo("dev-a", (now - 2 * day).replace(tzinfo=None)), 14, None) == now + 12 * day
+    stacks = [StackInfo("dev-old", now - 15 * day), StackInfo("dev-soon", now - 12 * day),
+              StackInfo("dev-kept", now - 20 * day), StackInfo("dev-gone", now - 1 * day),
+              StackInfo("dev-fresh", now - 1 * day), StackInfo("dev", now - 300 * day), StackInfo("dev-never", None)]
+    branches = frozenset({"main", "dev/old", "dev/soon", "dev/kept", "dev/fresh", "dev/never"})
+    the_plan = expired(ENVS, stacks, now, branches=branches, extensions={"dev-kept": now + 5 * day})
+    ops_ = {op.stack: op for op in the_plan.operations}
+    assert set(ops_) == {"dev-old", "dev-gone"} and all(op.operation == "destroy" for op in ops_.values())
+    assert ops_["dev-old"].reason == "personal stack dev-old idle for 15 days, past its ttl of 14 days"
+    assert ops_["dev-gone"].reason == "personal stack dev-gone: its branch 'dev/gone' no longer exists on the remote"
+    assert ops_["dev-old"].kind == "personal" and ops_["dev-old"].branch == "dev/old"
+    assert the_plan.event == "expire"
+    (notice,) = the_plan.notices
+    assert notice.startswith("personal stack dev-soon expires at 2026-11-29 12:00 UTC (in 2d 0h)")
+    assert "extend --stack dev-soon --days N" in notice and the_plan.to_json()["notices"] == [notice]
+    extended = expired(ENVS, [StackInfo("dev-kept", now - 20 * day)], now + 6 * day,
+                       extensions={"dev-kept": now + 5 * day}).operations[0]
+    assert extended.reason.endswith("(after its extension)")
+    unknown = expired(ENVS, stacks, now)  # remote not listed: only the ttl applies
+    assert [op.stack for op in unknown.operations] == ["dev-kept", "dev-old"]
+    nothing = expired(ENVS, [StackInfo("dev-fresh", now)], now, branches=frozenset({"dev/fresh"}))
+    assert [(op.stack, op.operation) for op in nothing.operations] == [(None, "none")] and not nothing.notices
