@@ -338,6 +338,7 @@ def test_rollback_picks_the_earlier_deployed_commit() -> None:
     a, b, c = "a" * 40, "b" * 40, "c" * 40
     history = [entry(c), entry(b, "failed"), entry(c), entry(b), entry("x" * 40, kind="refresh"), entry(a)]
     assert rollback_commit(history) == (c, b)
+    assert rollback_commit([entry(c), entry(b)]) == (c, b), "the current commit is the newest deployed one"
     assert rollback_commit(history, steps=2) == (c, a)
     assert rollback_commit(history, to=a[:7]) == (c, a)
     with pytest.raises(ConfigError, match="never deployed"):
@@ -361,6 +362,9 @@ def test_a_plan_keeps_its_event_and_a_nothing_plan_keeps_the_request() -> None:
     assert "notices" not in the_plan.to_json()
     fork = plan(parse_event("pull_request", pr(pull_request__head__repo__full_name="someone/fork")), ENVS)
     assert fork.event == "pull_request" and fork.operations[0].offline
+    assert "offline structural diff only" in fork.operations[0].reason
+    preview = plan(parse_event("pull_request", pr()), ENVS)
+    assert preview.event == "pull_request" and preview.operations[0].operation == "preview"
 
 
 @pytest.mark.parametrize(("merged", "says"), [(True, "merged: the push to main deploys it"), (False, "closed without merging")])
@@ -398,6 +402,8 @@ def test_manual_operations_are_planned_like_events() -> None:
     assert prod.protected and prod.kind == "environment" and not prod.allow_older
     (preview,) = manual(ENVS, "dev", "preview", sha=None, actor="x", rollback=True).operations
     assert not preview.allow_older, "only an up can deploy an older commit"
+    (default,) = manual(ENVS, "dev", "up", sha=None, actor="x").operations
+    assert not default.allow_older, "an older commit is deployed only when asked"
     assert manual(ENVS, "dev", "up", sha=None, actor="x").event == "manual"
     for stack, operation, sha, says in (("nope", "up", None, "unknown stack 'nope'"),
                                         ("dev", "destroy", None, "--yes-destroy-environment"),
@@ -428,7 +434,8 @@ def test_expiry_ttl_extensions_warnings_and_deleted_branches() -> None:
     assert set(ops_) == {"dev-old", "dev-gone"} and all(op.operation == "destroy" for op in ops_.values())
     assert ops_["dev-old"].reason == "personal stack dev-old idle for 15 days, past its ttl of 14 days"
     assert ops_["dev-gone"].reason == "personal stack dev-gone: its branch 'dev/gone' no longer exists on the remote"
-    assert ops_["dev-old"].kind == "personal" and ops_["dev-old"].branch == "dev/old"
+    assert all(op.kind == "personal" and op.branch == f"dev/{op.stack.removeprefix('dev-')}" for op in ops_.values()
+               if op.stack)
     assert the_plan.event == "expire"
     (notice,) = the_plan.notices
     assert notice.startswith("personal stack dev-soon expires at 2026-11-29 12:00 UTC (in 2d 0h)")
@@ -440,3 +447,23 @@ def test_expiry_ttl_extensions_warnings_and_deleted_branches() -> None:
     assert [op.stack for op in unknown.operations] == ["dev-kept", "dev-old"]
     nothing = expired(ENVS, [StackInfo("dev-fresh", now)], now, branches=frozenset({"dev/fresh"}))
     assert [(op.stack, op.operation) for op in nothing.operations] == [(None, "none")] and not nothing.notices
+    assert nothing.operations[0].reason == "no personal stack is past its ttl or without its branch"
+    # the boundaries: due exactly now expires; exactly ttl_warn_days before is warned; hours are hours
+    assert [op.stack for op in expired(ENVS, [StackInfo("dev-a", now - 14 * day)], now).operations] == ["dev-a"]
+    (edge,) = expired(ENVS, [StackInfo("dev-a", now - 11 * day)], now).notices
+    assert "(in 3d 0h)" in edge
+    (hours,) = expired(ENVS, [StackInfo("dev-a", now - 12 * day - timedelta(hours=5))], now).notices
+    assert "(in 1d 19h)" in hours
+    # another time zone is the same instant, not a UTC wall clock
+    from datetime import timezone
+    plus2 = (now - 2 * day).astimezone(timezone(timedelta(hours=2)))
+    assert expiry(StackInfo("dev-a", plus2), 14, None) == now + 12 * day
+    # rules without auto_destroy and environment rules are never expired, whatever their age or branch
+    keep = parse_environments({"environments": [
+        {"branch": "main", "stack": "dev", "kind": "environment"},
+        {"branch": "keep/{name}", "stack": "keep-{name}", "kind": "personal", "template": "dev", "ttl_days": 1},
+        {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev", "auto_destroy": True,
+         "ttl_days": 14}]}, "t")
+    kept = expired(keep, [StackInfo("keep-bob", now - 99 * day), StackInfo("dev", now - 99 * day),
+                          StackInfo("dev-zoe", now - 99 * day)], now, branches=frozenset())
+    assert [op.stack for op in kept.operations] == ["dev-zoe"]
