@@ -228,7 +228,8 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     if refused is not None:
                         return replace(base, status=Status.REFUSED, error=refused, notes=notes, message=message)
                     target = replace(target, message=message)
-                if op.operation == "up" and route is not None and route.rule.health is not None:
+                if (op.operation == "up" and route is not None and route.rule.health is not None
+                        and not ctx.options.skip_health and ctx.engine.runs_applications):
                     previous_healthy = ctx.engine.tags(op.stack).get("healthy-commit")
                 outcome = retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
     except StackMissing as exc:
