@@ -465,5 +465,17 @@ def test_expiry_ttl_extensions_warnings_and_deleted_branches() -> None:
         {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev", "auto_destroy": True,
          "ttl_days": 14}]}, "t")
     kept = expired(keep, [StackInfo("keep-bob", now - 99 * day), StackInfo("dev", now - 99 * day),
-                          StackInfo("dev-zoe", now - 99 * day)], now, branches=frozenset())
+                          StackInfo("dev-zoe", now - 99 * day), StackInfo("unmapped", now - 99 * day)],
+                   now, branches=frozenset())
     assert [op.stack for op in kept.operations] == ["dev-zoe"]
+    # a personal rule without ttl_days expires nothing by age, and the stacks after it are still judged
+    no_ttl = parse_environments({"environments": [
+        {"branch": "main", "stack": "dev", "kind": "environment"},
+        {"branch": "a/{name}", "stack": "a-{name}", "kind": "personal", "template": "dev", "auto_destroy": True},
+        {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev", "auto_destroy": True,
+         "ttl_days": 14}]}, "t")
+    aged = expired(no_ttl, [StackInfo("a-old", now - 99 * day), StackInfo("dev-old", now - 99 * day)], now)
+    assert [op.stack for op in aged.operations] == ["dev-old"]
+    # a stack never deployed but given an extension expires when the extension does
+    (never,) = expired(ENVS, [StackInfo("dev-x", None)], now, extensions={"dev-x": now - day}).operations
+    assert never.reason == "personal stack dev-x never deployed, past its ttl of 14 days (after its extension)"
