@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from automation.commands import (
     Context,
-    Result,
     cmd_bootstrap,
     cmd_doctor,
     cmd_drift,
@@ -33,7 +32,7 @@ from automation.commands import (
 )
 from automation.errors import AutomationError, ConfigError, InternalError
 from automation.output import render
-from automation.results import ReportsOutput
+from automation.results import ReportsOutput, Result
 
 if TYPE_CHECKING:
     from automation.render import Redactor

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from automation.errors import AutomationError, ConfigError
 from automation.results import (
     BootstrapOutput,
+    Check,
     DoctorOutput,
     EnvironmentsOutput,
     ExtendOutput,
@@ -27,10 +28,6 @@ from automation.results import (
     StatusOutput,
     SynthOutput,
 )
-
-#: what every command returns; automation.output renders it
-Result = (SynthOutput | EnvironmentsOutput | PlanOutput | ReportsOutput | HistoryOutput | StatusOutput | DoctorOutput
-          | BootstrapOutput | ExtendOutput)
 
 if TYPE_CHECKING:
     from automation.engine import Engine
@@ -73,7 +70,6 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
     import yaml
 
     from automation.environments import FILE_NAME, load_environments
-    from automation.results import SynthOutput
     from automation.stackconfig import load_stack_config
     from automation.synth import synthesize
 
@@ -99,7 +95,6 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
 # -- environments ----------------------------------------------------------------------------------
 def cmd_environments(args: argparse.Namespace, ctx: Context) -> EnvironmentsOutput:
     from automation.environments import load_environments
-    from automation.results import EnvironmentsOutput
 
     envs = load_environments(_project_root(args.project_dir))
     return EnvironmentsOutput(envs, tuple((branch, envs.route(branch)) for branch in args.branch or ()))
@@ -154,7 +149,6 @@ def _plan(args: argparse.Namespace, ctx: Context, engine_for: Callable[[Path, En
 
 
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> PlanOutput:
-    from automation.results import PlanOutput
 
     _, _, _, _, the_plan = _plan(args, ctx)
     if args.github_matrix:
@@ -200,7 +194,6 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
     from automation.interrupt import Interrupts
     from automation.locking import StackLocks
     from automation.publish import github_client, publish, resolve_audit, review_lookup
-    from automation.results import ReportsOutput
     from automation.runner import RunContext, RunOptions, exit_code, run_all
 
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
@@ -272,7 +265,7 @@ def cmd_stack_operation(args: argparse.Namespace, ctx: Context) -> ReportsOutput
     root = _project_root(args.project_dir)
     envs = load_environments(root)
     git = _git(root, ctx.environ)
-    who = ctx.environ.get("GITHUB_ACTOR") or ctx.environ.get("USER") or "unknown"
+    who = _operator(ctx) or "unknown"
     sha = args.sha or (git.head() if git else None)
     the_plan = manual(envs, args.stack, args.command, sha=sha, actor=who, rollback=args.rollback,
                       destroy_environment=args.yes_destroy_environment)
@@ -312,8 +305,6 @@ def cmd_expire(args: argparse.Namespace, ctx: Context) -> ReportsOutput | PlanOu
                        extensions={k: v for k, v in extensions.items() if v is not None})
     _notify(the_plan.notices, ctx)
     if args.dry_run:
-        from automation.results import PlanOutput
-
         return PlanOutput(the_plan, command="expire")
     return _execute(args, ctx, root, envs, Request(event="schedule", actor="ttl"), git, the_plan, engine,
                     command="expire")
@@ -353,14 +344,12 @@ def cmd_extend(args: argparse.Namespace, ctx: Context) -> ExtendOutput:
     engine = _engine(args, root, ctx, envs)
     until = (datetime.now(UTC) + timedelta(days=args.days)).replace(microsecond=0)
     engine.set_tags(args.stack, {EXTENDED_TAG: until.isoformat()})
-    from automation.results import ExtendOutput
 
     return ExtendOutput(args.stack, until.isoformat(), _operator(ctx) or "unknown")
 
 
 def cmd_history(args: argparse.Namespace, ctx: Context) -> HistoryOutput:
     from automation.environments import load_environments
-    from automation.results import HistoryOutput
 
     root = _project_root(args.project_dir)
     envs = load_environments(root)
@@ -532,7 +521,7 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> ReportsOutput:
         if problem is not None:
             raise problem
     current, sha = rollback_commit(engine.history(args.stack, 100), to=args.to, steps=args.steps)
-    actor = ctx.environ.get("GITHUB_ACTOR") or ctx.environ.get("USER") or "unknown"
+    actor = _operator(ctx) or "unknown"
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
     locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout,
                        notify=progress.message)
@@ -570,7 +559,6 @@ def _known_stack(root: Path, stack: str) -> None:
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusOutput:
-    from automation.results import StatusOutput
 
     root = _project_root(args.project_dir)
     _known_stack(root, args.stack)
@@ -579,7 +567,6 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusOutput:
 
 def cmd_recover(args: argparse.Namespace, ctx: Context) -> StatusOutput:
     from automation.engine import Progress
-    from automation.results import StatusOutput
 
     if not args.yes:
         raise ConfigError("recover changes the state backend (cancels a lock, refreshes): pass --yes")
@@ -602,7 +589,6 @@ def cmd_bootstrap(args: argparse.Namespace, ctx: Context) -> BootstrapOutput:
     def notify(line: str) -> None:
         ctx.err.write(f"{line}\n")
 
-    from automation.results import BootstrapOutput
 
     return BootstrapOutput(apply(spec, session, endpoint_url=args.endpoint_url, notify=notify))
 
@@ -618,7 +604,6 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
     from automation.toolchain import DYNAMIC_PROVIDER_LAUNCHER, PULUMI_CLI_VERSION, aws_cli, built_cli_root, find_cli
 
     root = _project_root(args.project_dir)
-    from automation.results import Check, DoctorOutput
 
     rows: list[tuple[str, str, str]] = []  # (check, ok|warn|missing, detail)
     code = 0

@@ -6,6 +6,7 @@ available, and from the merge commit message otherwise.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -57,28 +58,33 @@ def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> Aud
 
 def review_lookup(gh: GitHubClient | None, audit: AuditInfo | None, request: Request) -> Callable[[str], Review]:
     """For a merge: per stack, the plan reviewed on the merged pull request (read from its comment). For a manual
-    run (the override of a refused merge) the pull request is found from the commit."""
+    run (the override of a refused merge) the pull request is found from the commit, once."""
+
+    @functools.cache
+    def merged() -> tuple[int | None, str | None, str | None]:
+        """(PR number, its head commit, why it cannot be known)."""
+        if audit is not None and audit.pr_number is not None:
+            return audit.pr_number, audit.head_sha, None
+        if gh is None or not request.sha or request.event != "workflow_dispatch":
+            return None, None, None
+        try:
+            found = gh.pull_request_for_commit(request.sha)
+        except GitHubError as exc:
+            return None, None, f"the pull request of {request.sha[:7]} cannot be read ({exc})"
+        return (found.number, found.head_sha, None) if found is not None else (None, None, None)
 
     def lookup(stack: str) -> Review:
-        nonlocal audit
-        pr = audit.pr_number if audit is not None else None
-        if pr is None and gh is not None and request.sha and request.event == "workflow_dispatch":
-            try:
-                found = gh.pull_request_for_commit(request.sha)
-            except GitHubError as exc:
-                return Review(None, None, None, unavailable=f"the pull request of {request.sha[:7]} cannot be read ({exc})")
-            if found is not None:
-                pr = found.number
-                audit = AuditInfo(branch=request.branch or "", sha=request.sha, pr_number=pr, head_sha=found.head_sha)
         if gh is None:
+            pr = audit.pr_number if audit is not None else None
             return Review(pr, None, None, unavailable="no GitHub access (GITHUB_TOKEN) to read the pull request's preview")
-        if pr is None:
-            return Review(None, None, None)
+        pr, head, unavailable = merged()
+        if unavailable is not None or pr is None:
+            return Review(None, None, None, unavailable=unavailable)
         try:
             body = gh.comment_with(pr, marker(stack))
         except GitHubError as exc:
             return Review(pr, None, None, unavailable=f"the comments of #{pr} cannot be read ({exc})")
-        return Review(pr, audit.head_sha if audit is not None else None, parse_marker(body or "", stack))
+        return Review(pr, head, parse_marker(body or "", stack))
 
     return lookup
 

@@ -139,3 +139,8 @@ class ExtendOutput:
 
     def to_json(self) -> dict[str, Any]:
         return {"stack": self.stack, "expires_after": self.expires_after, "by": self.by}
+
+
+#: what every command returns; automation.output renders it
+Result = (SynthOutput | EnvironmentsOutput | PlanOutput | ReportsOutput | HistoryOutput | StatusOutput | DoctorOutput
+          | BootstrapOutput | ExtendOutput)

@@ -29,7 +29,7 @@ from automation.errors import (
     ToolMissing,
 )
 from automation.events import Request
-from automation.fingerprint import Review, fingerprint, judge
+from automation.fingerprint import Review, ReviewMode, fingerprint, judge
 from automation.git import Git
 from automation.health import HealthResult, probe
 from automation.locking import StackLocks
@@ -269,7 +269,7 @@ def _engine_operation(engine: Engine, operation: str) -> Callable[[Target, Progr
         raise InternalError(f"operation {operation!r} has no engine call") from None
 
 
-def _check_review(ctx: RunContext, op: Operation, target: Target, mode: str, request: Request
+def _check_review(ctx: RunContext, op: Operation, target: Target, mode: ReviewMode, request: Request
                   ) -> tuple[str | None, tuple[str, ...], str]:
     """Compare the plan about to be applied with the one reviewed on the merged PR: (refusal or None, notes, message)."""
     assert op.stack is not None
@@ -283,7 +283,7 @@ def _check_review(ctx: RunContext, op: Operation, target: Target, mode: str, req
         merged = fingerprint(preview.changes)
     else:
         merged = fingerprint(())
-    verdict = judge(review, merged, mode)  # type: ignore[arg-type]
+    verdict = judge(review, merged, mode)
     notes = (verdict.summary, *verdict.differences)
     if verdict.ok:
         return None, notes, target.message

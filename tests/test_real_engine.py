@@ -331,12 +331,21 @@ def test_4c_a_merge_whose_plan_differs_from_the_reviewed_preview_is_refused_then
     assert len(world.history("dev")) == before, "nothing was applied"
     summary = (world.tmp / "summary.md").read_text()
     assert "the plan differs from the preview reviewed on #3" in summary
-    accepted = _report(world.engine("run", "--json", "--accept-plan-change", "token rotation reviewed in SEC-12",
-                                    event=event))
+    # the override as deploy.yml runs it: workflow_dispatch (GitHub's payload: inputs, ref; the commit in GITHUB_SHA)
+    # with the accept_plan_change input passed as --accept-plan-change; the PR is found from the commit
+    dispatch = ("workflow_dispatch", {"inputs": {"stack": "dev", "operation": "up", "sha": "",
+                                                 "accept_plan_change": "token rotation reviewed in SEC-12"},
+                                      "ref": "refs/heads/main", "repository": _repo_info(),
+                                      "sender": {"login": "carol", "id": 3, "type": "User"},
+                                      "workflow": ".github/workflows/deploy.yml"})
+    accepted = _report(world.engine("run", "--json", "--only-stack", "dev", "--accept-plan-change",
+                                    "token rotation reviewed in SEC-12", event=dispatch, GITHUB_SHA=merge3))
     assert accepted["status"] == "succeeded"
+    assert any(n.startswith("the plan differs from the preview reviewed on #3") for n in accepted["notes"]), accepted
     latest = world.history("dev")[0]
     assert latest["commit"] == merge3
     assert "[plan differs from the reviewed one; accepted by carol: token rotation reviewed in SEC-12]" in latest["message"]
+    assert "started by hand (workflow_dispatch)" in latest["message"]
     world.shas["merge3"] = merge3
 
 

@@ -27,6 +27,7 @@ from tests.conftest import ROOT
 from tests.gitrepo import commit, git, project_repo
 
 ENVS = load_environments(ROOT)
+A = "a" * 40
 
 
 def tiny_program(target: Target) -> tuple[Snapshot, dict[str, Any]]:
@@ -268,3 +269,25 @@ def test_an_interrupted_operation_is_reported_and_the_rest_is_not_started(tmp_pa
     assert reports[1].reason == "not started: SIGTERM received"
     assert exit_code(reports) == 130
     assert engine.calls.count(("up", "dev-alice")) == 0
+
+
+def test_a_merge_whose_plan_is_not_the_reviewed_one_is_refused_unless_accepted(tmp_path: Path) -> None:
+    """The push path of the reviewed-plan check (the real CLI runs the workflow_dispatch override path)."""
+    from dataclasses import replace
+
+    from automation.fingerprint import Review, fingerprint, parse_marker
+
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, _, _ = context(tmp_path, engine)
+    reviewed = parse_marker(fingerprint(()).marker("dev", A), "dev")  # the PR's preview showed no change
+    ctx = replace(ctx, review=lambda stack: Review(7, A, reviewed))
+    merge = Request(event="push", branch="main", sha=A, actor="alice")
+    (refused,) = run_plan(ctx, up("dev", A), merge, None)
+    assert refused.status == "refused" and "--accept-plan-change" in (refused.error or "")
+    assert any(n.startswith("+ create") for n in refused.notes) and engine.calls == [("preview", "dev")]
+    assert exit_code((refused,)) == 7
+    accepted = replace(ctx, options=replace(ctx.options, accept_plan_change="reviewed elsewhere", operator="carol"))
+    (done,) = run_plan(accepted, up("dev", A), merge, None)
+    assert done.status == "succeeded" and engine.calls[-1] == ("up", "dev")
+    assert done.message is not None and done.message.endswith(
+        "[plan differs from the reviewed one; accepted by carol: reviewed elsewhere]")
