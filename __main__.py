@@ -5,9 +5,9 @@ Thin by design: read and validate settings once, build the components, export ou
 
 import pulumi
 
-from apps.ghost import Ghost, GhostArgs, MailArgs
+from apps.ghost import Ghost, GhostArgs, MailArgs, ProvisionerArgs
 from infra.config import read_settings
-from infra.platform import PERSONAL_DATABASE_PATTERN, build_platform, shared_platform
+from infra.platform import build_platform, shared_platform
 from infra.settings import SettingsError
 
 try:
@@ -35,7 +35,8 @@ ghost = Ghost("ghost", GhostArgs(
     hostname=settings.ghost_hostname, certificate_arn=settings.ghost_certificate_arn, mail=mail,
     staff_device_verification=settings.ghost_staff_device_verification, protect=settings.is_production,
     teardown=settings.ghost_teardown,
-    provisioner=(platform.provisioner[0], platform.provisioner[1], PERSONAL_DATABASE_PATTERN) if platform.provisioner else None,
+    provisioner=ProvisionerArgs(*platform.provisioner) if platform.provisioner else None,
+    database_via_provisioner=settings.is_personal,
     labels={"environment": settings.environment}),
     opts=pulumi.ResourceOptions(providers=[platform.k8s_provider]))
 

@@ -146,6 +146,12 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
     derived = personal is not None and source_stack != stack
     if derived:
         assert personal is not None
+        template_config = stack_doc.get("config") or {}
+        hosts = template_config.get(f"{project}:{HOSTS_PERSONAL}", template_config.get(HOSTS_PERSONAL))
+        if HOSTS_PERSONAL in declared and _to_config_string(hosts) != "true":  # a project that declares the key
+            raise ConfigError(f"personal stack {stack!r} runs on {source_stack!r}, which does not host personal stacks: "
+                              f"set `{project}:{HOSTS_PERSONAL}: true` in {source_file.name} (its bootstrap then installs "
+                              "the personal stacks' database provisioner), or name another template in environments.yaml")
         stack_doc = personal_document(stack_doc, personal, project)
     for key, raw in (stack_doc.get("config") or {}).items():
         if not isinstance(key, str):
@@ -164,8 +170,11 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
 #: Keys of a stack file that say how its secrets are encrypted; a personal stack shares its template's, so the
 #: template's ``secure:`` values decrypt unchanged (same passphrase salt, or same KMS-encrypted data key).
 SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
-#: Template keys a personal stack never inherits: it serves plain HTTP on its own name.
-NOT_INHERITED = ("ghostHostname", "ghostCertificateArn")
+#: Template keys a personal stack never inherits: it serves plain HTTP on its own name, and hosts no other stacks.
+NOT_INHERITED = ("ghostHostname", "ghostCertificateArn", "hostsPersonalStacks")
+#: The template's key that says personal stacks may run on it (its bootstrap installs their database provisioner);
+#: enforced for projects that declare it in Pulumi.yaml.
+HOSTS_PERSONAL = "hostsPersonalStacks"
 
 
 #: First line of the stack files the engine writes for personal stacks: output, never read back as input.

@@ -37,6 +37,8 @@ class DatabaseArgs:
     final_snapshot: bool
     #: apply modifications now (may restart the instance) rather than in the next maintenance window
     apply_immediately: bool = False
+    #: the instance hosts personal stacks: a password for their provisioner user (see apps/ghost/scripts/provisioner.sql)
+    personal_stacks: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -45,7 +47,8 @@ class Database(pulumi.ComponentResource):
     port: pulumi.Output[int]
     admin_user: pulumi.Output[str]
     admin_password: pulumi.Output[str]
-    provisioner_password: pulumi.Output[str]
+    #: the personal stacks' provisioner's password; None where no personal stacks are hosted
+    provisioner_password: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ghost:infra:Database", name, None, opts)
@@ -54,8 +57,9 @@ class Database(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-admin", length=32, special=True,
                                          override_special=PASSWORD_SPECIALS, opts=child)
         # for the personal stacks' provisioner MySQL user (created by the environment's Ghost bootstrap)
-        provisioner = random.RandomPassword(f"{name}-provisioner", length=32, special=True,
-                                            override_special=PASSWORD_SPECIALS, opts=child)
+        provisioner = (random.RandomPassword(f"{name}-provisioner", length=32, special=True,
+                                             override_special=PASSWORD_SPECIALS, opts=child)
+                       if args.personal_stacks else None)
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=args.tags, opts=child)
         sg = aws.ec2.SecurityGroup(f"{name}-mysql", vpc_id=args.vpc_id,
                                    description="MySQL: 3306 from the EKS cluster security group only",
@@ -115,5 +119,5 @@ class Database(pulumi.ComponentResource):
         self.port = instance.port
         self.admin_user = pulumi.Output.from_input(ADMIN_USER)
         self.admin_password = pulumi.Output.secret(password.result)
-        self.provisioner_password = pulumi.Output.secret(provisioner.result)
+        self.provisioner_password = pulumi.Output.secret(provisioner.result) if provisioner else None
         self.register_outputs({"host": self.host, "port": self.port})

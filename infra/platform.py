@@ -19,10 +19,12 @@ from infra.database import Database, DatabaseArgs
 from infra.network import Network, NetworkArgs
 from infra.settings import Settings
 
-#: The MySQL user an environment stack's Ghost bootstrap creates for the personal stacks on its database.
+#: The MySQL user an environment stack's Ghost bootstrap creates for the personal stacks on its database: its one
+#: privilege is EXECUTE on the procedures of apps/ghost/scripts/provisioner.sql (create, re-password and drop a
+#: ghost_<name> database and its user). Environment stacks that host no personal stacks remove it.
 PROVISIONER_USER = "ghost_provisioner"
-#: The databases it may create, use and drop (personal databases are ghost_<name>): a MySQL wildcard grant.
-PERSONAL_DATABASE_PATTERN = "ghost\\_%"
+#: The schema of those procedures (outside the ghost_<name> pattern).
+PROVISIONING_SCHEMA = "gitops_provisioning"
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,8 @@ class SharedPlatform:
     kubeconfig: pulumi.Output[Any]
     db_host: pulumi.Output[Any]
     db_port: pulumi.Output[Any]
-    #: a MySQL user that can create and drop only personal databases (`ghost_%`) and their users: personal stacks
-    #: never get the RDS master password
+    #: a MySQL user that can only call the provisioner's procedures (create, re-password and drop a ghost_<name>
+    #: database and its user): personal stacks never get the RDS master password
     db_provisioner_user: pulumi.Output[Any]
     db_provisioner_password: pulumi.Output[Any]
     storage_class_name: pulumi.Output[Any]
@@ -44,6 +46,8 @@ class SharedPlatform:
 
     #: fields that are secrets (exported as secret outputs)
     SECRETS: ClassVar[frozenset[str]] = frozenset({"kubeconfig", "db_provisioner_password"})
+    #: exports of the provisioner, only on environment stacks that host personal stacks (hostsPersonalStacks)
+    PROVISIONER: ClassVar[frozenset[str]] = frozenset({"dbProvisionerUser", "dbProvisionerPassword"})
 
     @staticmethod
     def export_name(field_name: str) -> str:
@@ -78,8 +82,9 @@ class Platform:
     ingress_class_name: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
     exports: dict[str, pulumi.Output[object]]
-    #: environment stacks: the provisioner their Ghost bootstrap creates for the personal stacks (user, password)
-    provisioner: tuple[str, pulumi.Output[str]] | None = None
+    #: environment stacks: the personal stacks' provisioner (user, password) their Ghost bootstrap installs, or
+    #: (user, None) where no personal stacks are hosted (the bootstrap removes it); None on personal stacks
+    provisioner: tuple[str, pulumi.Output[str] | None] | None = None
 
 
 def build_platform(settings: Settings) -> Platform:
@@ -100,7 +105,7 @@ def build_platform(settings: Settings) -> Platform:
         allocated_storage_gb=settings.db_allocated_storage_gb, max_allocated_storage_gb=settings.db_max_allocated_storage_gb,
         backup_retention_days=settings.db_backup_retention_days, multi_az=settings.db_multi_az,
         deletion_protection=settings.db_deletion_protection, final_snapshot=settings.db_final_snapshot,
-        apply_immediately=settings.db_apply_immediately, tags=tags))
+        apply_immediately=settings.db_apply_immediately, personal_stacks=settings.hosts_personal_stacks, tags=tags))
     addons = ClusterAddons(prefix, ClusterAddonsArgs(retain_volumes=settings.is_production,
                                                      public_subnet_ids=network.public_subnet_ids,
                                                      private_subnet_ids=network.private_subnet_ids,
@@ -108,18 +113,21 @@ def build_platform(settings: Settings) -> Platform:
                                                      node_role_name=cluster.node_role_name),
                            opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     vpc_cidr = pulumi.Output.from_input(settings.vpc_cidr)
-    provisioner: tuple[str, pulumi.Output[str]] = (PROVISIONER_USER, database.provisioner_password)
-    shared = SharedPlatform(
-        kubeconfig=cluster.kubeconfig, db_host=database.host, db_port=database.port,
-        db_provisioner_user=pulumi.Output.from_input(PROVISIONER_USER), db_provisioner_password=provisioner[1],
-        storage_class_name=addons.storage_class_name,
-        personal_ingress_class_name=addons.shared_ingress_class_name, vpc_cidr=vpc_cidr)
     exports: dict[str, pulumi.Output[object]] = {
         "vpcId": network.vpc_id, "privateSubnetIds": pulumi.Output.all(*network.private_subnet_ids),
         "clusterName": cluster.name, "clusterSecurityGroupId": cluster.security_group_id,
         "ingressClassName": addons.ingress_class_name,
-        **shared.exports(),
     }
+    shared = SharedPlatform(
+        kubeconfig=cluster.kubeconfig, db_host=database.host, db_port=database.port,
+        db_provisioner_user=pulumi.Output.from_input(PROVISIONER_USER),
+        db_provisioner_password=database.provisioner_password,  # type: ignore[arg-type]  # None: left out below
+        storage_class_name=addons.storage_class_name,
+        personal_ingress_class_name=addons.shared_ingress_class_name, vpc_cidr=vpc_cidr)
+    # the contract personal stacks read; where none are hosted (prod), everything but the provisioner
+    exports.update({k: v for k, v in shared.exports().items()
+                    if database.provisioner_password is not None or k not in SharedPlatform.PROVISIONER})
+    provisioner = (PROVISIONER_USER, database.provisioner_password)
     return Platform(cluster.provider, database.host, database.port, database.admin_user, database.admin_password,
                     addons.storage_class_name, addons.ingress_class_name, vpc_cidr, exports, provisioner)
 
@@ -128,7 +136,7 @@ def shared_platform(settings: Settings) -> Platform:
     assert settings.shared_stack is not None  # guaranteed by settings validation
     shared = SharedPlatform.from_reference(pulumi.StackReference("shared", stack_name=settings.shared_stack))
     provider = k8s.Provider("shared-k8s", kubeconfig=shared.kubeconfig, enable_server_side_apply=True)
-    # a personal stack's bootstrap works with the provisioner: it can only touch `ghost_%` databases and users
+    # a personal stack's bootstrap works with the provisioner: it can only call the procedures for its ghost_<name>
     return Platform(provider, shared.db_host, shared.db_port, shared.db_provisioner_user, shared.db_provisioner_password,
                     shared.storage_class_name, shared.personal_ingress_class_name, shared.vpc_cidr,
                     {"sharedStack": pulumi.Output.from_input(settings.shared_stack)})

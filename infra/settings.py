@@ -43,6 +43,9 @@ _IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}
 _REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
 _K8S_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: The databases personal stacks get on their host's instance (the provisioner's procedures check the same pattern:
+#: apps/ghost/scripts/provisioner.sql): ghost_<name> with the personal name's '-' as '_'.
+PERSONAL_DATABASE = re.compile(r"^ghost_[a-z0-9](?:[a-z0-9_]{0,28}[a-z0-9])?$")
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 _MYSQL_VERSION = re.compile(r"^8\.(?:0|4)(?:\.\d+)?$")
 _STACK_REF = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
@@ -120,6 +123,9 @@ class Settings(BaseModel):
     ghost_staff_device_verification: Annotated[bool, Field(alias="ghostStaffDeviceVerification")] = True
     #: set by the engine before destroying a personal stack (environments.yaml: before_destroy_config)
     ghost_teardown: Annotated[bool, Field(alias="ghostTeardown")] = False
+    #: environment stacks that personal stacks run on (the `template` of a personal rule in environments.yaml):
+    #: their bootstrap installs the personal stacks' database provisioner, and they export its credentials
+    hosts_personal_stacks: Annotated[bool, Field(alias="hostsPersonalStacks")] = False
     # personal stacks
     shared_stack: Annotated[str | None, Field(alias="sharedStack")] = None
     # everything
@@ -306,11 +312,17 @@ def _cross_field(s: Settings) -> None:
     if s.ghost_teardown and not s.is_personal:
         raise SettingsError(stack, "ghostTeardown", True, "false: only personal stacks are torn down (before destroy)")
     if s.is_personal:
+        if s.hosts_personal_stacks:
+            raise SettingsError(stack, "hostsPersonalStacks", True, "false: a personal stack hosts no other personal stacks")
         if s.shared_stack is None:
             raise SettingsError(stack, "sharedStack", None, "the integration stack a personal stack runs on, e.g. 'dev'")
         return
     if s.shared_stack is not None:
         raise SettingsError(stack, "sharedStack", s.shared_stack, "no value: only personal stacks use a shared stack")
+    if s.hosts_personal_stacks and PERSONAL_DATABASE.match(s.ghost_database_name):
+        raise SettingsError(stack, "ghostDatabaseName", s.ghost_database_name,
+                            "a name outside the personal stacks' ghost_<name> pattern on a stack that hosts them, "
+                            "such as 'ghost'")
     if len(s.availability_zones) < 2:
         raise SettingsError(stack, "availabilityZones", list(s.availability_zones) or None, "a list of 2 to 4 availability zones")
     for az in s.availability_zones:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import pytest
 
@@ -94,16 +96,31 @@ def test_database_bootstrap_job_gives_ghost_its_own_user(any_stack: SynthResult)
     job = any_stack.of_type("kubernetes:batch/v1:Job")[0]
     pod = job.inputs["spec"]["template"]["spec"]
     (bootstrap,) = pod["containers"]
-    assert {e["name"] for e in bootstrap["env"]} == {"database__connection__host", "database__connection__port"}
+    env = {e["name"]: e.get("value") for e in bootstrap["env"]}
+    personal = any_stack.stack.startswith("dev-")
+    expected = {"database__connection__host": env["database__connection__host"],
+                "database__connection__port": env["database__connection__port"],
+                "GHOST_DB_ACCESS": "provisioner" if personal else "admin",
+                # environment stacks manage the personal stacks' provisioner: dev installs it, prod removes it
+                **({} if personal else {"GHOST_DB_PROVISIONER_USER": "ghost_provisioner"})}
+    assert env == expected
     assert all("valueFrom" not in e for e in bootstrap["env"]), "credentials are read from Secret files, not env"
-    provisioner = {"ghost-db-provisioner"} if any_stack.stack in ("dev", "prod") else set()
+    provisioner = {"ghost-db-provisioner"} if any_stack.stack == "dev" else set()  # only where personal stacks run
     assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {"ghost-db", "ghost-db-admin", *provisioner}
     assert bootstrap["command"] == ["node", "/etc/ghost-config/bootstrap.js"]
     assert bootstrap["image"] == container(any_stack)["image"], "one image, one driver: Ghost's own Node and mysql2"
-    script = _ghost_config_map(any_stack)["data"]["bootstrap.js"]
+    data = _ghost_config_map(any_stack)["data"]
+    script = data["bootstrap.js"]
     assert "CREATE USER IF NOT EXISTS" in script and "GRANT ALL PRIVILEGES ON ??.*" in script and "ssl: conn.ssl" in script
-    # the Job re-runs when Ghost's password changes (its pod template carries the password's hash)
-    assert "ghost-gitops.dev/db-password-sha256" in job.inputs["spec"]["template"]["metadata"]["annotations"]
+    assert "CREATE PROCEDURE gitops_provisioning.provision_personal" in data["provisioner.sql"]
+    # the Job re-runs when Ghost's password changes (its pod template carries the password's hash), and when what
+    # it runs changes (a new bootstrap upgrades the database in place: the provisioner's privileges)
+    annotations = job.inputs["spec"]["template"]["metadata"]["annotations"]
+    assert "ghost-gitops.dev/db-password-sha256" in annotations
+    from apps.ghost.component import script as read_script
+
+    scripts = "\0".join(read_script(f) for f in ("bootstrap.js", "provisioner.sql"))
+    assert annotations["ghost-gitops.dev/bootstrap-sha256"] == hashlib.sha256(scripts.encode()).hexdigest()[:16]
     # Ghost never sees the admin secret
     deployment_pod = one(any_stack, "kubernetes:apps/v1:Deployment")["spec"]["template"]["spec"]
     assert all(v.get("secret", {}).get("secretName") != "ghost-db-admin" for v in deployment_pod["volumes"])
@@ -219,10 +236,12 @@ def test_every_name_a_personal_stack_reads_is_exported_by_dev(dev: SynthResult, 
     """The shared-platform contract (infra/platform.py: SharedPlatform) is one type for both sides."""
     from infra.platform import SharedPlatform
 
-    for env in (dev, prod):
-        assert set(SharedPlatform.names()) <= set(env.outputs), set(SharedPlatform.names()) - set(env.outputs)
-        for name, secret in SharedPlatform.names().items():
-            assert (env.outputs[name] == "[secret]") == secret, (name, env.outputs[name])
+    assert set(SharedPlatform.names()) <= set(dev.outputs), set(SharedPlatform.names()) - set(dev.outputs)
+    for name, secret in SharedPlatform.names().items():
+        assert (dev.outputs[name] == "[secret]") == secret, (name, dev.outputs[name])
+    # prod hosts no personal stacks: the same contract but the provisioner, which it neither creates nor exports
+    assert set(SharedPlatform.names()) - set(prod.outputs) == SharedPlatform.PROVISIONER == {
+        "dbProvisionerUser", "dbProvisionerPassword"}
 
 
 def test_personal_stacks_share_one_alb_through_an_ingress_group(dev: SynthResult) -> None:
@@ -248,19 +267,19 @@ def test_a_personal_teardown_stops_ghost_and_drops_its_database() -> None:
     assert one(torn, "kubernetes:apps/v1:Deployment")["spec"]["replicas"] == 0
     (job,) = torn.of_type("kubernetes:batch/v1:Job")
     env = {e["name"]: e.get("value") for e in job.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["GHOST_BOOTSTRAP_MODE"] == "drop"
-    script = _ghost_config_map(torn)["data"]["bootstrap.js"]
-    assert "DROP DATABASE IF EXISTS ??" in script and "DROP USER IF EXISTS ?@'%'" in script
+    assert env["GHOST_BOOTSTRAP_MODE"] == "drop" and env["GHOST_DB_ACCESS"] == "provisioner"
+    data = _ghost_config_map(torn)["data"]
+    assert "CALL ${PROVISIONING_SCHEMA}.drop_personal(?)" in data["bootstrap.js"]
+    assert "DROP DATABASE IF EXISTS `" in data["provisioner.sql"] and "DROP USER IF EXISTS" in data["provisioner.sql"]
 
 
 def test_personal_stacks_get_a_provisioner_not_the_rds_master(dev: SynthResult, personal: SynthResult) -> None:
-    """dev's bootstrap creates a MySQL user limited to `ghost\\_%` databases (and creating users); a personal stack's
-    admin Secret holds that user, never the RDS master, which only environment stacks see."""
+    """dev's bootstrap installs a MySQL user that may only call the provisioner's procedures; a personal stack's admin
+    Secret holds that user, never the RDS master, which only environment stacks see."""
     secret = {r.inputs["metadata"]["name"]: r for r in dev.of_type("kubernetes:core/v1:Secret")}["ghost-db-provisioner"]
     assert secret.inputs["stringData"] == "[secret]"
-    from infra.platform import PERSONAL_DATABASE_PATTERN, PROVISIONER_USER, SharedPlatform
+    from infra.platform import PROVISIONER_USER, SharedPlatform
 
-    assert PERSONAL_DATABASE_PATTERN == "ghost\\_%" and personal.outputs  # ghost_<name> databases only
     names = SharedPlatform.names()
     assert "dbProvisionerPassword" in names and names["dbProvisionerPassword"] is True
     assert not any("Admin" in n for n in names), "the RDS master never leaves the environment stack"
@@ -268,6 +287,37 @@ def test_personal_stacks_get_a_provisioner_not_the_rds_master(dev: SynthResult, 
     (admin,) = [r for r in personal.of_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "ghost-db-admin"]
     shared = next(r for r in personal.resources if r.type == "pulumi:pulumi:StackReference")
     assert shared.urn in admin.dependencies["stringData"], "the personal admin Secret comes from dev's provisioner output"
+    assert len([r for r in dev.of_type("random:index/randomPassword:RandomPassword") if "provisioner" in r.name]) == 1
+
+
+def test_prod_declares_no_provisioner(prod: SynthResult) -> None:
+    """prod hosts no personal stacks: no provisioner password, no provisioner Secret, nothing exported; its bootstrap
+    removes a provisioner an earlier version created (GHOST_DB_PROVISIONER_USER without the Secret mounted)."""
+    assert not [r for r in prod.resources if "provisioner" in r.name], [r.name for r in prod.resources if "provisioner" in r.name]
+    assert not [k for k in prod.outputs if "Provisioner" in k]
+    (job,) = prod.of_type("kubernetes:batch/v1:Job")
+    pod = job.inputs["spec"]["template"]["spec"]
+    assert all("provisioner" not in v["name"] for v in pod["volumes"])
+    assert {e["name"]: e["value"] for e in pod["containers"][0]["env"]}["GHOST_DB_PROVISIONER_USER"] == "ghost_provisioner"
+
+
+def test_only_templates_of_personal_rules_host_personal_stacks() -> None:
+    """hostsPersonalStacks is true exactly on the stacks environments.yaml names as a personal rule's template; a
+    personal stack on another template is refused with the fix, and personal stacks never inherit the key."""
+    from automation.environments import load_environments
+    from automation.errors import ConfigError
+    from automation.stackconfig import PersonalSpec, load_stack_config
+    from tests.conftest import ROOT
+
+    envs = load_environments(ROOT)
+    templates = {r.template for r in envs.rules if r.kind == "personal"}
+    for rule in envs.rules:
+        if rule.kind == "environment":
+            values = load_stack_config(ROOT, rule.stack).values
+            assert (values["ghost-gitops:hostsPersonalStacks"] == "true") == (rule.stack in templates), rule.stack
+    assert load_stack_config(ROOT, "dev-alice").values["ghost-gitops:hostsPersonalStacks"] == "false"
+    with pytest.raises(ConfigError, match=re.escape("does not host personal stacks: set `ghost-gitops:hostsPersonalStacks: true` in Pulumi.prod.yaml")):
+        load_stack_config(ROOT, "prod-alice", PersonalSpec.of("ghost-gitops", "alice", "prod"))
 
 
 def test_ghost_objects_are_wired_to_what_they_use_through_outputs(any_stack: SynthResult) -> None:

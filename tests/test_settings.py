@@ -51,6 +51,8 @@ BAD_CONFIG = [
     ("dev", P + "smtpHost", "smtp.example.com", "whenever smtpHost is set"),
     ("dev", P + "smtpPort", 70000, "less than or equal to 65535"),
     ("dev", P + "sharedStack", "dev", "only personal stacks"),
+    ("dev", P + "ghostDatabaseName", "ghost_main", "outside the personal stacks' ghost_<name> pattern"),
+    ("dev", P + "hostsPersonalStacks", "sometimes", "valid boolean"),
     ("dev", P + "tags", {"aws:owner": "x"}, "not allowed"),
     ("dev", P + "ghostImagee", "ghost:6.1.0-alpine", "unknown key"),
     ("prod", P + "clusterPublicAccessCidrs", ["0.0.0.0/0"], "never opens the Kubernetes API to 0.0.0.0/0"),
@@ -59,6 +61,16 @@ BAD_CONFIG = [
     ("prod", P + "dbFinalSnapshot", False, "true in production"),
     ("prod", P + "natGateways", "single", "'perAz' in production"),
 ]
+
+
+def test_a_personal_stack_on_a_template_that_hosts_none_exits_2_naming_the_fix(project_copy: Path) -> None:
+    _write_config(project_copy, "dev", P + "hostsPersonalStacks", None)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(project_copy), "synth", "--stack", "dev-alice"], out=out, err=err)
+    assert code == 2 and out.getvalue() == "", err.getvalue()
+    assert ("personal stack 'dev-alice' runs on 'dev', which does not host personal stacks: set "
+            "`ghost-gitops:hostsPersonalStacks: true` in Pulumi.dev.yaml") in err.getvalue()
+    assert "Traceback" not in err.getvalue()
 
 
 def _write_config(root: Path, stack: str, key: str, value: object) -> None:

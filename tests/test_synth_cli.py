@@ -44,7 +44,8 @@ def test_synth_json_contract() -> None:
     db = next(r for r in doc["resources"] if r["type"] == "aws:rds/instance:Instance")
     assert db["inputs"]["password"] == SECRET_MARKER
     assert db["parent"].endswith("ghost:infra:Database::prod")
-    assert doc["outputs"]["dbProvisionerPassword"] == SECRET_MARKER
+    assert doc["outputs"]["kubeconfig"] == SECRET_MARKER
+    assert "dbProvisionerPassword" not in doc["outputs"], "prod hosts no personal stacks: no provisioner"
     assert "dbAdminPassword" not in doc["outputs"], "the RDS master password is never exported"
 
 

@@ -1,5 +1,5 @@
 """The Ghost blog workload."""
 
-from apps.ghost.component import Ghost, GhostArgs, MailArgs
+from apps.ghost.component import Ghost, GhostArgs, MailArgs, ProvisionerArgs
 
-__all__ = ["Ghost", "GhostArgs", "MailArgs"]
+__all__ = ["Ghost", "GhostArgs", "MailArgs", "ProvisionerArgs"]

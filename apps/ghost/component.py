@@ -31,6 +31,8 @@ RDS_SSL_PROFILE = "Amazon RDS"
 #: escaped literals, so none of these can break it (a `#` once did, in a MySQL option file).
 DB_PASSWORD_SPECIALS = "!#$%&()*+,-./:;<=>?@[]^_{|}~"  # noqa: S105 - a character set, not a password
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
+#: The scripts the ConfigMap carries (mounted at /etc/ghost-config beside config.json).
+SCRIPT_FILES = ("bootstrap.js", "provisioner.sql", "render-config.js")
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -41,6 +43,16 @@ class MailArgs:
     user: str
     password: pulumi.Input[str]
     from_address: str
+
+
+@dataclass(frozen=True)
+class ProvisionerArgs:
+    """Environment stacks: the personal stacks' MySQL provisioner, which the bootstrap manages on the instance."""
+
+    user: str
+    #: its password: installed, with EXECUTE on the procedures of scripts/provisioner.sql as its only privilege;
+    #: None: the environment hosts no personal stacks, and the bootstrap removes the user and the procedures
+    password: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +83,11 @@ class GhostArgs:
     protect: bool = False
     #: before a personal stack is destroyed: Ghost stopped, its database and MySQL user dropped by the Job
     teardown: bool = False
-    #: environment stacks: (user, password, database pattern) of a MySQL user the bootstrap creates, which may
-    #: create, use and drop only databases matching the pattern, and create/drop users (for the personal stacks)
-    provisioner: tuple[str, pulumi.Input[str], str] | None = None
+    #: environment stacks: the personal stacks' provisioner (installed or removed by the bootstrap)
+    provisioner: ProvisionerArgs | None = None
+    #: personal stacks: the admin credentials are the provisioner's; the bootstrap creates, re-passwords and drops
+    #: the database and its user only through the provisioner's procedures
+    database_via_provisioner: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -205,12 +219,11 @@ def _database(kit: _Kit, args: GhostArgs) -> _Database:
                                                    "password": pulumi.Output.from_input(args.database_admin_password).apply(pulumi.Output.secret)},
                                       opts=kit.opts())
     provisioner_secret = None
-    if args.provisioner is not None:
-        prov_user, prov_password, prov_pattern = args.provisioner
+    if args.provisioner is not None and args.provisioner.password is not None:
         provisioner_secret = k8s.core.v1.Secret(f"{name}-db-provisioner", metadata=kit.meta(f"{name}-db-provisioner"),
                                                 type="Opaque", string_data={
-            "user": prov_user, "password": pulumi.Output.from_input(prov_password).apply(pulumi.Output.secret),
-            "database-pattern": prov_pattern}, opts=kit.opts())
+            "user": args.provisioner.user,
+            "password": pulumi.Output.from_input(args.provisioner.password).apply(pulumi.Output.secret)}, opts=kit.opts())
     secret = k8s.core.v1.Secret(f"{name}-db", metadata=kit.meta(f"{name}-db"), type="Opaque", string_data={
         "password": password.result.apply(pulumi.Output.secret)}, opts=kit.opts())
     mail_secret = None
@@ -224,7 +237,7 @@ def _database(kit: _Kit, args: GhostArgs) -> _Database:
            k8s.core.v1.EnvVarArgs(name="database__connection__port",
                                   value=pulumi.Output.from_input(args.database_port).apply(lambda p: str(int(p))))]
     config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=kit.meta(f"{name}-config"), data={
-        "config.json": config_json, "bootstrap.js": script("bootstrap.js"), "render-config.js": script("render-config.js"),
+        "config.json": config_json, **{f: script(f) for f in SCRIPT_FILES},
     }, opts=kit.opts())
     # only a hash of the password is shown
     password_sha = pulumi.Output.unsecret(password.result.apply(lambda p: hashlib.sha256(p.encode()).hexdigest()[:16]))
@@ -239,11 +252,20 @@ def _bootstrap_job(kit: _Kit, args: GhostArgs, db: _Database) -> k8s.batch.v1.Jo
     it mounts, so Pulumi orders it after them."""
     name = kit.name
     provisioner = db.provisioner_secret
+    env = [*db.env, k8s.core.v1.EnvVarArgs(name="GHOST_DB_ACCESS",
+                                           value="provisioner" if args.database_via_provisioner else "admin")]
+    if args.provisioner is not None:
+        env.append(k8s.core.v1.EnvVarArgs(name="GHOST_DB_PROVISIONER_USER", value=args.provisioner.user))
+    if args.teardown:
+        env.append(k8s.core.v1.EnvVarArgs(name="GHOST_BOOTSTRAP_MODE", value="drop"))
+    # the Job re-runs when what it runs changes (a new bootstrap upgrades the database in place), not only its inputs
+    scripts_sha = hashlib.sha256("\0".join(script(f) for f in ("bootstrap.js", "provisioner.sql")).encode()).hexdigest()[:16]
     return k8s.batch.v1.Job(f"{name}-db-bootstrap", metadata=kit.meta(f"{name}-db-bootstrap", kit.job_selector),
                             spec=k8s.batch.v1.JobSpecArgs(
         backoff_limit=4,
         template=k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**kit.labels, **kit.job_selector}, annotations=db.checksums),
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**kit.labels, **kit.job_selector}, annotations={
+                **db.checksums, "ghost-gitops.dev/bootstrap-sha256": scripts_sha}),
             spec=k8s.core.v1.PodSpecArgs(
                 restart_policy="OnFailure",
                 automount_service_account_token=False,
@@ -251,8 +273,7 @@ def _bootstrap_job(kit: _Kit, args: GhostArgs, db: _Database) -> k8s.batch.v1.Jo
                 containers=[k8s.core.v1.ContainerArgs(
                     name="bootstrap", image=args.image, image_pull_policy="Always",
                     command=["node", "/etc/ghost-config/bootstrap.js"],
-                    env=[*db.env, *([k8s.core.v1.EnvVarArgs(name="GHOST_BOOTSTRAP_MODE", value="drop")]
-                                    if args.teardown else [])],
+                    env=env,
                     resources=SMALL, security_context=_restricted_container_security(),
                     volume_mounts=[TMP_MOUNT, _mount("scripts", "/etc/ghost-config"),
                                    _mount("db", "/etc/ghost-db"), _mount("db-admin", "/etc/ghost-db-admin"),
