@@ -14,6 +14,11 @@ Exit codes (documented in README.md):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from automation.engine import ResourceChange
+
 
 class AutomationError(Exception):
     """Root of every error this package raises on purpose. ``str()`` is the user-facing message."""
@@ -22,7 +27,14 @@ class AutomationError(Exception):
 
 
 class OperationFailed(AutomationError):
+    """An operation failed. ``planned``: the changes the engine had planned before it failed (a preview that the
+    provider's dry run refused still planned them), so guards and reports can name what it would have done."""
+
     exit_code = 1
+
+    def __init__(self, message: str, planned: tuple[ResourceChange, ...] = ()) -> None:
+        super().__init__(message)
+        self.planned = planned
 
 
 class ConfigError(AutomationError):

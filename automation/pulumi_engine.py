@@ -340,7 +340,8 @@ class PulumiEngine:
                 raise ConfigError(f"the Pulumi CLI refused the config of {target.stack}: {_tail(exc, 2)}") from None
             detail = "; ".join(collector.errors[-3:]) or _tail(exc)
             progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
-            raise OperationFailed(f"{operation} of {target.stack} failed: {detail}") from None
+            raise OperationFailed(f"{operation} of {target.stack} failed: {detail}",
+                                  planned=tuple(collector.changes.values())) from None
         counts = collector.counts or _counts_from_result(result)
         duration = collector.duration_s if collector.duration_s is not None else time.monotonic() - start
         progress.summary(target.stack, operation, counts, duration, True)

@@ -245,6 +245,10 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                            message=target.message, notes=(*notes, released))
         if signal_name is not None:
             return replace(base, status=Status.INTERRUPTED, error=f"interrupted by {signal_name}: {exc}", notes=notes)
+        losses = [c for c in exc.planned if c.stateful_loss]
+        if losses:  # say it even though the operation failed: the plan would have lost data
+            notes = (*notes, "⚠️ before failing, it had planned to " + ", ".join(
+                f"{c.op} {c.name} ({c.type}), which holds data" for c in losses))
         return replace(base, status=Status.FAILED, error=str(exc), message=target.message, notes=notes)
     report = replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
                      message=target.message if op.operation == "up" else None)
@@ -370,12 +374,19 @@ def guarded_rollback(ctx: RunContext, stack: str, sha: str, message: str, *, act
         target = Target(stack=stack, config=tree_envs.stack_config(tree, stack), message=message,
                         tags={"commit": sha, "owner": actor}, commit=sha)
         with ctx.locks.hold(stack):
-            preview = retry_busy(tree_ctx, stack, lambda: engine.preview(target, ctx.progress))
-            losses = [c for c in preview.changes if c.stateful_loss]
+            failed: OperationFailed | None = None
+            try:
+                changes = retry_busy(tree_ctx, stack, lambda: engine.preview(target, ctx.progress)).changes
+            except OperationFailed as exc:  # e.g. the provider's dry run refused the replacement it had planned
+                failed, changes = exc, exc.planned
+            losses = [c for c in changes if c.stateful_loss]
             if losses and not allow_stateful_changes:
                 shown = ", ".join(f"{c.op} {c.type} {c.name}" for c in losses)
-                raise GuardRefused(f"rollback of {stack} to {sha[:7]} would {shown}: data would be lost; "
+                then = f" (its preview then failed: {failed})" if failed is not None else ""
+                raise GuardRefused(f"rollback of {stack} to {sha[:7]} would {shown}: data would be lost{then}; "
                                    "re-run with --allow-stateful-changes if that is intended")
+            if failed is not None:
+                raise failed
             return retry_busy(tree_ctx, stack, lambda: engine.up(target, ctx.progress))
 
 

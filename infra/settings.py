@@ -280,6 +280,10 @@ class Settings(BaseModel):
     def mail_enabled(self) -> bool:
         return self.smtp_host is not None
 
+    @staticmethod
+    def cpu_millicores(quantity: str) -> float:
+        return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
     def memory_mib(self, quantity: str) -> int:
         return int(quantity[:-2]) * (1024 if quantity.endswith("Gi") else 1)
 
@@ -295,6 +299,9 @@ def _cross_field(s: Settings) -> None:
                             f"a value >= dbAllocatedStorageGb ({s.db_allocated_storage_gb})")
     if s.memory_mib(s.ghost_memory_limit) < s.memory_mib(s.ghost_memory_request):
         raise SettingsError(stack, "ghostMemoryLimit", s.ghost_memory_limit, f"at least ghostMemoryRequest ({s.ghost_memory_request})")
+    if s.cpu_millicores(s.ghost_cpu_limit) < s.cpu_millicores(s.ghost_cpu_request):
+        # the API server refuses such a pod ("must be less than or equal to cpu limit"), after the rest was applied
+        raise SettingsError(stack, "ghostCpuLimit", s.ghost_cpu_limit, f"at least ghostCpuRequest ({s.ghost_cpu_request})")
     if s.memory_mib(s.ghost_memory_limit) < 512:
         raise SettingsError(stack, "ghostMemoryLimit", s.ghost_memory_limit, "at least 512Mi (Ghost uses about 300 MB when warm)")
     if (s.ghost_hostname is None) != (s.ghost_certificate_arn is None):

@@ -192,3 +192,28 @@ def test_a_bug_mid_plan_is_exit_70_and_finished_reports_are_still_published(tmp_
     assert "internal error" in reports[1]["error"] and "KeyError" in reports[1]["error"]
     assert calls[0] in summary.read_text() and calls[1] in summary.read_text()
     assert "Traceback" not in err.getvalue()
+
+
+def test_a_failed_preview_still_names_the_data_holding_resource_it_had_planned_to_replace(tmp_path: Path) -> None:
+    """Failure injection for what the real pulumi-kubernetes provider does (tests/test_k8s_real.py, test 4): it plans
+    to replace a volume claim, then its dry run of the replacement is refused and the preview fails."""
+    from automation.engine import ResourceChange
+    from automation.errors import OperationFailed
+
+    repo = project_repo(tmp_path / "repo", ROOT)
+    claim = ResourceChange("urn:pulumi:dev::ghost-gitops::ghost:apps:Ghost$kubernetes:core/v1:PersistentVolumeClaim::"
+                           "ghost-content", "kubernetes:core/v1:PersistentVolumeClaim", "ghost-content", "replace")
+    config = ResourceChange("urn:pulumi:dev::ghost-gitops::ghost:apps:Ghost$kubernetes:core/v1:ConfigMap::ghost-config",
+                            "kubernetes:core/v1:ConfigMap", "ghost-config", "update", ("data",))
+
+    def preview(self: MemoryEngine, target: Any, progress: Any) -> Any:
+        raise OperationFailed("preview of dev failed: spec is immutable after creation", planned=(config, claim))
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.object(MemoryEngine, "preview", preview):
+        code = main([*_memory(tmp_path, repo, "preview", "--stack", "dev"), "--json"], environ={}, out=out, err=err)
+    assert code == 1, err.getvalue()
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["status"] == "failed" and "spec is immutable" in report["error"]
+    assert report["notes"] == ["⚠️ before failing, it had planned to replace ghost-content "
+                               "(kubernetes:core/v1:PersistentVolumeClaim), which holds data"], report["notes"]

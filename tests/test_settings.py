@@ -46,6 +46,7 @@ BAD_CONFIG = [
     ("dev", P + "ghostDatabaseName", "1ghost", "MySQL database name"),
     ("dev", P + "ghostStorageGb", 0, "greater than or equal to 1"),
     ("dev", P + "ghostCpuLimit", "lots", "CPU quantity"),
+    ("dev", P + "ghostCpuLimit", "50m", "at least ghostCpuRequest (100m)"),
     ("dev", P + "ghostMemoryLimit", "256Mi", "at least ghostMemoryRequest (512Mi)"),
     ("dev", P + "ghostMemoryLimit", "1G", "memory quantity"),
     ("dev", P + "smtpHost", "smtp.example.com", "whenever smtpHost is set"),

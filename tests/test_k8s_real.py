@@ -1,0 +1,511 @@
+"""The Kubernetes half for real: THIS program's personal stack created and destroyed through the engine
+(``python -m automation``, as the workflows run it) on the real Pulumi CLI, the real pulumi-kubernetes provider
+(v4.25.0, built by .ci/build-k8s-provider) and a real Kubernetes control plane (.ci/build-k8s-control-plane,
+tests/k8s_cluster.py), asserting on the cluster itself, on the backend's state and on the engine's reports.
+
+Stood in, and only these (each named where it is made):
+- the AWS platform a personal stack reads through its StackReference: the `dev` stack here is a STAND-IN that
+  exports the same typed contract (infra/platform.py: SharedPlatform) pointing at the local control plane;
+- the kubelet, the ALB controller and the EBS CSI driver: kwok stages and a volume provisioner
+  (tests/k8s_cluster.py);
+- the pulumi-random provider, which the Go module proxy refuses: tests/standins/random_provider.py.
+
+The tests are one story and run in file order (module-scoped state). Payloads follow GitHub's documentation of
+the events as a workflow receives them (see tests/test_real_engine.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.platform import SharedPlatform
+from tests import gitrepo
+from tests.conftest import ROOT
+from tests.fake_github import FakeGitHub, serve
+from tests.k8s_cluster import (
+    STORAGE_CLASS,
+    Cluster,
+    build_control_plane,
+    build_k8s_provider,
+    running_cluster,
+    storage_class,
+)
+from tests.realcli import require_cli
+from tests.test_real_engine import REPO, _repo_info, delete_event, push_event
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSPHRASE = "k8s-real-pass-phrase"
+#: a stand-in value that must never be printed: the provisioner's password the stand-in dev stack exports
+CANARY = "canary-Provisioner-9Xq#pw"
+
+
+def _need(ok: bool, message: str) -> None:
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(message + " (CI builds it: .ci/build-k8s-control-plane, .ci/build-k8s-provider)")
+    pytest.skip(message)
+
+
+@dataclass
+class World:
+    repo: Path
+    backend: Path
+    tmp: Path
+    cli_root: Path
+    bin: Path
+    cluster: Cluster
+    gh: FakeGitHub
+    outputs: list[str] = field(default_factory=list)
+    shas: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        path = os.pathsep.join([str(self.bin), str(self.cli_root / "bin"), str(Path(sys.executable).parent),
+                                os.environ.get("PATH", "/usr/bin:/bin")])
+        return {"PATH": path, "HOME": str(self.tmp / "home"), "LANG": "C.UTF-8",
+                "PULUMI_BACKEND_URL": self.backend.as_uri(), "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "GHOST_GITOPS_PULUMI_ROOT": str(self.cli_root),
+                "PYTHONPATH": str(ROOT), "GITHUB_ACTOR": "alice", "GITHUB_TOKEN": "ghs_test", "GITHUB_REPOSITORY": REPO,
+                "GITHUB_API_URL": self.gh.url, "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"), **extra}
+
+    def engine(self, *args: str, event: tuple[str, dict[str, Any]] | None = None,
+               timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        env = self.env()
+        if event is not None:
+            path = self.tmp / f"event-{time.monotonic_ns()}.json"
+            path.write_text(json.dumps(event[1]))
+            env.update(GITHUB_EVENT_NAME=event[0], GITHUB_EVENT_PATH=str(path))
+        proc = subprocess.run([sys.executable, "-m", "automation", "--project-dir", str(self.repo), *args],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        self.outputs += [proc.stdout, proc.stderr]
+        return proc
+
+    def pulumi(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(self.cli_root / "bin" / "pulumi"), *args, "--non-interactive"], cwd=cwd or self.repo,
+                              env=self.env(), capture_output=True, text=True, timeout=300, check=False)
+        self.outputs += [proc.stdout, proc.stderr]
+        return proc
+
+    def stacks(self) -> set[str]:
+        proc = self.pulumi("stack", "ls", "--json")
+        assert proc.returncode == 0, proc.stderr
+        return {s["name"] for s in json.loads(proc.stdout)}
+
+
+def _launchers(bin_: Path, provider: Path) -> None:
+    """The plugins the CLI finds on PATH: the real pulumi-kubernetes provider and the pulumi-random stand-in."""
+    bin_.mkdir()
+    (bin_ / "pulumi-resource-kubernetes").symlink_to(provider / "bin" / "pulumi-resource-kubernetes")
+    launcher = bin_ / "pulumi-resource-random"
+    launcher.write_text(f"#!/bin/sh\n# STAND-IN for pulumi-random: tests/standins/random_provider.py\n"
+                        f"PYTHONPATH={ROOT} exec {sys.executable} -u -m tests.standins.random_provider \"$@\"\n")
+    launcher.chmod(0o755)
+
+
+def _stand_in_dev(w: World, **overrides: Any) -> None:
+    """STAND-IN for the `dev` environment stack (its VPC, EKS cluster and RDS instance cannot be created here): a
+    stack named dev in the same backend, exporting exactly the shared-platform contract personal stacks read,
+    pointing at the local control plane. Made with the same CLI, by a program that only exports values."""
+    work = w.tmp / "stand-in-dev"
+    work.mkdir(exist_ok=True)
+    (work / "Pulumi.yaml").write_text("name: ghost-gitops\nruntime: python\ndescription: STAND-IN for the dev stack's "
+                                      "outputs (tests/test_k8s_real.py)\n")
+    values: dict[str, Any] = {
+        "kubeconfig": w.cluster.kubeconfig_json, "dbHost": "127.0.0.1", "dbPort": 3306,
+        "dbProvisionerUser": "ghost_provisioner", "dbProvisionerPassword": CANARY,
+        "storageClassName": STORAGE_CLASS, "personalIngressClassName": "alb-personal", "vpcCidr": "10.10.0.0/16",
+        **overrides}
+    assert set(values) == set(SharedPlatform.names()), "the stand-in exports the whole contract, nothing else"
+    program = work / "stand_in.py"
+    secrets = [n for n, secret in SharedPlatform.names().items() if secret]
+    program.write_text(
+        "import json, pulumi, sys\n"
+        "from pulumi import automation as auto\n"
+        f"values = json.loads({json.dumps(json.dumps(values))})\n"
+        "def program():\n"
+        f"    for k, v in values.items():\n"
+        f"        pulumi.export(k, pulumi.Output.secret(v) if k in {secrets!r} else v)\n"
+        "stack = auto.create_or_select_stack(stack_name='dev', project_name='ghost-gitops', program=program,\n"
+        f"    opts=auto.LocalWorkspaceOptions(work_dir={str(work)!r},\n"
+        f"        pulumi_command=auto.PulumiCommand(root={str(w.cli_root)!r})))\n"
+        "stack.up(on_output=lambda _: None)\n")
+    proc = subprocess.run([sys.executable, str(program)], cwd=work, env=w.env(), capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # what dev's add-ons create on the cluster (infra/addons.py): the personal stacks' ingress class
+    w.cluster.kubectl("apply", "-f", "-", input_=json.dumps({
+        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "alb-personal"},
+        "spec": {"controller": "eks.amazonaws.com/alb"}}))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    choice = require_cli()
+    _need(shutil.which("kubectl") is not None and shutil.which("openssl") is not None,
+          "kubectl and openssl are needed to drive the control plane")
+    code, control_plane, err = build_control_plane()
+    _need(code == 0, f"the Kubernetes control plane could not be built (exit {code}): {err}")
+    code, provider, err = build_k8s_provider()
+    _need(code == 0, f"the pulumi-kubernetes provider could not be built (exit {code}): {err}")
+    tmp = tmp_path_factory.mktemp("k8s-real")
+    (tmp / "home").mkdir()
+    backend = tmp / "state"
+    backend.mkdir()
+    _launchers(tmp / "bin", Path(provider))
+    with running_cluster(tmp / "cluster", Path(control_plane)) as cluster, serve(FakeGitHub()) as gh:
+        repo = gitrepo.project_repo(tmp / "repo", ROOT)
+        (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
+        gitrepo.git(repo, "add", "-A")
+        gitrepo.git(repo, "commit", "-q", "-m", "ignore engine-written stack files")
+        assert choice.root is not None
+        w = World(repo=repo, backend=backend, tmp=tmp, cli_root=choice.root, bin=tmp / "bin", cluster=cluster, gh=gh)
+        w.shas["main"] = gitrepo.git(repo, "rev-parse", "HEAD")
+        _stand_in_dev(w)
+        yield w
+
+
+def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:{proc.stdout[-6000:]}\nstderr:{proc.stderr[-6000:]}"
+    reports = json.loads(proc.stdout)["reports"]
+    assert len(reports) == 1, reports
+    return dict(reports[0])
+
+
+NS = "ghost-alice"
+
+
+def test_1_a_push_to_a_personal_branch_brings_the_stack_up_on_the_cluster(world: World) -> None:
+    w = world
+    gitrepo.git(w.repo, "checkout", "-q", "-b", "dev/alice")
+    head = gitrepo.commit(w.repo, {"NOTES.md": "alice's branch\n"}, "Start alice")
+    report = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", "", head, "Start alice", created=True)))  # type: ignore[arg-type]
+    w.shas["alice"] = head
+    assert report["stack"] == "dev-alice" and report["operation"] == "up" and report["status"] == "succeeded", report
+    c = w.cluster
+    ns = c.get("namespace", NS)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    deployment = c.get("deployment", "ghost", "-n", NS)
+    assert deployment["status"].get("availableReplicas") == 1, deployment["status"]
+    pods = c.get("pods", "-n", NS, "-l", "app.kubernetes.io/name=ghost")["items"]
+    assert len(pods) == 1 and pods[0]["status"]["phase"] == "Running", [p["status"] for p in pods]
+    spec = pods[0]["spec"]
+    # admitted under `restricted`: the fields Pod Security checks are the rendered ones
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["automountServiceAccountToken"] is False
+    assert all(ct["securityContext"]["capabilities"]["drop"] == ["ALL"] for ct in spec["containers"] + spec["initContainers"])
+    job = c.get("job", "ghost-db-bootstrap", "-n", NS)
+    assert any(cond["type"] == "Complete" and cond["status"] == "True" for cond in job["status"]["conditions"])
+    pvc = c.get("pvc", "ghost-content", "-n", NS)
+    assert pvc["status"]["phase"] == "Bound" and pvc["spec"]["storageClassName"] == STORAGE_CLASS
+    ingress = c.get("ingress", "ghost", "-n", NS)
+    hostname = ingress["status"]["loadBalancer"]["ingress"][0]["hostname"]
+    assert ingress["spec"]["ingressClassName"] == "alb-personal"
+    assert report["outputs"]["ghostUrl"] == f"http://{hostname}"
+    policies = {p["metadata"]["name"] for p in c.get("networkpolicies", "-n", NS)["items"]}
+    assert policies == {"ghost-default-deny", "ghost", "ghost-db-bootstrap"}
+    secrets = {s["metadata"]["name"] for s in c.get("secrets", "-n", NS)["items"]}
+    assert {"ghost-db", "ghost-db-admin"} <= secrets
+    assert "dev-alice" in w.stacks()
+
+
+def _set_dev_config(w: World, values: dict[str, str]) -> None:
+    """Change keys of Pulumi.dev.yaml, the template personal stacks derive from."""
+    path = w.repo / "Pulumi.dev.yaml"
+    lines = path.read_text().splitlines()
+    for key, value in values.items():
+        lines = [ln for ln in lines if not ln.startswith(f"  ghost-gitops:{key}:")]
+        lines.insert(lines.index("config:") + 1, f"  ghost-gitops:{key}: {value}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _pr_event(number: int, title: str, head: str, head_sha: str, base: str, base_sha: str) -> tuple[str, dict[str, Any]]:
+    """A pull_request event as GITHUB_EVENT_PATH holds it (the webhook's pull request object; see test_real_engine)."""
+    side = {"user": {"login": "acme"}, "repo": _repo_info()}
+    pr = {"number": number, "title": title, "user": {"login": "alice", "id": 2, "type": "User"}, "draft": False,
+          "merged": False, "state": "open", "head": {**side, "ref": head, "sha": head_sha, "label": f"acme:{head}"},
+          "base": {**side, "ref": base, "sha": base_sha, "label": f"acme:{base}"}}
+    return "pull_request", {"action": "opened", "number": number, "pull_request": pr, "repository": _repo_info(),
+                            "sender": {"login": "alice", "id": 2, "type": "User"}}
+
+
+def _changes(report: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    return {c["name"]: (c["op"], c["keys"]) for c in report["changes"] if not c["type"].startswith("pulumi:providers:")}
+
+
+def _state(w: World) -> dict[str, Any]:
+    """What the cluster holds in the personal namespace: each object's spec/data and generation."""
+    return {kind: {o["metadata"]["name"]: (o.get("spec"), o.get("data"), o["metadata"].get("generation"))
+                   for o in w.cluster.get(kind, "-n", NS)["items"]}
+            for kind in ("deployments", "configmaps", "services", "ingresses", "networkpolicies", "jobs", "pvc")}
+
+
+def test_2_a_pull_request_into_the_branch_previews_the_real_providers_diff_and_changes_nothing(world: World) -> None:
+    w = world
+    gitrepo.git(w.repo, "checkout", "-q", "-b", "feature/alice-bump", "dev/alice")
+    _set_dev_config(w, {"ghostImage": "ghost:6.66.0-alpine", "ghostMemoryLimit": "1Gi", "ghostCpuRequest": "200m"})
+    head = gitrepo.commit(w.repo, {}, "Ghost 6.66, more memory")
+    before = _state(w)
+    report = _report(w.engine("run", "--json", event=_pr_event(7, "Ghost 6.66, more memory", "feature/alice-bump", head,
+                                                                 "dev/alice", w.shas["alice"])))
+    assert report["operation"] == "preview" and report["stack"] == "dev-alice" and report["status"] == "succeeded"
+    changes = _changes(report)
+    assert changes["ghost-deployment"][0] == "update" and "spec" in changes["ghost-deployment"][1], changes
+    # a Job's pod template is immutable: the real provider replaces it, naming the property that forces it
+    assert changes["ghost-db-bootstrap"][0] == "replace", changes
+    assert "spec.template.spec.containers[0].image" in changes["ghost-db-bootstrap"][1], changes
+    assert changes.pop("shared") == ("read", []), "the StackReference to dev is read, as on every run"
+    assert set(changes) == {"ghost-deployment", "ghost-db-bootstrap"}, changes
+    comment = next(iter(w.gh.comments.values()))["body"]
+    assert "dev-alice" in comment and "ghost-deployment" in comment and "kubernetes:apps/v1:Deployment" in comment
+    assert f"<!-- ghost-gitops:plan v1 stack=dev-alice commit={head} digest=" in comment
+    assert _state(w) == before, "a preview changes nothing in the cluster"
+    w.shas["pr7"] = head
+
+
+def test_3_the_merge_rolls_the_deployment_out_and_touches_nothing_else(world: World) -> None:
+    w = world
+    gitrepo.git(w.repo, "checkout", "-q", "dev/alice")
+    gitrepo.git(w.repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #7 from acme/feature/alice-bump",
+                "feature/alice-bump")
+    merge = gitrepo.git(w.repo, "rev-parse", "HEAD")
+    w.gh.commit_pulls = [{"number": 7, "title": "Ghost 6.66, more memory", "user": {"login": "alice"},
+                          "merged_at": "2026-11-29T10:00:00Z", "state": "closed", "base": {"ref": "dev/alice"},
+                          "head": {"ref": "feature/alice-bump", "sha": w.shas["pr7"]}}]
+    w.gh.reviews = [{"user": {"login": "bob"}, "state": "APPROVED"}]
+    before = _state(w)
+    report = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", w.shas["alice"], merge,  # type: ignore[arg-type]
+                                                                "Merge pull request #7")))
+    assert report["operation"] == "up" and report["status"] == "succeeded", report
+    assert any(n.startswith("the plan matches the preview reviewed on #7") for n in report["notes"]), report["notes"]
+    after = _state(w)
+    deployment = w.cluster.get("deployment", "ghost", "-n", NS)
+    (ghost,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert ghost["image"] == "ghost:6.66.0-alpine" and ghost["resources"]["limits"]["memory"] == "1Gi"
+    assert deployment["status"].get("updatedReplicas") == 1 and deployment["status"].get("availableReplicas") == 1
+    pods = w.cluster.get("pods", "-n", NS, "-l", "app.kubernetes.io/name=ghost")["items"]
+    assert [p["spec"]["containers"][0]["image"] for p in pods] == ["ghost:6.66.0-alpine"], "rolled out (Recreate)"
+    for kind in ("configmaps", "services", "ingresses", "networkpolicies", "pvc"):
+        assert after[kind] == before[kind], f"{kind} changed"
+    w.shas["alice"] = merge
+
+
+#: The Ghost component in the shape dev and prod use it, applied by a harness program: the stack's real config
+#: (Pulumi.<stack>.yaml through the engine's loader and the program's settings), the program's own wiring
+#: (infra/ghost_wiring.py: ghost_args), and a STAND-IN platform (the EKS cluster is the local control plane; the
+#: RDS endpoint, master user and password are values, since no database is reached in this test).
+HARNESS = """
+import json, sys
+sys.path.insert(0, {root!r})
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi import automation as auto
+from apps.ghost import Ghost
+from automation.stackconfig import load_stack_config
+from infra.ghost_wiring import ghost_args
+from infra.platform import PROVISIONER_USER, Platform
+from infra.settings import load_settings
+from pathlib import Path
+
+STACK = {stack!r}
+config = load_stack_config(Path({root!r}), STACK)
+values = {{k.split(":", 1)[1]: v for k, v in config.values.items() if k.startswith("ghost-gitops:")}}
+values["aws:region"] = config.values["aws:region"]
+settings = load_settings(STACK, values)
+
+def program():
+    provider = k8s.Provider("stand-in-eks", kubeconfig={kubeconfig!r}, enable_server_side_apply=True)
+    out = pulumi.Output.from_input
+    platform = Platform(provider, out("127.0.0.1"), out(3306), out("ghostadmin"), pulumi.Output.secret("stand-in-master"),
+                        out({storage_class!r}), out("alb"), out(settings.vpc_cidr), {{}},
+                        provisioner=(PROVISIONER_USER, pulumi.Output.secret("stand-in-provisioner")
+                                     if settings.hosts_personal_stacks else None))
+    ghost = Ghost("ghost", ghost_args(settings, platform), opts=pulumi.ResourceOptions(providers=[provider]))
+    pulumi.export("ghostUrl", ghost.url)
+
+stack = auto.create_or_select_stack(stack_name="harness-" + STACK, project_name="ghost-gitops-harness", program=program,
+    opts=auto.LocalWorkspaceOptions(work_dir={work!r}, pulumi_command=auto.PulumiCommand(root={cli!r})))
+if sys.argv[1] == "up":
+    result = stack.up(on_output=lambda _: None, show_secrets=False)
+    print(json.dumps({{"outputs": {{k: v.value for k, v in result.outputs.items()}}}}))
+else:
+    stack.destroy(on_output=lambda _: None, show_secrets=False)
+"""
+
+
+def test_4_a_stateful_replacement_is_flagged_and_the_guarded_rollback_refuses_it(world: World) -> None:
+    """dev's platform moves personal volumes to a new storage class: for dev-alice the real provider plans to
+    replace the content volume claim (storageClassName is immutable), and then its server-side dry run of that
+    replacement is refused by the API server ("spec is immutable after creation": pulumi-kubernetes #2575 with
+    v4.25.0's SSA previews). The preview fails, but the report still flags the claim's replacement; rolling alice
+    back to her first commit plans the same, so the guarded rollback refuses (exit 6) and nothing changes."""
+    w = world
+    w.cluster.kubectl("apply", "-f", "-", input_=storage_class("gp3-encrypted-v2"))
+    _stand_in_dev(w, storageClassName="gp3-encrypted-v2")
+    try:
+        before = _state(w)
+        preview = w.engine("preview", "--stack", "dev-alice", "--json")
+        assert preview.returncode == 1, (preview.stdout[-3000:], preview.stderr[-3000:])
+        (report,) = json.loads(preview.stdout)["reports"]
+        assert "spec is immutable after creation" in report["error"], report["error"]
+        assert any("planned to replace ghost-content (kubernetes:core/v1:PersistentVolumeClaim), which holds data" in n
+                   for n in report["notes"]), report["notes"]
+        refused = w.engine("rollback", "--stack", "dev-alice", "--reason", "back to the first version")
+        assert refused.returncode == 6, (refused.stdout[-3000:], refused.stderr[-3000:])
+        assert "replace kubernetes:core/v1:PersistentVolumeClaim ghost-content" in refused.stderr
+        assert "--allow-stateful-changes" in refused.stderr
+        assert _state(w) == before, "the refused rollback changed nothing"
+        pvc = w.cluster.get("pvc", "ghost-content", "-n", NS)
+        assert pvc["spec"]["storageClassName"] == STORAGE_CLASS and pvc["status"]["phase"] == "Bound"
+    finally:
+        _stand_in_dev(w)
+
+
+def test_6_a_second_personal_stack_runs_beside_the_first_sharing_only_the_load_balancer(world: World) -> None:
+    w = world
+    gitrepo.git(w.repo, "checkout", "-q", "-b", "dev/bob", "main")
+    head = gitrepo.commit(w.repo, {"NOTES.md": "bob's branch\n"}, "Start bob")
+    report = _report(w.engine("run", "--json", event=push_event(w, "dev/bob", "", head, "Start bob", created=True)))  # type: ignore[arg-type]
+    assert report["stack"] == "dev-bob" and report["status"] == "succeeded", report
+    c = w.cluster
+    for ns in (NS, "ghost-bob"):
+        assert c.get("deployment", "ghost", "-n", ns)["status"].get("availableReplicas") == 1
+    ingresses = {ns: c.get("ingress", "ghost", "-n", ns) for ns in (NS, "ghost-bob")}
+    assert {i["spec"]["ingressClassName"] for i in ingresses.values()} == {"alb-personal"}, "one shared ALB class"
+    hosts = {i["status"]["loadBalancer"]["ingress"][0]["hostname"] for i in ingresses.values()}
+    assert len(hosts) == 2
+    claims = {ns: c.get("pvc", "ghost-content", "-n", ns)["spec"]["volumeName"] for ns in (NS, "ghost-bob")}
+    assert len(set(claims.values())) == 2, "each stack has its own volume"
+    jobs = {ns: c.get("job", "ghost-db-bootstrap", "-n", ns) for ns in (NS, "ghost-bob")}
+    dbs = {ns: json.loads(c.get("configmap", "ghost-config", "-n", ns)["data"]["config.json"])["database"]["connection"]
+           for ns in (NS, "ghost-bob")}
+    assert dbs[NS]["database"] == "ghost_alice" and dbs["ghost-bob"]["database"] == "ghost_bob"
+    assert all(j["status"].get("succeeded") == 1 for j in jobs.values())
+    assert {"dev-alice", "dev-bob"} <= w.stacks()
+    w.shas["bob"] = head
+
+
+def test_7_a_value_the_api_server_refuses_fails_with_its_reason_and_changes_nothing(world: World) -> None:
+    """Shrinking the content volume passes every check the program can make (ghostStorageGb is in range) but the
+    API server refuses it: the run exits 1 naming the object and the server's reason; the claim keeps its size;
+    the next good commit deploys."""
+    w = world
+    w.gh.commit_pulls = []  # direct pushes: no pull request contains these commits
+    gitrepo.git(w.repo, "checkout", "-q", "dev/alice")
+    _set_dev_config(w, {"ghostStorageGb": "2"})
+    bad = gitrepo.commit(w.repo, {}, "Smaller volume")
+    proc = w.engine("run", "--json", event=push_event(w, "dev/alice", w.shas["alice"], bad, "Smaller volume"))  # type: ignore[arg-type]
+    assert proc.returncode == 1, (proc.stdout[-3000:], proc.stderr[-3000:])
+    (report,) = json.loads(proc.stdout)["reports"]
+    assert report["status"] == "failed" and "ghost-content" in report["error"], report
+    assert "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity" in report["error"]
+    assert w.cluster.get("pvc", "ghost-content", "-n", NS)["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    gitrepo.git(w.repo, "revert", "--no-edit", "HEAD")
+    good = gitrepo.git(w.repo, "rev-parse", "HEAD")
+    again = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", bad, good, "Revert")))  # type: ignore[arg-type]
+    assert again["status"] == "succeeded", again
+    w.shas["alice"] = good
+
+
+def _harness(w: World, stack: str, action: str) -> subprocess.CompletedProcess[str]:
+    work = w.tmp / f"harness-{stack}"
+    work.mkdir(exist_ok=True)
+    (work / "Pulumi.yaml").write_text("name: ghost-gitops-harness\nruntime: python\n")
+    script = work / "harness.py"
+    script.write_text(HARNESS.format(root=str(ROOT), stack=stack, kubeconfig=w.cluster.kubeconfig_json,
+                                     storage_class=STORAGE_CLASS, work=str(work), cli=str(w.cli_root)))
+    proc = subprocess.run([sys.executable, str(script), action], cwd=work, env=w.env(), capture_output=True, text=True,
+                          timeout=900, check=False)
+    w.outputs += [proc.stdout, proc.stderr]
+    return proc
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_8_the_ghost_component_in_the_shape_dev_and_prod_use_it(world: World, stack: str) -> None:
+    w = world
+    w.cluster.kubectl("apply", "-f", "-", input_=json.dumps({
+        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "alb"},
+        "spec": {"controller": "eks.amazonaws.com/alb"}}))
+    up = _harness(w, stack, "up")
+    try:
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+        _check_harness(w, stack, json.loads(up.stdout.strip().splitlines()[-1])["outputs"], up)
+    finally:
+        if stack == "prod":  # protected in production: a deliberate unprotect first (what the check above proves)
+            w.pulumi("state", "unprotect", "--all", "--yes", "--stack", "harness-prod", cwd=w.tmp / "harness-prod")
+        down = _harness(w, stack, "destroy")
+    assert down.returncode == 0, down.stderr[-4000:]
+    deadline = time.monotonic() + 120
+    while w.cluster.get("namespace", "ghost") is not None:
+        assert time.monotonic() < deadline, "the namespace is still there"
+        time.sleep(1)
+
+
+def _check_harness(w: World, stack: str, outputs: dict[str, Any], up: subprocess.CompletedProcess[str]) -> None:
+    c = w.cluster
+    deployment = c.get("deployment", "ghost", "-n", "ghost")
+    if deployment["status"].get("availableReplicas") != 1:  # say why, in full
+        print(json.dumps(deployment["status"], indent=1), c.kubectl("get", "pods,pvc,events", "-n", "ghost", "-o", "wide").stdout,
+              json.dumps(c.get("node", "kwok-node-0")["status"]["conditions"], indent=1), up.stderr[-3000:])
+    assert deployment["status"].get("availableReplicas") == 1, "Ghost is available (details printed above)"
+    job = c.get("job", "ghost-db-bootstrap", "-n", "ghost")
+    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GHOST_DB_ACCESS"] == "admin" and env["GHOST_DB_PROVISIONER_USER"] == "ghost_provisioner"
+    secrets = {s["metadata"]["name"] for s in c.get("secrets", "-n", "ghost")["items"]}
+    ingress = c.get("ingress", "ghost", "-n", "ghost")
+    annotations = ingress["metadata"].get("annotations", {})
+    if stack == "prod":
+        assert outputs["ghostUrl"] == "https://blog.example.com"
+        assert ingress["spec"]["rules"][0]["host"] == "blog.example.com"
+        assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
+        assert "ghost-db-provisioner" not in secrets, "prod has no provisioner"
+        # protected in production: the namespace and the content volume survive a destroy
+        refused = _harness(w, stack, "destroy")
+        assert refused.returncode != 0 and "protect" in refused.stderr, refused.stderr[-3000:]
+        assert c.get("namespace", "ghost") is not None and c.get("pvc", "ghost-content", "-n", "ghost") is not None
+    else:
+        assert outputs["ghostUrl"].startswith("http://k8s-ghost-ghost.stand-in-alb")
+        assert "ghost-db-provisioner" in secrets, "dev hosts the personal stacks' provisioner"
+
+
+def _gone(w: World, namespace: str) -> None:
+    """The namespace and the volumes of its claims are deleted (the namespace controller, then the stand-in
+    provisioner for the released volumes), within two minutes."""
+    deadline = time.monotonic() + 120
+    while w.cluster.get("namespace", namespace) is not None or [
+            pv for pv in w.cluster.get("pv")["items"] if pv["spec"]["claimRef"]["namespace"] == namespace]:
+        assert time.monotonic() < deadline, f"{namespace} or its volume is still there"
+        time.sleep(1)
+
+
+def test_9_the_branch_deleted_tears_down_destroys_and_leaves_nothing(world: World) -> None:
+    w = world
+    gitrepo.git(w.repo, "checkout", "-q", "main")
+    gitrepo.git(w.repo, "branch", "-q", "-D", "dev/alice")
+    report = _report(w.engine("run", "--json", event=delete_event("dev/alice")))
+    assert report["operation"] == "destroy" and report["status"] == "succeeded", report
+    _gone(w, NS)
+    assert w.stacks() == {"dev", "dev-bob"}, "bob's stack is untouched"
+    assert w.cluster.get("deployment", "ghost", "-n", "ghost-bob")["status"].get("availableReplicas") == 1
+    gitrepo.git(w.repo, "branch", "-q", "-D", "dev/bob")
+    report = _report(w.engine("run", "--json", event=delete_event("dev/bob")))
+    assert report["operation"] == "destroy" and report["status"] == "succeeded", report
+    _gone(w, "ghost-bob")
+    assert w.stacks() == {"dev"}
+
+
+def test_10_secrets_never_reach_any_output(world: World) -> None:
+    everything = "\n".join(world.outputs)
+    assert everything, "the story printed something"
+    assert CANARY not in everything
+    kubeconfig = json.loads(world.cluster.kubeconfig_json)
+    assert kubeconfig["users"][0]["user"]["client-key-data"] not in everything
