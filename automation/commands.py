@@ -385,11 +385,10 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> ReportsOutput:
     root = _project_root(args.project_dir)
     envs = load_environments(root)
     stacks = args.stack or list(envs.environment_stacks())
-    for stack in stacks:
-        route = envs.by_stack(stack)
-        if route is None or route.kind != "environment":
-            raise ConfigError(f"drift --stack {stack!r}: not an environment stack of {envs.source} "
-                              f"(environments: {', '.join(envs.environment_stacks())})")
+    for stack in stacks:  # environments by default; a personal stack when named
+        if envs.by_stack(stack) is None:
+            raise ConfigError(f"drift --stack {stack!r}: not a stack of {envs.source} (environments: "
+                              f"{', '.join(envs.environment_stacks())}; personal stacks by their name, e.g. dev-alice)")
     request = Request(event="schedule", actor=_operator(ctx))
     gh = github_client(ctx.environ, request) if args.issues else None
     if args.issues and gh is None:

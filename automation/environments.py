@@ -93,8 +93,6 @@ class Rule(BaseModel):
                 raise ValueError(f"rule {self.branch!r}: an environment maps one branch to one stack (no {NAME_PLACEHOLDER})")
             if self.template or self.ttl_days:
                 raise ValueError(f"rule {self.branch!r}: template and ttl_days are for personal rules")
-        elif self.drift_remediation:
-            raise ValueError(f"rule {self.branch!r}: drift_remediation is for environment rules (drift checks environments)")
         if self.auto_rollback and self.health is None:
             raise ValueError(f"rule {self.branch!r}: auto_rollback needs `health` (what makes a deploy unhealthy)")
         if self.kind == "personal":

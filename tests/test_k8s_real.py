@@ -16,6 +16,7 @@ the events as a workflow receives them (see tests/test_real_engine.py).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -69,6 +70,8 @@ class World:
     gh: FakeGitHub
     outputs: list[str] = field(default_factory=list)
     shas: dict[str, str] = field(default_factory=dict)
+    #: the values of the Secrets the program created in the cluster (read back with kubectl): never in any output
+    secret_values: set[str] = field(default_factory=set)
 
     def env(self, **extra: str) -> dict[str, str]:
         path = os.pathsep.join([str(self.bin), str(self.cli_root / "bin"), str(Path(sys.executable).parent),
@@ -213,8 +216,11 @@ def test_1_a_push_to_a_personal_branch_brings_the_stack_up_on_the_cluster(world:
     assert report["outputs"]["ghostUrl"] == f"http://{hostname}"
     policies = {p["metadata"]["name"] for p in c.get("networkpolicies", "-n", NS)["items"]}
     assert policies == {"ghost-default-deny", "ghost", "ghost-db-bootstrap"}
-    secrets = {s["metadata"]["name"] for s in c.get("secrets", "-n", NS)["items"]}
-    assert {"ghost-db", "ghost-db-admin"} <= secrets
+    secrets = {s["metadata"]["name"]: s for s in c.get("secrets", "-n", NS)["items"]}
+    assert {"ghost-db", "ghost-db-admin"} <= set(secrets)
+    for name in ("ghost-db", "ghost-db-admin"):
+        w.secret_values |= {base64.b64decode(v).decode() for k, v in secrets[name]["data"].items() if k == "password"}
+    assert CANARY in w.secret_values, "the admin Secret holds the provisioner's password dev exports"
     assert "dev-alice" in w.stacks()
 
 
@@ -370,6 +376,37 @@ def test_4_a_stateful_replacement_is_flagged_and_the_guarded_rollback_refuses_it
         _stand_in_dev(w)
 
 
+def test_5_drift_made_with_kubectl_is_reported_exactly_and_remediated(world: World) -> None:
+    """A person edits the ConfigMap and scales the Deployment by hand: the drift check names exactly those two
+    objects and the properties that differ (never values); remediation (the personal rule allows it) refreshes
+    and re-applies, and the cluster holds the program's values again."""
+    w = world
+    c = w.cluster
+    assert _report(w.engine("drift", "--stack", "dev-alice", "--json"))["status"] == "succeeded"
+    config = c.get("configmap", "ghost-config", "-n", NS)["data"]["config.json"]
+    edited = json.loads(config)
+    edited["logging"] = {"level": "debug", "transports": ["stdout"]}
+    c.kubectl("patch", "configmap", "ghost-config", "-n", NS, "--type=merge",
+              "-p", json.dumps({"data": {"config.json": json.dumps(edited)}}))
+    c.kubectl("scale", "deployment", "ghost", "-n", NS, "--replicas=2")
+    drifted = w.engine("drift", "--stack", "dev-alice", "--json")
+    assert drifted.returncode == 5, (drifted.stdout[-3000:], drifted.stderr[-3000:])
+    (report,) = json.loads(drifted.stdout)["reports"]
+    assert report["status"] == "drifted", report
+    changed = {ch["name"]: ch["keys"] for ch in report["changes"] if ch["op"] != "same"}
+    assert set(changed) == {"ghost-config", "ghost-deployment"}, changed
+    assert any("data" in k for k in changed["ghost-config"]) and any("replicas" in k or k == "spec" for k in changed["ghost-deployment"]), changed
+    assert "debug" not in drifted.stdout, "values are never shown"
+    fixed = w.engine("drift", "--stack", "dev-alice", "--remediate", "--json")
+    assert fixed.returncode == 0, (fixed.stdout[-3000:], fixed.stderr[-3000:])
+    assert json.loads(fixed.stdout)["reports"][0]["status"] == "remediated"
+    assert c.get("configmap", "ghost-config", "-n", NS)["data"]["config.json"] == config
+    deadline = time.monotonic() + 60
+    while (d := c.get("deployment", "ghost", "-n", NS))["spec"]["replicas"] != 1 or d["status"].get("availableReplicas") != 1:
+        assert time.monotonic() < deadline, d["status"]
+        time.sleep(1)
+
+
 def test_6_a_second_personal_stack_runs_beside_the_first_sharing_only_the_load_balancer(world: World) -> None:
     w = world
     gitrepo.git(w.repo, "checkout", "-q", "-b", "dev/bob", "main")
@@ -507,5 +544,7 @@ def test_10_secrets_never_reach_any_output(world: World) -> None:
     everything = "\n".join(world.outputs)
     assert everything, "the story printed something"
     assert CANARY not in everything
+    assert len(world.secret_values) == 2 and not [v for v in world.secret_values if v in everything], \
+        "a Secret's value reached an output"
     kubeconfig = json.loads(world.cluster.kubeconfig_json)
     assert kubeconfig["users"][0]["user"]["client-key-data"] not in everything
