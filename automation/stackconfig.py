@@ -157,6 +157,10 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
         if not isinstance(key, str):
             raise ConfigError(f"{source_file.name}: config key {key!r} must be a string")
         full = key if ":" in key else f"{project}:{key}"
+        if raw is None or raw == "":  # an explicit empty value would silently become the default
+            raise ConfigError(f"{source_file.name}: config key {full!r} of stack {stack!r} is set to an empty value, "
+                              "which the program would take as its default: give it a value, or remove the key to "
+                              "use the default on purpose")
         if isinstance(raw, dict) and set(raw) == {"secure"}:
             values[full] = OFFLINE_SECRET_PLACEHOLDER
             secret_keys.add(full)

@@ -50,6 +50,8 @@ _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 _MYSQL_VERSION = re.compile(r"^8\.(?:0|4)(?:\.\d+)?$")
 _STACK_REF = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+#: AWS tag values: letters, digits, spaces and _ . : / = + - @, at most 256 characters (AWS "Tagging your resources")
+_TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
 
 #: Config keys whose values are secrets: never echoed in an error message.
 SECRET_KEYS = frozenset({"smtpPassword"})
@@ -257,9 +259,12 @@ class Settings(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: Mapping[str, str]) -> Mapping[str, str]:
-        for key in v:
+        for key, value in v.items():
             if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
                 raise ValueError(f"an object of AWS tags; tag key {key!r} is not allowed")
+            if not isinstance(value, str) or not _TAG_VALUE.match(value):
+                raise ValueError(f"an object of AWS tags; the value of tag {key!r} may hold only letters, digits, spaces "
+                                 "and _ . : / = + - @ (at most 256 characters)")
         return dict(v)
 
     # -- derived ------------------------------------------------------------------------

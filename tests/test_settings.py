@@ -55,6 +55,7 @@ BAD_CONFIG = [
     ("dev", P + "ghostDatabaseName", "ghost_main", "outside the personal stacks' ghost_<name> pattern"),
     ("dev", P + "hostsPersonalStacks", "sometimes", "valid boolean"),
     ("dev", P + "tags", {"aws:owner": "x"}, "not allowed"),
+    ("dev", P + "tags", {"team": "!!not valid!!"}, "the value of tag 'team' may hold only"),
     ("dev", P + "ghostImagee", "ghost:6.1.0-alpine", "unknown key"),
     ("prod", P + "clusterPublicAccessCidrs", ["0.0.0.0/0"], "never opens the Kubernetes API to 0.0.0.0/0"),
     ("prod", P + "dbMultiAz", False, "true in production"),
@@ -62,6 +63,24 @@ BAD_CONFIG = [
     ("prod", P + "dbFinalSnapshot", False, "true in production"),
     ("prod", P + "natGateways", "single", "'perAz' in production"),
 ]
+
+
+@pytest.mark.parametrize(("stack", "key"), [("dev", "dbInstanceClass"), ("prod", "ghostImage"), ("dev", "vpcCidr"),
+                                          ("prod", "kubernetesVersion"), ("dev", "ghostMemoryLimit")])
+@pytest.mark.parametrize("empty", ["", None])
+def test_an_explicit_empty_value_is_refused_not_taken_as_the_default(project_copy: Path, stack: str, key: str,
+                                                                     empty: str | None) -> None:
+    path = project_copy / f"Pulumi.{stack}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"][P + key] = empty
+    path.write_text(yaml.safe_dump(doc))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(project_copy), "synth", "--stack", stack], out=out, err=err)
+    assert code == 2 and out.getvalue() == "", err.getvalue()
+    assert f"Pulumi.{stack}.yaml: config key 'ghost-gitops:{key}' of stack '{stack}' is set to an empty value" in err.getvalue()
+    if stack == "dev":  # personal stacks derive from dev's file: refused the same way
+        code = main(["--project-dir", str(project_copy), "synth", "--stack", "dev-alice"], out=out, err=err)
+        assert code == 2
 
 
 def test_a_personal_stack_on_a_template_that_hosts_none_exits_2_naming_the_fix(project_copy: Path) -> None:
