@@ -326,6 +326,7 @@ STACK = {stack!r}
 config = load_stack_config(Path({root!r}), STACK)
 values = {{k.split(":", 1)[1]: v for k, v in config.values.items() if k.startswith("ghost-gitops:")}}
 values["aws:region"] = config.values["aws:region"]
+values.update(json.loads({overrides!r}))  # a variant of the stack's config (mail), validated like the rest
 settings = load_settings(STACK, values)
 
 def program():
@@ -338,7 +339,7 @@ def program():
     ghost = Ghost("ghost", ghost_args(settings, platform), opts=pulumi.ResourceOptions(providers=[provider]))
     pulumi.export("ghostUrl", ghost.url)
 
-stack = auto.create_or_select_stack(stack_name="harness-" + STACK, project_name="ghost-gitops-harness", program=program,
+stack = auto.create_or_select_stack(stack_name={name!r}, project_name="ghost-gitops-harness", program=program,
     opts=auto.LocalWorkspaceOptions(work_dir={work!r}, pulumi_command=auto.PulumiCommand(root={cli!r})))
 if sys.argv[1] == "up":
     result = stack.up(on_output=lambda _: None, show_secrets=False)
@@ -453,20 +454,29 @@ def test_7_a_value_the_api_server_refuses_fails_with_its_reason_and_changes_noth
     w.shas["alice"] = good
 
 
-def _harness(w: World, stack: str, action: str) -> subprocess.CompletedProcess[str]:
-    work = w.tmp / f"harness-{stack}"
+#: prod with mail configured (SES SMTP), the one shape of the component dev and prod do not use yet
+MAIL_CANARY = "canary-Smtp-Pass#7Wq"
+MAIL = {"smtpHost": "email-smtp.us-east-1.amazonaws.com", "smtpPort": "587", "smtpUser": "AKIAEXAMPLESMTPUSER",
+        "smtpPassword": MAIL_CANARY, "mailFrom": "blog@example.com", "ghostStaffDeviceVerification": "true"}
+VARIANTS = {"dev": ("dev", {}), "prod": ("prod", {}), "prod-mail": ("prod", MAIL)}
+
+
+def _harness(w: World, variant: str, action: str) -> subprocess.CompletedProcess[str]:
+    stack, overrides = VARIANTS[variant]
+    work = w.tmp / f"harness-{variant}"
     work.mkdir(exist_ok=True)
     (work / "Pulumi.yaml").write_text("name: ghost-gitops-harness\nruntime: python\n")
     script = work / "harness.py"
     script.write_text(HARNESS.format(root=str(ROOT), stack=stack, kubeconfig=w.cluster.kubeconfig_json,
-                                     storage_class=STORAGE_CLASS, work=str(work), cli=str(w.cli_root)))
+                                     storage_class=STORAGE_CLASS, work=str(work), cli=str(w.cli_root),
+                                     overrides=json.dumps(overrides), name=f"harness-{variant}"))
     proc = subprocess.run([sys.executable, str(script), action], cwd=work, env=w.env(), capture_output=True, text=True,
                           timeout=900, check=False)
     w.outputs += [proc.stdout, proc.stderr]
     return proc
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", list(VARIANTS))
 def test_8_the_ghost_component_in_the_shape_dev_and_prod_use_it(world: World, stack: str) -> None:
     w = world
     w.cluster.kubectl("apply", "-f", "-", input_=json.dumps({
@@ -477,8 +487,8 @@ def test_8_the_ghost_component_in_the_shape_dev_and_prod_use_it(world: World, st
         assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
         _check_harness(w, stack, json.loads(up.stdout.strip().splitlines()[-1])["outputs"], up)
     finally:
-        if stack == "prod":  # protected in production: a deliberate unprotect first (what the check above proves)
-            w.pulumi("state", "unprotect", "--all", "--yes", "--stack", "harness-prod", cwd=w.tmp / "harness-prod")
+        if stack.startswith("prod"):  # protected in production: a deliberate unprotect first (what the check proves)
+            w.pulumi("state", "unprotect", "--all", "--yes", "--stack", f"harness-{stack}", cwd=w.tmp / f"harness-{stack}")
         down = _harness(w, stack, "destroy")
     assert down.returncode == 0, down.stderr[-4000:]
     deadline = time.monotonic() + 120
@@ -500,7 +510,17 @@ def _check_harness(w: World, stack: str, outputs: dict[str, Any], up: subprocess
     secrets = {s["metadata"]["name"] for s in c.get("secrets", "-n", "ghost")["items"]}
     ingress = c.get("ingress", "ghost", "-n", "ghost")
     annotations = ingress["metadata"].get("annotations", {})
-    if stack == "prod":
+    config = json.loads(c.get("configmap", "ghost-config", "-n", "ghost")["data"]["config.json"])
+    egress_ports = {p["port"] for rule in c.get("networkpolicy", "ghost", "-n", "ghost")["spec"]["egress"]
+                    for p in rule.get("ports", [])}
+    if stack == "prod-mail":
+        assert "ghost-mail" in secrets and config["mail"]["transport"] == "SMTP" and "pass" not in config["mail"]["options"]["auth"]
+        assert config["security"]["staffDeviceVerification"] is True and 587 in egress_ports
+        mail = c.get("secret", "ghost-mail", "-n", "ghost")["data"]
+        assert base64.b64decode(mail["password"]).decode() == MAIL_CANARY
+    else:
+        assert "ghost-mail" not in secrets and "mail" not in config and 587 not in egress_ports
+    if stack.startswith("prod"):
         assert outputs["ghostUrl"] == "https://blog.example.com"
         assert ingress["spec"]["rules"][0]["host"] == "blog.example.com"
         assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
@@ -543,7 +563,7 @@ def test_9_the_branch_deleted_tears_down_destroys_and_leaves_nothing(world: Worl
 def test_10_secrets_never_reach_any_output(world: World) -> None:
     everything = "\n".join(world.outputs)
     assert everything, "the story printed something"
-    assert CANARY not in everything
+    assert CANARY not in everything and MAIL_CANARY not in everything
     assert len(world.secret_values) == 2 and not [v for v in world.secret_values if v in everything], \
         "a Secret's value reached an output"
     kubeconfig = json.loads(world.cluster.kubeconfig_json)
