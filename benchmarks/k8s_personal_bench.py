@@ -31,7 +31,7 @@ from automation.toolchain import find_cli  # noqa: E402
 from tests import gitrepo  # noqa: E402
 from tests.fake_github import FakeGitHub, serve  # noqa: E402
 from tests.k8s_cluster import build_control_plane, build_k8s_provider, running_cluster  # noqa: E402
-from tests.test_k8s_real import World, _launchers, _stand_in_dev  # noqa: E402
+from tests.test_k8s_real import World, _launchers, _stand_in_dev, project_repository  # noqa: E402
 
 BARE_UP = """
 import sys
@@ -62,10 +62,7 @@ def main() -> int:
         (tmp / "state").mkdir()
         _launchers(tmp / "bin", Path(provider))
         with running_cluster(tmp / "cluster", Path(control_plane)) as cluster, serve(FakeGitHub()) as gh:
-            repo = gitrepo.project_repo(tmp / "repo", ROOT)
-            (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
-            gitrepo.git(repo, "add", "-A")
-            gitrepo.git(repo, "commit", "-q", "-m", "ignore engine-written stack files")
+            repo = project_repository(tmp / "repo")
             gitrepo.git(repo, "checkout", "-q", "-b", "dev/alice")
             w = World(repo=repo, backend=tmp / "state", tmp=tmp, cli_root=choice.root, bin=tmp / "bin",
                       cluster=cluster, gh=gh)

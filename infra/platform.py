@@ -36,9 +36,10 @@ class SharedPlatform:
     db_host: pulumi.Output[Any]
     db_port: pulumi.Output[Any]
     #: a MySQL user that can only call the provisioner's procedures (create, re-password and drop a ghost_<name>
-    #: database and its user): personal stacks never get the RDS master password
-    db_provisioner_user: pulumi.Output[Any]
-    db_provisioner_password: pulumi.Output[Any]
+    #: database and its user): personal stacks never get the RDS master password. None on an environment that
+    #: hosts no personal stacks (prod): neither is created nor exported there
+    db_provisioner_user: pulumi.Output[Any] | None
+    db_provisioner_password: pulumi.Output[Any] | None
     storage_class_name: pulumi.Output[Any]
     #: personal stacks share one ALB: the environment's ingress class whose params set an ingress group
     personal_ingress_class_name: pulumi.Output[Any]
@@ -60,7 +61,8 @@ class SharedPlatform:
         return {cls.export_name(f.name): f.name in cls.SECRETS for f in fields(cls)}
 
     def exports(self) -> dict[str, pulumi.Output[object]]:
-        return {self.export_name(f.name): getattr(self, f.name) for f in fields(self)}
+        """What the environment exports: every field that has a value."""
+        return {self.export_name(f.name): getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
     @classmethod
     def from_reference(cls, ref: pulumi.StackReference) -> SharedPlatform:
@@ -118,15 +120,14 @@ def build_platform(settings: Settings) -> Platform:
         "clusterName": cluster.name, "clusterSecurityGroupId": cluster.security_group_id,
         "ingressClassName": addons.ingress_class_name,
     }
+    hosts = database.provisioner_password is not None
     shared = SharedPlatform(
         kubeconfig=cluster.kubeconfig, db_host=database.host, db_port=database.port,
-        db_provisioner_user=pulumi.Output.from_input(PROVISIONER_USER),
-        db_provisioner_password=database.provisioner_password,  # type: ignore[arg-type]  # None: left out below
+        db_provisioner_user=pulumi.Output.from_input(PROVISIONER_USER) if hosts else None,
+        db_provisioner_password=database.provisioner_password,
         storage_class_name=addons.storage_class_name,
         personal_ingress_class_name=addons.shared_ingress_class_name, vpc_cidr=vpc_cidr)
-    # the contract personal stacks read; where none are hosted (prod), everything but the provisioner
-    exports.update({k: v for k, v in shared.exports().items()
-                    if database.provisioner_password is not None or k not in SharedPlatform.PROVISIONER})
+    exports.update(shared.exports())  # the contract personal stacks read; prod: everything but the provisioner
     provisioner = (PROVISIONER_USER, database.provisioner_password)
     return Platform(cluster.provider, database.host, database.port, database.admin_user, database.admin_password,
                     addons.storage_class_name, addons.ingress_class_name, vpc_cidr, exports, provisioner)
@@ -137,6 +138,7 @@ def shared_platform(settings: Settings) -> Platform:
     shared = SharedPlatform.from_reference(pulumi.StackReference("shared", stack_name=settings.shared_stack))
     provider = k8s.Provider("shared-k8s", kubeconfig=shared.kubeconfig, enable_server_side_apply=True)
     # a personal stack's bootstrap works with the provisioner: it can only call the procedures for its ghost_<name>
+    assert shared.db_provisioner_user is not None and shared.db_provisioner_password is not None  # required outputs
     return Platform(provider, shared.db_host, shared.db_port, shared.db_provisioner_user, shared.db_provisioner_password,
                     shared.storage_class_name, shared.personal_ingress_class_name, shared.vpc_cidr,
                     {"sharedStack": pulumi.Output.from_input(settings.shared_stack)})

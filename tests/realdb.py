@@ -26,11 +26,12 @@ STATEFUL_DIR = Path(os.environ.get("GHOST_GITOPS_GHOST_CACHE", "/var/tmp/ghost-g
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _need(condition: bool, message: str) -> None:
+def _need(condition: bool, message: str, provided_by: str = ".ci/setup") -> None:
+    """A real tool the test needs: in CI its absence is a failure naming what provides it, elsewhere a skip."""
     if condition:
         return
     if IN_CI:
-        pytest.fail(message + " (CI installs it: .ci/setup)")
+        pytest.fail(f"{message} (CI provides it: {provided_by})")
     pytest.skip(message)
 
 

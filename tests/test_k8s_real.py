@@ -43,20 +43,13 @@ from tests.k8s_cluster import (
     storage_class,
 )
 from tests.realcli import require_cli
+from tests.realdb import _need
 from tests.test_real_engine import REPO, _repo_info, delete_event, push_event
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSPHRASE = "k8s-real-pass-phrase"
+BUILDS = ".ci/build-k8s-control-plane and .ci/build-k8s-provider, run by .ci/test"
 #: a stand-in value that must never be printed: the provisioner's password the stand-in dev stack exports
 CANARY = "canary-Provisioner-9Xq#pw"
-
-
-def _need(ok: bool, message: str) -> None:
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(message + " (CI builds it: .ci/build-k8s-control-plane, .ci/build-k8s-provider)")
-    pytest.skip(message)
 
 
 @dataclass
@@ -152,25 +145,32 @@ def _stand_in_dev(w: World, **overrides: Any) -> None:
         "spec": {"controller": "eks.amazonaws.com/alb"}}))
 
 
+def project_repository(path: Path) -> Path:
+    """A git repository of this project (tests/gitrepo.py) that ignores what runs write: bytecode, local state and
+    the stack files the engine writes for personal stacks."""
+    repo = gitrepo.project_repo(path, ROOT)
+    (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
+    gitrepo.git(repo, "add", "-A")
+    gitrepo.git(repo, "commit", "-q", "-m", "ignore engine-written stack files")
+    return repo
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     choice = require_cli()
     _need(shutil.which("kubectl") is not None and shutil.which("openssl") is not None,
-          "kubectl and openssl are needed to drive the control plane")
+          "kubectl and openssl are needed to drive the control plane", "the machine's Debian packages")
     code, control_plane, err = build_control_plane()
-    _need(code == 0, f"the Kubernetes control plane could not be built (exit {code}): {err}")
+    _need(code == 0, f"the Kubernetes control plane could not be built (exit {code}): {err}", BUILDS)
     code, provider, err = build_k8s_provider()
-    _need(code == 0, f"the pulumi-kubernetes provider could not be built (exit {code}): {err}")
+    _need(code == 0, f"the pulumi-kubernetes provider could not be built (exit {code}): {err}", BUILDS)
     tmp = tmp_path_factory.mktemp("k8s-real")
     (tmp / "home").mkdir()
     backend = tmp / "state"
     backend.mkdir()
     _launchers(tmp / "bin", Path(provider))
     with running_cluster(tmp / "cluster", Path(control_plane)) as cluster, serve(FakeGitHub()) as gh:
-        repo = gitrepo.project_repo(tmp / "repo", ROOT)
-        (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
-        gitrepo.git(repo, "add", "-A")
-        gitrepo.git(repo, "commit", "-q", "-m", "ignore engine-written stack files")
+        repo = project_repository(tmp / "repo")
         assert choice.root is not None
         w = World(repo=repo, backend=backend, tmp=tmp, cli_root=choice.root, bin=tmp / "bin", cluster=cluster, gh=gh)
         w.shas["main"] = gitrepo.git(repo, "rev-parse", "HEAD")

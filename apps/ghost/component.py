@@ -174,6 +174,8 @@ class _Database:
     env: list[k8s.core.v1.EnvVarArgs]
     #: pod annotations: pods and the Job change (and so re-run) when the config or the database password change
     checksums: dict[str, pulumi.Input[str]]
+    #: a hash of what the bootstrap Job runs (bootstrap.js, provisioner.sql): the Job re-runs when it changes
+    bootstrap_sha: str
 
 
 def _secret_volume(volume: str, secret: k8s.core.v1.Secret) -> k8s.core.v1.VolumeArgs:
@@ -236,14 +238,16 @@ def _database(kit: _Kit, args: GhostArgs) -> _Database:
     env = [k8s.core.v1.EnvVarArgs(name="database__connection__host", value=args.database_host),
            k8s.core.v1.EnvVarArgs(name="database__connection__port",
                                   value=pulumi.Output.from_input(args.database_port).apply(lambda p: str(int(p))))]
+    scripts = {f: script(f) for f in SCRIPT_FILES}
     config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=kit.meta(f"{name}-config"), data={
-        "config.json": config_json, **{f: script(f) for f in SCRIPT_FILES},
-    }, opts=kit.opts())
+        "config.json": config_json, **scripts}, opts=kit.opts())
+    bootstrap_sha = hashlib.sha256("\0".join(scripts[f] for f in ("bootstrap.js", "provisioner.sql")).encode()).hexdigest()[:16]
     # only a hash of the password is shown
     password_sha = pulumi.Output.unsecret(password.result.apply(lambda p: hashlib.sha256(p.encode()).hexdigest()[:16]))
     checksums: dict[str, pulumi.Input[str]] = {"ghost-gitops.dev/config-sha256": hashlib.sha256(config_json.encode()).hexdigest()[:16],
                                                "ghost-gitops.dev/db-password-sha256": password_sha}
-    return _Database(user, password, secret, admin_secret, provisioner_secret, mail_secret, config_map, env, checksums)
+    return _Database(user, password, secret, admin_secret, provisioner_secret, mail_secret, config_map, env, checksums,
+                     bootstrap_sha)
 
 
 def _bootstrap_job(kit: _Kit, args: GhostArgs, db: _Database) -> k8s.batch.v1.Job:
@@ -258,14 +262,13 @@ def _bootstrap_job(kit: _Kit, args: GhostArgs, db: _Database) -> k8s.batch.v1.Jo
         env.append(k8s.core.v1.EnvVarArgs(name="GHOST_DB_PROVISIONER_USER", value=args.provisioner.user))
     if args.teardown:
         env.append(k8s.core.v1.EnvVarArgs(name="GHOST_BOOTSTRAP_MODE", value="drop"))
-    # the Job re-runs when what it runs changes (a new bootstrap upgrades the database in place), not only its inputs
-    scripts_sha = hashlib.sha256("\0".join(script(f) for f in ("bootstrap.js", "provisioner.sql")).encode()).hexdigest()[:16]
     return k8s.batch.v1.Job(f"{name}-db-bootstrap", metadata=kit.meta(f"{name}-db-bootstrap", kit.job_selector),
                             spec=k8s.batch.v1.JobSpecArgs(
         backoff_limit=4,
         template=k8s.core.v1.PodTemplateSpecArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(labels={**kit.labels, **kit.job_selector}, annotations={
-                **db.checksums, "ghost-gitops.dev/bootstrap-sha256": scripts_sha}),
+                # the Job re-runs when what it runs changes (a new bootstrap upgrades the database in place)
+                **db.checksums, "ghost-gitops.dev/bootstrap-sha256": db.bootstrap_sha}),
             spec=k8s.core.v1.PodSpecArgs(
                 restart_policy="OnFailure",
                 automount_service_account_token=False,
