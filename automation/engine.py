@@ -40,6 +40,23 @@ class StackBusyError(AutomationError):
 
 
 @dataclass(frozen=True)
+class PropertyChange:
+    """One changed property of a resource, as display text that is safe to print (:mod:`automation.valuediff`
+    builds it: secrets are ``[secret]`` on both sides, values the engine does not know yet are ``[unknown]``)."""
+
+    #: a Pulumi property path: ``spec.template.spec.containers[0].image``, ``data["config.json"]``
+    path: str
+    #: the value before and after as text (strings as they are, everything else as compact JSON); None: absent
+    old: str | None
+    new: str | None
+    #: the provider replaces the resource because of this property
+    forces_replacement: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new, "forces_replacement": self.forces_replacement}
+
+
+@dataclass(frozen=True)
 class ResourceChange:
     urn: str
     type: str
@@ -48,11 +65,18 @@ class ResourceChange:
     keys: tuple[str, ...] = ()
     #: whether losing this resource loses data: given by the project's `stateful` patterns, else by type
     stateful: bool | None = None
+    #: the changed properties with their values (updates, replacements, drift); () for creates and deletes
+    properties: tuple[PropertyChange, ...] = ()
 
     @property
     def stateful_loss(self) -> bool:
         holds_data = self.stateful if self.stateful is not None else self.type in STATEFUL_TYPES
         return holds_data and self.op in DESTRUCTIVE_OPS
+
+    @property
+    def replaced_by(self) -> tuple[PropertyChange, ...]:
+        """The properties that force this resource's replacement."""
+        return tuple(p for p in self.properties if p.forces_replacement)
 
 
 @dataclass(frozen=True)

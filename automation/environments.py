@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import msgspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automation.errors import ConfigError
 from automation.health import HealthSpec
@@ -25,35 +25,33 @@ NAME_PLACEHOLDER = "{name}"
 SAFE_BRANCH = re.compile(r"^(?![/-])(?!.*//)(?!.*\.\.)(?!.*@\{)(?!.*\.lock$)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
 #: Tools ``defaults.tools`` may name: ``aws``, the aws CLI pulumi-eks runs on the deploying machine.
 KNOWN_TOOLS = frozenset({"aws"})
+#: the values a rule's Literal fields allow, named in the error for any other value
+_CHOICES = {"kind": ("environment", "personal"), "reviewed_plan": ("off", "check", "require")}
 DEFAULT_INFRA_PATHS = ("Pulumi.yaml", "Pulumi.*.yaml", "__main__.py", "infra/**", "apps/**", "requirements.txt", "environments.yaml")
 
 
-class HealthRule(BaseModel):
+class HealthRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A rule's ``health``: probe the stack's URL output after every ``up`` (see automation.health)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     output: str = "healthUrl"
-    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
-    interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
-    expect_status: Annotated[int, Field(ge=100, le=599)] = 200
-    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 300.0
+    interval_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    expect_status: Annotated[int, msgspec.Meta(ge=100, le=599)] = 200
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
 
     def spec(self) -> HealthSpec:
         return HealthSpec(output=self.output, timeout_s=self.timeout_s, interval_s=self.interval_s,
                           expect_status=self.expect_status, headers=dict(self.headers))
 
 
-class Rule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     branch: str
     stack: str
     kind: Literal["environment", "personal"]
     template: str | None = None
     infra_paths: tuple[str, ...] | None = None
     auto_destroy: bool = False
-    ttl_days: Annotated[int | None, Field(ge=1, le=365)] = None
+    ttl_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
     protected: bool = False
     #: config values of an `up` the engine runs before destroying a stack of this rule, so the program can remove
     #: what Pulumi cannot delete itself (here: a personal database and MySQL user on the shared RDS instance)
@@ -67,24 +65,14 @@ class Rule(BaseModel):
     #: `drift --remediate` may refresh and re-apply this environment (never by default)
     drift_remediation: bool = False
     #: personal stacks: warn this many days before the ttl destroys the stack
-    ttl_warn_days: Annotated[int, Field(ge=0, le=365)] = 3
+    ttl_warn_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 3
 
-    @field_validator("branch")
-    @classmethod
-    def _branch(cls, v: str) -> str:
-        if not SAFE_BRANCH.match(v.replace(NAME_PLACEHOLDER, "x")) or v.count(NAME_PLACEHOLDER) > 1:
-            raise ValueError(f"branch pattern {v!r} is not a valid branch name (at most one {NAME_PLACEHOLDER})")
-        return v
-
-    @field_validator("stack")
-    @classmethod
-    def _stack(cls, v: str) -> str:
-        if not STACK_NAME.match(v.replace(NAME_PLACEHOLDER, "x")):
-            raise ValueError(f"stack {v!r} is not a valid Pulumi stack name (letters, digits, '-', '_', '.')")
-        return v
-
-    @model_validator(mode="after")
-    def _kind_rules(self) -> Rule:
+    def __post_init__(self) -> None:
+        """Checks across fields; a ValueError here becomes msgspec's ValidationError with the rule's path."""
+        if not SAFE_BRANCH.match(self.branch.replace(NAME_PLACEHOLDER, "x")) or self.branch.count(NAME_PLACEHOLDER) > 1:
+            raise ValueError(f"branch pattern {self.branch!r} is not a valid branch name (at most one {NAME_PLACEHOLDER})")
+        if not STACK_NAME.match(self.stack.replace(NAME_PLACEHOLDER, "x")):
+            raise ValueError(f"stack {self.stack!r} is not a valid Pulumi stack name (letters, digits, '-', '_', '.')")
         templated = NAME_PLACEHOLDER in self.branch
         if self.kind == "environment":
             if self.auto_destroy:
@@ -102,7 +90,6 @@ class Rule(BaseModel):
                 raise ValueError(f"rule {self.branch!r}: a personal rule needs `template` (the environment stack it derives from)")
             if self.protected:
                 raise ValueError(f"rule {self.branch!r}: personal stacks cannot be protected")
-        return self
 
     def pattern(self) -> re.Pattern[str]:
         head, _, tail = self.branch.partition(NAME_PLACEHOLDER)
@@ -111,14 +98,11 @@ class Rule(BaseModel):
         return re.compile(re.escape(head) + r"(?P<name>.+?)" + re.escape(tail) + r"\Z")
 
 
-class EnvironmentsFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    defaults: dict[str, Any] = Field(default_factory=dict)
+class EnvironmentsFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     environments: tuple[Rule, ...]
+    defaults: dict[str, Any] = msgspec.field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _cross(self) -> EnvironmentsFile:
+    def __post_init__(self) -> None:
         if not self.environments:
             raise ValueError("`environments` must list at least one rule")
         unknown = set(self.defaults) - {"infra_paths", "stateful", "tools"}
@@ -136,7 +120,6 @@ class EnvironmentsFile(BaseModel):
         for r in self.environments:
             if r.kind == "personal" and r.template not in env_stacks:
                 raise ValueError(f"rule {r.branch!r}: template {r.template!r} is not an environment stack of this file")
-        return self
 
 
 @dataclass(frozen=True)
@@ -232,12 +215,13 @@ def parse_environments(data: object, source: str) -> Environments:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: must be a YAML mapping with an `environments` list")
     try:
-        doc = EnvironmentsFile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}: {where}: {msg}") from None
+        doc = msgspec.convert(data, EnvironmentsFile)
+    except msgspec.ValidationError as exc:
+        # msgspec says "<problem> - at `$.environments[0].kind`": name the place first, as a path into the file
+        msg, _, where = str(exc).partition(" - at ")
+        where = where.strip("`").removeprefix("$").removeprefix(".") or "(top level)"
+        allowed = _CHOICES.get(where.rsplit(".", 1)[-1]) if msg.startswith("Invalid enum value") else None
+        raise ConfigError(f"{source}: {where}: {msg}" + (f" (allowed: {', '.join(allowed)})" if allowed else "")) from None
     paths = doc.defaults.get("infra_paths", DEFAULT_INFRA_PATHS)
     if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) and p for p in paths):
         raise ConfigError(f"{source}: defaults.infra_paths must be a list of glob patterns")

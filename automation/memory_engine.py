@@ -18,7 +18,8 @@ from typing import Any
 
 from automation.engine import HistoryEntry, Outcome, Progress, ResourceChange, StackBusyError, StackInfo, Target
 from automation.errors import ConfigError, OperationFailed, StackMissing
-from automation.snapshot import Resource, Snapshot, change_lines, count, diff, from_json, snapshot, to_json
+from automation.render import change_text
+from automation.snapshot import Resource, Snapshot, count, diff, from_json, snapshot, to_json
 
 Program = Callable[[Target], tuple[Snapshot, Mapping[str, Any]]]
 
@@ -92,7 +93,7 @@ class MemoryEngine:
         state = self._load(target.stack)
         new = desired if desired is not None else {}
         changes = diff(from_json(state["resources"]), new)
-        counts, text = count(changes), change_lines(changes)
+        counts, text = count(changes), change_text(changes)
         mutating = operation != "preview"
         if mutating:
             self._activity(target.stack, f"start {operation}")

@@ -13,11 +13,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,10 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
+from automation import valuediff
 from automation.engine import (
     HistoryEntry,
     Outcome,
@@ -40,9 +42,17 @@ from automation.engine import (
     resource_op,
 )
 from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing, ToolMissing
-from automation.snapshot import change_lines
+from automation.render import change_text
 from automation.stackconfig import ENGINE_WRITTEN_HEADER
-from automation.toolchain import PULUMI_CLI_VERSION, CliChoice, aws_cli, check_version, cli_version, engine_environment, find_cli
+from automation.toolchain import (
+    PULUMI_CLI_VERSION,
+    CliChoice,
+    aws_cli,
+    check_version,
+    engine_environment,
+    find_cli,
+    known_cli_version,
+)
 
 DEFAULT_STATE_DIR = ".pulumi-state"
 TAG_PREFIX = "gitops:"
@@ -89,6 +99,8 @@ class EventCollector:
         self.counts: dict[str, int] = {}
         self.duration_s: float | None = None
         self.errors: list[str] = []
+        #: the stack's outputs from its resource's outputs event (secrets as ``[secret]``); None: not seen
+        self.stack_outputs: dict[str, Any] | None = None
 
     def in_flight(self) -> list[tuple[str, str, str, float]]:
         """Steps started and not finished: (op, type, name, started) for the heartbeat."""
@@ -103,13 +115,14 @@ class EventCollector:
             meta = pre.metadata
             name = meta.urn.rsplit("::", 1)[-1]
             op = resource_op(meta.op)
-            keys = _changed_keys(meta) if op != "create" else ()
+            keys, props = _step_changes(meta, op)
             flag = self.stateful(meta.type, name) if self.stateful else None
             earlier = self.changes.get(meta.urn)
             if earlier is not None and {earlier.op, op} & _REPLACE_STEPS:
                 # a replacement arrives as several steps of one URN (replace, create-/delete-replaced): one row
                 op, keys = "replace", tuple(dict.fromkeys((*earlier.keys, *keys)))
-            self.changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys, stateful=flag)
+                props = valuediff.merge(earlier.properties, props)
+            self.changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys, stateful=flag, properties=props)
             self.started[meta.urn] = time.monotonic()
             if op != "same" and self.planning:
                 self.progress.step(op, meta.type, name, "planned")
@@ -118,6 +131,8 @@ class EventCollector:
             meta = outs.metadata
             name = meta.urn.rsplit("::", 1)[-1]
             op = resource_op(meta.op)
+            # keys only, never values: what was edited out of band is not governed by the program's secret marking
+            # (a password typed into a ConfigMap by hand), and drift reports go to GitHub issues
             old_out = getattr(meta.old, "outputs", None) or {}
             new_out = getattr(meta.new, "outputs", None) or {}
             keys = tuple(sorted(k for k in set(old_out) | set(new_out)
@@ -129,6 +144,8 @@ class EventCollector:
             meta = outs.metadata
             op = resource_op(meta.op)
             self.done.add(meta.urn)
+            if meta.type == "pulumi:pulumi:Stack" and meta.new is not None:
+                self.stack_outputs = valuediff.normalize(dict(meta.new.outputs or {}))
             if op != "same":
                 began = self.started.get(meta.urn)
                 self.progress.step(op, meta.type, meta.urn.rsplit("::", 1)[-1], "done",
@@ -170,10 +187,12 @@ class PulumiEngine:
         self.stateful = stateful
         self._cmd: Any = None
         self._choice: CliChoice | None = None
+        #: stack -> all its tags as read in this run (None: it does not exist); consumed by the next operation
+        self._tag_cache: dict[str, dict[str, str] | None] = {}
 
     # -- plumbing -------------------------------------------------------------------------------
     def _command(self) -> Any:
-        from pulumi.automation import InvalidVersionError, PulumiCommand
+        from pulumi.automation import PulumiCommand
         from semver import VersionInfo
 
         if self._cmd is not None:
@@ -190,13 +209,10 @@ class PulumiEngine:
                 raise PulumiCliMissing(f"--install-cli: Pulumi's installer failed ({type(exc).__name__}: "
                                        f"{str(exc).strip()[-300:]}); build the CLI with `bash .ci/build-pulumi`") from None
             return self._cmd
-        root = choice.root or (choice.path.parent.parent if choice.path.parent.name == "bin" else None)
-        try:
-            self._cmd = PulumiCommand(root=str(root) if root else None, version=version)
-        except (InvalidVersionError, subprocess.CalledProcessError, OSError):
-            check_version(choice.path, cli_version(choice.path, self.environ))  # raises with found and needed
-            raise PulumiCliMissing(f"the Pulumi CLI at {choice.path} is refused by the Automation API") from None
-        self._choice = replace(choice, version=str(getattr(self._cmd, "version", "") or ""))
+        found = known_cli_version(choice.path, self.environ)
+        check_version(choice.path, found)  # exit 4 with the version found and the one needed
+        self._cmd = _lean_types().Command(str(choice.path), VersionInfo.parse(found.lstrip("v")))
+        self._choice = replace(choice, version=found.lstrip("v"))
         return self._cmd
 
     def describe_cli(self) -> CliChoice:
@@ -265,23 +281,49 @@ class PulumiEngine:
         return target_project(self.root)
 
     def _open(self, target: Target, *, create: bool) -> Any:
-        """Select the stack (creating it only when ``create``); raises StackMissing otherwise."""
+        """Select the stack (creating it only when ``create``); raises StackMissing otherwise. No CLI process when
+        this run has just read the stack's tags (it exists, and every command names it with ``--stack``)."""
         from pulumi import automation as auto
 
         from automation.program import inline_program
 
         self._write_personal_file(target)
+        lean = _lean_types()
+        known = self._tag_cache.get(target.stack, _UNREAD)
         opts = self._workspace_options()
-        program = inline_program(self.root)
+        workspace = lean.Workspace(existing={target.stack} if isinstance(known, dict) else set(), work_dir=opts.work_dir,
+                                   program=inline_program(self.root), env_vars=opts.env_vars,
+                                   secrets_provider=opts.secrets_provider, pulumi_command=opts.pulumi_command)
+        if isinstance(known, dict) or not create:
+            mode = lean.Mode.SELECT
+        else:
+            mode = lean.Mode.CREATE if known is None else lean.Mode.CREATE_OR_SELECT
         try:
-            if create:
-                return auto.create_or_select_stack(stack_name=target.stack, project_name=self._project(),
-                                                   program=program, opts=opts)
-            return auto.select_stack(stack_name=target.stack, project_name=self._project(), program=program, opts=opts)
+            stack = lean.Stack(target.stack, workspace, mode)
         except auto.StackNotFoundError:
             raise StackMissing(f"stack {target.stack} does not exist in {self.backend_url}") from None
         except auto.CommandError as exc:
             raise _backend_error(f"cannot open stack {target.stack}", exc) from None
+        if known is None or known is _UNREAD:
+            self._tag_cache.pop(target.stack, None)  # created, or not read: its tags are read when needed
+        return stack
+
+    def _read_tags(self, stack: str) -> dict[str, str] | None:
+        """All tags of ``stack`` (one ``stack tag ls``), None when the stack does not exist; remembered for the
+        operation that follows in this run (an ``up`` then needs no ``stack select`` and no second read).
+        :raises CommandError: the backend cannot list tags."""
+        from pulumi import automation as auto
+
+        try:
+            result = self._command().run(["stack", "tag", "ls", "--json", "--stack", stack, "--non-interactive"],
+                                         str(self.root), self._env())
+        except auto.StackNotFoundError:
+            self._tag_cache[stack] = None
+            return None
+        parsed = json.loads(result.stdout or "{}")
+        tags = {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+        self._tag_cache[stack] = tags
+        return tags
 
     @contextmanager
     def _stack_for_reading(self, target: Target) -> Iterator[Any]:
@@ -315,7 +357,8 @@ class PulumiEngine:
         from pulumi import automation as auto
 
         try:
-            current = stack.list_tags() if target.tags else {}
+            known = self._tag_cache.pop(target.stack, None)
+            current = known if known is not None else (stack.list_tags() if target.tags else {})
             for key, value in target.tags.items():
                 if current.get(f"{TAG_PREFIX}{key}") != value:  # one CLI process per tag: write only changes
                     stack.set_tag(f"{TAG_PREFIX}{key}", value)
@@ -345,10 +388,12 @@ class PulumiEngine:
         counts = collector.counts or _counts_from_result(result)
         duration = collector.duration_s if collector.duration_s is not None else time.monotonic() - start
         progress.summary(target.stack, operation, counts, duration, True)
-        outputs = {}
+        outputs: Mapping[str, Any] = {}
         if operation == "up":
-            outputs = {k: ("[secret]" if v.secret else v.value) for k, v in result.outputs.items()}
-        diff = change_lines(collector.changes.values())
+            # the stack's outputs as the event stream carried them, secrets blinded by the CLI; read back (masked,
+            # never --show-secrets) only if the stream had none
+            outputs = collector.stack_outputs if collector.stack_outputs is not None else self._masked_outputs(target.stack)
+        diff = change_text(collector.changes.values())
         return Outcome(stack=target.stack, operation=operation, succeeded=True,
                        changes=tuple(collector.changes.values()), counts=counts, diff=diff, outputs=outputs,
                        duration_s=duration), result
@@ -384,6 +429,7 @@ class PulumiEngine:
 
     def refresh(self, target: Target, progress: Progress) -> Outcome:
         self._writes_state()
+        self._tag_cache.pop(target.stack, None)
         return self._run(self._open(target, create=False), "refresh", target, progress, show_secrets=False)
 
     def drift(self, target: Target, progress: Progress) -> Outcome:
@@ -393,7 +439,14 @@ class PulumiEngine:
 
     def destroy(self, target: Target, progress: Progress) -> Outcome:
         self._writes_state()
+        self._tag_cache.pop(target.stack, None)
         return self._run(self._open(target, create=False), "destroy", target, progress, show_secrets=False, remove=True)
+
+    def _masked_outputs(self, stack: str) -> dict[str, Any]:
+        result = self._command().run(["stack", "output", "--json", "--stack", stack, "--non-interactive"],
+                                     str(self.root), self._env())
+        parsed = json.loads(result.stdout or "{}")
+        return dict(parsed) if isinstance(parsed, dict) else {}
 
     def _workspace(self) -> Any:
         from pulumi import automation as auto
@@ -527,12 +580,10 @@ class PulumiEngine:
         from pulumi import automation as auto
 
         try:
-            listed = auto.Stack.select(stack, self._workspace()).list_tags()
-        except auto.StackNotFoundError:
-            return {}
+            listed = self._read_tags(stack)
         except auto.CommandError as exc:
             raise _backend_error(f"cannot read the tags of {stack}", exc) from None
-        return {k.removeprefix(TAG_PREFIX): str(v) for k, v in listed.items() if k.startswith(TAG_PREFIX)}
+        return {k.removeprefix(TAG_PREFIX): v for k, v in (listed or {}).items() if k.startswith(TAG_PREFIX)}
 
     def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
         """Write the engine's tags of ``stack`` (only those that changed: one CLI process each)."""
@@ -544,12 +595,26 @@ class PulumiEngine:
             for key, value in tags.items():
                 if current.get(f"{TAG_PREFIX}{key}") != value:
                     stack_obj.set_tag(f"{TAG_PREFIX}{key}", value)
+            self._tag_cache.pop(stack, None)
         except auto.StackNotFoundError:
             raise StackMissing(f"stack {stack} does not exist in {self.backend_url}") from None
         except auto.CommandError as exc:
             raise _backend_error(f"cannot write the tags of {stack}", exc) from None
 
     def deployed_commit(self, stack: str) -> str | None:
+        """The commit of the last successful ``up``: its ``gitops:commit`` tag (written after every successful
+        ``up``: one ``stack tag ls``, which the ``up`` that follows reuses), else, for stacks deployed before tags
+        or on backends without them, the history."""
+        from pulumi import automation as auto
+
+        try:
+            tags = self._read_tags(stack)
+        except auto.CommandError:
+            tags = {}
+        if tags is None:
+            return None
+        if tags.get(f"{TAG_PREFIX}commit"):
+            return tags[f"{TAG_PREFIX}commit"]
         for e in self.history(stack, 20):
             if e.kind == "update" and e.result == "succeeded":
                 return e.commit
@@ -594,14 +659,14 @@ def _backend_error(what: str, exc: Exception) -> AutomationError:
     return OperationFailed(f"{what}: {_tail(exc)}")
 
 
-def _changed_keys(meta: Any) -> tuple[str, ...]:
-    """The keys a step changes: the provider's own list, else (providers that report none, such as
-    dynamic providers) the top-level inputs that differ between the old and the new state."""
-    listed = list(meta.diffs or []) + [k for k in (meta.keys or []) if k not in (meta.diffs or [])]
-    if listed:
-        return tuple(listed)
-    old, new = getattr(meta.old, "inputs", None) or {}, getattr(meta.new, "inputs", None) or {}
-    return tuple(sorted(k for k in set(old) | set(new) if not k.startswith("__") and old.get(k) != new.get(k)))
+def _step_changes(meta: Any, op: str) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """A step event's changed keys and properties with values (:func:`automation.valuediff.step_changes`): the
+    provider's detailed diff when it sends one, else the old and new inputs compared."""
+    detailed = {path: (str(getattr(d.diff_kind, "value", d.diff_kind)), bool(d.input_diff))
+                for path, d in (meta.detailed_diff or {}).items()}
+    return valuediff.step_changes(op, getattr(meta.old, "inputs", None), getattr(meta.old, "outputs", None),
+                                  getattr(meta.new, "inputs", None), replace_keys=meta.keys or (),
+                                  diffs=meta.diffs or (), detailed=detailed)
 
 
 def _op_counts(changes: Mapping[Any, Any] | None) -> dict[str, int]:
@@ -617,3 +682,52 @@ def _counts_from_result(result: Any) -> dict[str, int]:
 def _tail(exc: Exception, lines: int = 5) -> str:
     text = [ln for ln in str(getattr(exc, "stderr", "") or exc).strip().splitlines() if ln.strip()]
     return " | ".join(text[-lines:])[:1000]
+
+
+_UNREAD = object()
+
+
+@functools.cache
+def _lean_types() -> Any:
+    """The Automation API's classes without the CLI processes this engine does not need. Stack.up, refresh and
+    destroy end with ``stack output --json``, ``stack output --json --show-secrets`` (plaintext secrets into this
+    process) and ``stack history``; selecting a stack runs ``stack select``; PulumiCommand runs ``pulumi version``.
+    The engine has what those calls return from the event stream (outputs with secrets blinded, the summary
+    event's counts), from the tags it just read (the stack exists) and from the version it checked
+    (toolchain.known_cli_version). Everything else is the SDK's own code."""
+    from pulumi.automation import LocalWorkspace, PulumiCommand, Stack, UpdateSummary
+    from pulumi.automation._stack import StackInitMode  # Stack's constructor argument; the enum is not re-exported
+    from semver import VersionInfo
+
+    class Command(PulumiCommand):
+        """A PulumiCommand for a CLI whose version the engine checked: the base constructor only runs `version`."""
+
+        def __init__(self, command: str, version: VersionInfo) -> None:  # no super().__init__(): it runs the CLI
+            self.command = command
+            self.version = version
+
+    class Workspace(LocalWorkspace):
+        """``select_stack`` is free for a stack this run just saw exist (every command passes ``--stack``);
+        outputs are never read here (the engine takes them from the event stream)."""
+
+        def __init__(self, *, existing: set[str], **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.existing = existing
+
+        def select_stack(self, stack_name: str) -> None:
+            if stack_name not in self.existing:
+                super().select_stack(stack_name)
+
+        def stack_outputs(self, stack_name: str) -> Any:
+            return {}
+
+    class LeanStack(Stack):
+        """``info()`` (a ``stack history`` call after every operation) answered without the CLI: the engine reads
+        the operation's counts and duration from the summary event."""
+
+        def info(self, show_secrets: bool = True) -> Any:
+            now = datetime.now(UTC)
+            return UpdateSummary(kind="update", start_time=now, message="", environment={}, config={},
+                                 result="succeeded", end_time=now)
+
+    return SimpleNamespace(Command=Command, Workspace=Workspace, Stack=LeanStack, Mode=StackInitMode)

@@ -1,19 +1,21 @@
 """Reports for people (PR comment, job summary, terminal) and machines (JSON). Pure functions.
 
-One comment per pull request and stack, found again by a hidden marker. The summary (counts,
-stateful call-outs, the changed-resources table) is always kept; the collapsed full diff is trimmed
-first so the whole comment stays under GitHub's 65,536-character limit.
+One comment per pull request and stack, found again by a hidden marker. The summary (counts, the
+stateful call-outs and the replacements with the properties that force them) is always kept; the
+changed-resources table and then the changed values (``path``: old → new, multi-line values as a small
+unified diff) are trimmed, saying so, so that the whole comment stays under GitHub's 65,536-character limit.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from automation.engine import Outcome, ResourceChange
+from automation.engine import Outcome, PropertyChange, ResourceChange
 from automation.health import HealthResult
 
 COMMENT_LIMIT = 65_536
@@ -76,7 +78,9 @@ class Report:
             "offline": self.offline, "commit": self.commit, "message": self.message, "error": self.error,
             "notes": list(self.notes),
             "counts": dict(out.counts) if out else {},
-            "changes": [{"urn": c.urn, "type": c.type, "name": c.name, "op": c.op, "keys": list(c.keys)}
+            "changes": [{"urn": c.urn, "type": c.type, "name": c.name, "op": c.op, "keys": list(c.keys),
+                         "properties": [p.to_json() for p in c.properties],
+                         "replaced_by": [p.path for p in c.replaced_by]}
                         for c in (out.changes if out else ()) if c.op != "same"],
             "outputs": dict(out.outputs) if out else {},
             "duration_s": round(out.duration_s, 3) if out else 0.0,
@@ -116,11 +120,109 @@ def _counts_table(counts: Mapping[str, int]) -> str:
         " | ".join(str(merged.get(k, 0)) for k in ordered) + " |"
 
 
-def _change_rows(changes: Iterable[ResourceChange]) -> list[str]:
+_REPLACE_OPS = frozenset({"replace", "create-replacement", "delete-replaced"})
+
+
+def _ranked(changes: Iterable[ResourceChange]) -> list[ResourceChange]:
+    """Changed resources, destructive first, then by type and name."""
     rank = {op: i for i, op in enumerate(("delete", "replace", "delete-replaced", "create-replacement", "update", "create"))}
-    shown = sorted((c for c in changes if c.op not in ("same", "read")), key=lambda c: (rank.get(c.op, 9), c.type, c.name))
+    return sorted((c for c in changes if c.op not in ("same", "read")), key=lambda c: (rank.get(c.op, 9), c.type, c.name))
+
+
+def _change_rows(changes: Iterable[ResourceChange]) -> list[str]:
+    shown = _ranked(changes)
     return [f"| {OP_LABEL.get(c.op, c.op)}{' ⚠️' if c.stateful_loss else ''} | `{_cell(c.type)}` | `{_cell(c.name)}` | "
             f"{_cell(', '.join(c.keys)) or ''} |" for c in shown]
+
+
+#: a value longer than this is shortened (with a marker saying how much was left out)
+VALUE_WIDTH = 160
+#: the replacements listed at the top of a comment (the rest are in the table)
+REPLACEMENTS = 50
+#: a multi-line value's unified diff shows at most this many lines
+DIFF_LINES = 40
+_SIGN = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "create-replacement": "+-",
+         "delete-replaced": "+-", "read": ">", "refresh": "~", "import": "="}
+
+
+def short(text: str | None, width: int = VALUE_WIDTH) -> str:
+    """A value for one line: ``(none)`` when absent, newlines shown as ``\\n``, shortened past ``width``."""
+    if text is None:
+        return "(none)"
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) <= width:
+        return text
+    keep = width - 40
+    return f"{text[:keep]}… [{len(text) - keep:,} more characters]"
+
+
+def multiline(p: PropertyChange) -> bool:
+    return "\n" in (p.old or "") or "\n" in (p.new or "")
+
+
+def unified(p: PropertyChange, max_lines: int = DIFF_LINES) -> list[str]:
+    """A small unified diff of a multi-line value (a script, a config file in a ConfigMap)."""
+    lines = [ln for ln in difflib.unified_diff((p.old or "").splitlines(), (p.new or "").splitlines(), lineterm="", n=1)
+             ][2:]
+    lines = [ln if len(ln) <= VALUE_WIDTH else short(ln) for ln in lines]
+    if len(lines) > max_lines:
+        lines = [*lines[:max_lines], f"… {len(lines) - max_lines} more diff lines"]
+    return lines
+
+
+def property_lines(p: PropertyChange) -> list[str]:
+    """``path: old → new`` (``(forces replacement)`` when it does), or the path and a unified diff."""
+    mark = " (forces replacement)" if p.forces_replacement else ""
+    if multiline(p):
+        return [f"{p.path}:{mark}"] + [f"  {ln}" for ln in unified(p)]
+    return [f"{p.path}: {short(p.old)} → {short(p.new)}{mark}"]
+
+
+def change_text(changes: Iterable[ResourceChange]) -> str:
+    """The readable diff for the job log: one line per changed resource (``~ type name [keys]``), then each
+    changed property with its values, indented."""
+    lines: list[str] = []
+    for c in changes:
+        if c.op == "same":
+            continue
+        lines.append(f"{_SIGN.get(c.op, '?')} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else ""))
+        lines.extend(f"      {ln}" for p in c.properties for ln in property_lines(p))
+    return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    """Inline code that a value cannot break out of (backticks in it, table pipes, newlines)."""
+    text = text.replace("|", "\\|")
+    ticks = max((len(m) for m in re.findall(r"`+", text)), default=0) + 1
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{'`' * ticks}{pad}{text}{pad}{'`' * ticks}"
+
+
+def _value_cell(text: str | None) -> str:
+    return "*(none)*" if text is None else _code(short(text))
+
+
+def _forced_by(c: ResourceChange) -> str:
+    """``because `path` `old` → `new`, ...`` for a replacement whose forcing properties are known."""
+    props = c.replaced_by
+    if not props:
+        return ""
+    shown = [f"{_code(p.path)} ({'multi-line value' if multiline(p) else _value_cell(p.old) + ' → ' + _value_cell(p.new)})"
+             for p in props[:5]]
+    more = f" and {len(props) - 5} more" if len(props) > 5 else ""
+    return " because of " + ", ".join(shown) + more
+
+
+def _value_block(c: ResourceChange) -> str:
+    """One resource's changed values: a table, then the unified diffs of multi-line values."""
+    rows = [f"| {_code(p.path)}{' ⚠️ forces replacement' if p.forces_replacement else ''} | "
+            + ("*(multi-line, below)*" if multiline(p) else _value_cell(p.old)) + " | "
+            + ("" if multiline(p) else _value_cell(p.new)) + " |" for p in c.properties]
+    fence = "~~~~"
+    diffs = [f"{_code(p.path)}:\n\n{fence}diff\n" + "\n".join(unified(p)).replace(fence, "~~~") + f"\n{fence}"
+             for p in c.properties if multiline(p)]
+    head = f"**{OP_LABEL.get(c.op, c.op)}** `{_cell(c.type)}` `{_cell(c.name)}`"
+    return "\n\n".join([head, "| Property | Before | After |\n|---|---|---|\n" + "\n".join(rows), *diffs])
 
 
 def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor | None = None) -> str:
@@ -141,7 +243,15 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
     losses = [c for c in (out.changes if out else ()) if c.stateful_loss]
     if losses:
         head.append("> [!WARNING]\n> **Stateful resources will be replaced or deleted:** " +
-                    ", ".join(f"`{_cell(c.type)}` `{_cell(c.name)}` ({OP_LABEL.get(c.op, c.op)})" for c in losses))
+                    ", ".join(f"`{_cell(c.type)}` `{_cell(c.name)}` ({OP_LABEL.get(c.op, c.op)}{_forced_by(c)})"
+                              for c in losses))
+    replaced = [c for c in (out.changes if out else ()) if c.op in _REPLACE_OPS and not c.stateful_loss]
+    if replaced:
+        listed = [f"- `{_cell(c.type)}` `{_cell(c.name)}`"
+                  f"{_forced_by(c) or ' (the provider did not say which property forces it)'}" for c in replaced[:REPLACEMENTS]]
+        if len(replaced) > REPLACEMENTS:
+            listed.append(f"- … {len(replaced) - REPLACEMENTS} more replacements (in the table below)")
+        head.append("**Replacements:**\n" + "\n".join(listed))
     meta = [f"**Reason:** {_cell(report.reason)}"]
     if report.commit:
         meta.append(f"**Commit:** `{report.commit[:7]}`")
@@ -180,21 +290,29 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
         table_lines.append(row)
         budget -= len(row) + 1
     text = fixed + ("\n" + "\n".join(table_lines) if table_lines else "")
-    diff = redact(out.diff) if out is not None else ""
-    if diff:
-        fence = "~~~~"
-        opening, closing = f"\n\n<details><summary>Full diff</summary>\n\n{fence}diff\n", f"\n{fence}\n</details>"
-        room = limit - len(text) - len(footer) - len(opening) - len(closing) - 80
-        if room > 200:
-            if len(diff) > room:
-                cut = diff[:room].rsplit("\n", 1)[0]
-                diff = cut + f"\n… diff trimmed: {len(diff) - len(cut):,} more characters (see the job log)"
-            text += opening + diff.replace(fence, "~~~") + closing
+    blocks = [c for c in _ranked(out.changes if out is not None else ()) if c.properties]
+    if blocks:
+        # the values come last and are what gets cut: the summary, the replacements and the table stay
+        title = "\n\n#### Changed values\n\n" + ("Secret values are shown as `[secret]`; values only the cloud "
+                                                 "knows as `[unknown]`.")
+        room = limit - len(text) - len(footer) - len(title) - 200
+        shown: list[str] = []
+        for i, c in enumerate(blocks):
+            block = redact(_value_block(c))
+            if len(block) + 2 > room:
+                rest = sum(len(b.properties) for b in blocks[i:])
+                shown.append(f"… {rest:,} more changed values of {len(blocks) - i} resource(s) not shown "
+                             "(the job log and `--json` have them all)")
+                break
+            shown.append(block)
+            room -= len(block) + 2
+        if shown:
+            text += title + "\n\n" + "\n\n".join(shown)
     return text + footer
 
 
 def render_text(report: Report, redact: Redactor | None = None) -> str:
-    """One line per report for the terminal."""
+    """One line per report for the terminal, then the changed values of each updated or replaced resource."""
     redact = redact or Redactor()
     counts = ""
     if report.outcome is not None:
@@ -208,4 +326,6 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
     lines = [f"{report.operation:<8} {where:<16} {report.status}{counts}: {report.reason}"
              + "".join(f" | {e}" for e in extra)]
     lines += [f"  {n}" for n in report.notes if report.status in (Status.REFUSED, Status.UNHEALTHY, Status.INTERRUPTED)]
+    valued = [c for c in _ranked(report.outcome.changes if report.outcome else ()) if c.properties]
+    lines += [f"  {ln}" for ln in change_text(valued).splitlines()]
     return redact("\n".join(lines))

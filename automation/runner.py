@@ -34,8 +34,8 @@ from automation.git import Git
 from automation.health import HealthResult, probe
 from automation.locking import StackLocks
 from automation.planner import Operation, Plan, rollback_commit
-from automation.render import Report, Status
-from automation.snapshot import Snapshot, change_lines, count, diff, from_json
+from automation.render import Report, Status, change_text
+from automation.snapshot import Snapshot, count, diff, from_json
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome
     changes = diff(base, head)
     counts = count(changes)
     return Outcome(stack=op.stack, operation="preview", succeeded=True, changes=changes, counts=counts,
-                   diff=change_lines(changes, base, head))
+                   diff=change_text(changes))
 
 
 def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str | None], Snapshot]) -> Snapshot:

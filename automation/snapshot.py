@@ -1,4 +1,4 @@
-"""What a stack holds and how it changes: frozen resources, the one diff, the one count, the one diff text.
+"""What a stack holds and how it changes: frozen resources, the one diff (with values) and the one count.
 
 Used by the memory engine (its state), the offline PR diff (two syntheses), the Pulumi adapter and the
 renderer. Pure.
@@ -6,12 +6,12 @@ renderer. Pure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from automation.engine import ResourceChange
+from automation.valuediff import value_changes
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def to_json(snap: Snapshot) -> dict[str, dict[str, Any]]:
 
 def diff(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
     """Every resource of either snapshot, sorted by URN: create, delete, update (with its changed top-level
-    input keys) or same."""
+    input keys and each changed property's values) or same."""
     changes = []
     for urn, res in new.items():
         if urn not in old:
@@ -54,7 +54,8 @@ def diff(old: Snapshot, new: Snapshot) -> tuple[ResourceChange, ...]:
             continue
         before, after = old[urn].inputs, res.inputs
         keys = tuple(sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)))
-        changes.append(ResourceChange(urn, res.type, res.name, "update" if keys else "same", keys))
+        changes.append(ResourceChange(urn, res.type, res.name, "update" if keys else "same", keys,
+                                      properties=value_changes(before, after) if keys else ()))
     changes += [ResourceChange(urn, res.type, res.name, "delete") for urn, res in old.items() if urn not in new]
     return tuple(sorted(changes, key=lambda c: c.urn))
 
@@ -65,22 +66,3 @@ def count(changes: Iterable[ResourceChange]) -> dict[str, int]:
     for change in changes:
         counts[change.op] = counts.get(change.op, 0) + 1
     return counts
-
-
-_SIGN = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "create-replacement": "+-",
-         "delete-replaced": "+-", "read": ">", "refresh": "~", "import": "="}
-
-
-def change_lines(changes: Iterable[ResourceChange], old: Snapshot | None = None, new: Snapshot | None = None) -> str:
-    """The readable diff of the collapsed block: one line per changed resource (``~ type name [keys]``) and, when
-    both snapshots are given (the offline diff), the changed top-level inputs' values before and after."""
-    lines: list[str] = []
-    for c in changes:
-        if c.op == "same":
-            continue
-        lines.append(f"{_SIGN.get(c.op, '?')} {c.type} {c.name}" + (f" [{', '.join(c.keys)}]" if c.keys else ""))
-        if c.op == "update" and old is not None and new is not None and c.urn in old and c.urn in new:
-            for key in c.keys:
-                lines.append(f"-     {key}: {json.dumps(old[c.urn].inputs.get(key), sort_keys=True)}")
-                lines.append(f"+     {key}: {json.dumps(new[c.urn].inputs.get(key), sort_keys=True)}")
-    return "\n".join(lines)

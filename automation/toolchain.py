@@ -9,11 +9,12 @@ Order for the Pulumi CLI:
 
 A CLI older than :data:`PULUMI_CLI_VERSION` (or one that does not say its version) is refused with
 exit 4, naming the version found and the one needed. Pure except for reading the file system and
-running ``<cli> version`` / ``aws --version``.
+running ``<cli> version`` (remembered per binary in the cache directory) / ``aws --version``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -70,6 +71,38 @@ def cli_version(path: Path, environ: Mapping[str, str] | None = None) -> str:
     return proc.stdout.strip()
 
 
+def known_cli_version(path: Path, environ: Mapping[str, str]) -> str:
+    """``<path> version``, remembered per binary (resolved path, size, modification time) in
+    ``<cache>/cli-versions.json``: an engine run asks once per binary, not once per run. A cache that cannot be
+    read or written is ignored (the version is then asked every time)."""
+    try:
+        real = path.resolve()
+        st = real.stat()
+    except OSError:
+        return cli_version(path, environ)
+    key = f"{real}:{st.st_size}:{st.st_mtime_ns}"
+    store = cache_dir(environ) / "cli-versions.json"
+    known: dict[str, str] = {}
+    try:
+        loaded = json.loads(store.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            known = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str)}
+    except (OSError, ValueError):
+        pass
+    if key in known:
+        return known[key]
+    found = cli_version(path, environ)
+    known = {**dict(list(known.items())[-19:]), key: found}
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_name(f".{store.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+        os.replace(tmp, store)
+    except OSError:
+        pass
+    return found
+
+
 def check_version(path: Path, found: str) -> None:
     """Refuse a CLI older than the pinned one, or one that does not report a version (exit 4)."""
     have, need = _parse(found), _parse(PULUMI_CLI_VERSION)
@@ -88,8 +121,8 @@ def check_version(path: Path, found: str) -> None:
 def find_cli(environ: Mapping[str, str], explicit_root: str | None = None, check: bool = True) -> CliChoice:
     """The Pulumi CLI to use; raises PulumiCliMissing saying what was looked at and how to get one.
 
-    :param check: run ``<cli> version`` and refuse a too-old or broken CLI here. The engine passes False
-        because the Automation API's ``PulumiCommand`` runs ``version`` itself (one process, not two).
+    :param check: run ``<cli> version`` and refuse a too-old or broken CLI here. The engine passes False and
+        checks :func:`known_cli_version` itself (no process once the binary's version is known).
     """
     candidates: list[tuple[Path, Path | None, str]] = []
     root = explicit_root or environ.get("GHOST_GITOPS_PULUMI_ROOT")

@@ -271,8 +271,19 @@ def test_2_a_pull_request_into_the_branch_previews_the_real_providers_diff_and_c
     assert "spec.template.spec.containers[0].image" in changes["ghost-db-bootstrap"][1], changes
     assert changes.pop("shared") == ("read", []), "the StackReference to dev is read, as on every run"
     assert set(changes) == {"ghost-deployment", "ghost-db-bootstrap"}, changes
+    # the real provider's detailed diff, with the values at each path (issue 18)
+    values = {(c["name"], p["path"]): (p["old"], p["new"], p["forces_replacement"])
+              for c in report["changes"] for p in c["properties"]}
+    image, container = "spec.template.spec.containers[0].image", "spec.template.spec.containers[0]"
+    assert values[("ghost-deployment", image)] == ("ghost:6.65.0-alpine", "ghost:6.66.0-alpine", False), values
+    assert values[("ghost-deployment", f"{container}.resources.limits.memory")] == ("768Mi", "1Gi", False), values
+    assert values[("ghost-deployment", f"{container}.resources.requests.cpu")] == ("100m", "200m", False), values
+    assert values[("ghost-db-bootstrap", image)] == ("ghost:6.65.0-alpine", "ghost:6.66.0-alpine", True), values
     comment = next(iter(w.gh.comments.values()))["body"]
     assert "dev-alice" in comment and "ghost-deployment" in comment and "kubernetes:apps/v1:Deployment" in comment
+    top = comment.split("| create |")[0]
+    assert f"`ghost-db-bootstrap` because of `{image}` (`ghost:6.65.0-alpine` → `ghost:6.66.0-alpine`)" in top, top
+    assert f"| `{container}.resources.limits.memory` | `768Mi` | `1Gi` |" in comment
     assert f"<!-- ghost-gitops:plan v1 stack=dev-alice commit={head} digest=" in comment
     assert _state(w) == before, "a preview changes nothing in the cluster"
     w.shas["pr7"] = head

@@ -21,11 +21,17 @@ def _pr_event(tmp_path: Path, fixture: str, base: str, head: str) -> Path:
     return event
 
 
-def test_fork_pr_gets_an_offline_diff_comment(tmp_path: Path) -> None:
+def test_fork_pr_gets_an_offline_diff_comment_with_values(tmp_path: Path) -> None:
+    """Issue 18's example PR: the image tag, a memory limit and the RDS instance class change; each shows as
+    old → new at its property path, in the comment, the summary, `--json` and the terminal."""
     repo = project_repo(tmp_path / "repo", ROOT)
     base = git(repo, "rev-parse", "HEAD")
-    dev_yaml = (repo / "Pulumi.dev.yaml").read_text().replace("ghostStorageGb: 5", "ghostStorageGb: 8")
-    head = commit(repo, {"Pulumi.dev.yaml": dev_yaml}, "bigger content volume")
+    dev_yaml = (repo / "Pulumi.dev.yaml").read_text()
+    for old, new in (("ghostStorageGb: 5", "ghostStorageGb: 8"), ("ghostImage: ghost:6.65.0-alpine", "ghostImage: ghost:6.66.0-alpine"),
+                     ("ghostMemoryLimit: 768Mi", "ghostMemoryLimit: 1Gi"), ("dbInstanceClass: db.t4g.micro", "dbInstanceClass: db.t4g.small")):
+        assert old in dev_yaml
+        dev_yaml = dev_yaml.replace(old, new)
+    head = commit(repo, {"Pulumi.dev.yaml": dev_yaml}, "bigger content volume, new Ghost, more memory, bigger database")
     event = _pr_event(tmp_path, "pull_request_fork", base, head)
     summary = tmp_path / "summary.md"
     with serve(FakeGitHub()) as fake:
@@ -38,14 +44,31 @@ def test_fork_pr_gets_an_offline_diff_comment(tmp_path: Path) -> None:
     assert code == 0, err.getvalue()
     (report,) = json.loads(out.getvalue())["reports"]
     assert report["offline"] is True and report["status"] == "succeeded"
-    assert [(c["type"], c["op"], c["keys"]) for c in report["changes"]] == [
-        ("kubernetes:core/v1:PersistentVolumeClaim", "update", ["spec"])]
+    changed = {c["name"]: c for c in report["changes"]}
+    assert changed["ghost-content"]["keys"] == ["spec"] and changed["ghost-content"]["op"] == "update"
+    values = {(c["name"], p["path"]): (p["old"], p["new"]) for c in report["changes"] for p in c["properties"]}
+    assert values[("ghost-content", "spec.resources.requests.storage")] == ("5Gi", "8Gi")
+    assert values[("dev-mysql", "instanceClass")] == ("db.t4g.micro", "db.t4g.small")
+    image = "spec.template.spec.containers[0].image"
+    memory = "spec.template.spec.containers[0].resources.limits.memory"
+    assert values[("ghost-deployment", image)] == ("ghost:6.65.0-alpine", "ghost:6.66.0-alpine")
+    assert values[("ghost-deployment", memory)] == ("768Mi", "1Gi")
     assert report["counts"]["same"] > 50
     (comment,) = comments
-    assert "Offline structural diff: `dev`" in comment and "ghost-content" in comment
-    assert '"storage": "5Gi"' in comment and '"storage": "8Gi"' in comment
+    assert "Offline structural diff: `dev`" in comment and "#### Changed values" in comment
+    for line in (f"| `{image}` | `ghost:6.65.0-alpine` | `ghost:6.66.0-alpine` |", f"| `{memory}` | `768Mi` | `1Gi` |",
+                 "| `instanceClass` | `db.t4g.micro` | `db.t4g.small` |", "| `spec.resources.requests.storage` | `5Gi` | `8Gi` |"):
+        assert line in comment, line
+        assert line in summary.read_text(), line
     assert "Offline structural diff" in summary.read_text()
     assert git(repo, "worktree", "list").count("\n") == 0, "the base checkout was cleaned up"
+    # the terminal: the same values, one line each
+    text_out = io.StringIO()
+    code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event),
+                 "--lock-dir", str(tmp_path / "locks")], environ={}, out=text_out, err=io.StringIO())
+    assert code == 0
+    assert f"{image}: ghost:6.65.0-alpine → ghost:6.66.0-alpine" in text_out.getvalue()
+    assert "instanceClass: db.t4g.micro → db.t4g.small" in text_out.getvalue()
 
 
 def test_without_a_pulumi_cli_a_same_repo_pr_falls_back_to_the_offline_diff(tmp_path: Path) -> None:

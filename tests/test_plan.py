@@ -262,12 +262,13 @@ def test_plain_flags_for_any_ci(argv: list[str], expected: tuple[str, str]) -> N
     assert (op["stack"], op["operation"]) == expected
 
 
-def test_plan_does_not_import_the_providers(tmp_path: Path) -> None:
+def test_plan_does_not_import_the_providers_or_pydantic(tmp_path: Path) -> None:
+    """The fast path: routing a push loads no Pulumi SDK and no pydantic (the import cost issue 18 measured)."""
     path = tmp_path / "event.json"
     path.write_text(json.dumps(fixture("push")))
     code = ("import sys, io; from automation.cli import main; "
             f"rc = main(['plan', '--event-name', 'push', '--event-path', {str(path)!r}], out=io.StringIO()); "
-            "heavy = [m for m in ('pulumi', 'pulumi_aws', 'pulumi_eks', 'pulumi_kubernetes') if m in sys.modules]; "
+            "heavy = [m for m in ('pulumi', 'pulumi_aws', 'pulumi_eks', 'pulumi_kubernetes', 'pydantic') if m in sys.modules]; "
             "print(rc, heavy)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "0 []"
@@ -282,8 +283,13 @@ ENV_ERRORS = [
                        {"branch": "trunk", "stack": "dev", "kind": "environment"}]}, "more than one rule"),
     ({"environments": [{"branch": "main", "stack": "dev x", "kind": "environment"}]}, "not a valid Pulumi stack name"),
     ({"environments": [{"branch": "a..b", "stack": "dev", "kind": "environment"}]}, "not a valid branch name"),
-    ({"environments": [{"branch": "main", "stack": "dev", "kind": "staging"}]}, "environments.0.kind"),
-    ({"environments": [{"branch": "main", "stack": "dev", "kind": "environment", "colour": 1}]}, "Extra inputs"),
+    ({"environments": [{"branch": "main", "stack": "dev", "kind": "staging"}]},
+     "environments[0].kind: Invalid enum value 'staging' (allowed: environment, personal)"),
+    ({"environments": [{"branch": "main", "stack": "dev", "kind": "environment", "colour": 1}]},
+     "environments[0]: Object contains unknown field `colour`"),
+    ({"environments": [{"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev", "ttl_days": 0},
+                       {"branch": "main", "stack": "dev", "kind": "environment"}]},
+     "environments[0].ttl_days: Expected `int` >= 1"),
     ({"environments": [{"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "prod"}]},
      "not an environment stack"),
     ({"defaults": {"infra_path": []}, "environments": [{"branch": "main", "stack": "dev", "kind": "environment"}]},

@@ -5,8 +5,10 @@ CLI in tests/test_real_engine.py; these tests cover the failures that cannot be 
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -32,14 +34,28 @@ def stack() -> Any:
 
 @pytest.fixture
 def patched(stack: Any) -> Any:
+    """The adapter's Automation API classes (pulumi_engine._lean_types) replaced: every stack opened is ``stack``; the
+    command answers `stack output --json` (masked, as the CLI prints it) and `stack tag ls`."""
+    from automation.pulumi_engine import _lean_types
+
     command = mock.create_autospec(auto.PulumiCommand, instance=True)
-    with mock.patch.object(auto, "PulumiCommand", autospec=True) as cmd_cls, \
-         mock.patch.object(auto, "create_or_select_stack", autospec=True) as create, \
-         mock.patch.object(auto, "select_stack", autospec=True) as select:
-        cmd_cls.return_value = command
-        create.return_value = stack
-        select.return_value = stack
-        yield {"cmd_cls": cmd_cls, "create": create, "select": select, "command": command}
+
+    def run(args: list[str], *_: Any, **__: Any) -> auto.CommandResult:
+        if args[:3] == ["stack", "output", "--json"]:
+            return auto.CommandResult(stdout=json.dumps({"ghostUrl": "http://x", "kubeconfig": "[secret]"}), stderr="", code=0)
+        return auto.CommandResult(stdout="{}", stderr="", code=0)
+
+    command.run.side_effect = run
+    opened: list[tuple[str, Any]] = []
+
+    def open_stack(name: str, _workspace: Any, mode: Any) -> Any:
+        opened.append((name, mode))
+        return stack
+
+    lean = SimpleNamespace(Command=lambda *_: command, Workspace=lambda **_: mock.Mock(), Stack=open_stack,
+                           Mode=_lean_types().Mode)
+    with mock.patch("automation.pulumi_engine._lean_types", return_value=lean):
+        yield {"command": command, "opened": opened}
 
 
 def target(name: str = "dev", message: str = "main@abc1234: t (#1) by a, approved by b") -> Target:
@@ -59,7 +75,8 @@ def fake_cli(tmp_path: Path, version: str = PULUMI_CLI_VERSION, exit_code: int =
 
 def engine(tmp_path: Path, **kw: Any) -> PulumiEngine:
     kw.setdefault("cli_root", str(fake_cli(tmp_path)))
-    return PulumiEngine(ROOT, backend_url=(tmp_path / "state").as_uri(), environ={"PULUMI_CONFIG_PASSPHRASE": "x"}, **kw)
+    return PulumiEngine(ROOT, backend_url=(tmp_path / "state").as_uri(),
+                        environ={"PULUMI_CONFIG_PASSPHRASE": "x", "GHOST_GITOPS_CACHE": str(tmp_path / "cache")}, **kw)
 
 
 def up_result() -> auto.UpResult:
@@ -82,7 +99,9 @@ def test_up_runs_with_show_secrets_off_and_writes_tags_after_success(tmp_path: P
     outcome = engine(tmp_path).up(target(), Progress(io.StringIO()))
     assert stack.up.call_args.kwargs["show_secrets"] is False
     stack.set_tag.assert_any_call("gitops:commit", "a" * 40)
+    # no outputs event here: read back masked, never with --show-secrets
     assert outcome.outputs == {"ghostUrl": "http://x", "kubeconfig": "[secret]"}
+    assert not any("--show-secrets" in call.args[0] for call in patched["command"].run.call_args_list)
     stack.up.side_effect = auto.CommandError(auto.CommandResult(stdout="", stderr="error: boom", code=1))
     stack.set_tag.reset_mock()
     with pytest.raises(OperationFailed):
@@ -101,6 +120,25 @@ def test_a_too_old_or_broken_cli_is_exit_4_with_found_and_needed(tmp_path: Path,
     error = eng.unavailable()
     assert isinstance(error, PulumiCliMissing) and error.exit_code == 4
     assert message in str(error)
+
+
+def test_the_cli_version_is_asked_once_per_binary(tmp_path: Path) -> None:
+    """`pulumi version` runs once per binary (path, size, mtime); a changed binary is asked again; a cache that
+    cannot be written only costs the question."""
+    from automation.toolchain import known_cli_version
+
+    root = fake_cli(tmp_path)
+    exe = root / "bin" / "pulumi"
+    calls = tmp_path / "calls"
+    exe.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'v{PULUMI_CLI_VERSION}'\n")
+    env = {"GHOST_GITOPS_CACHE": str(tmp_path / "cache")}
+    assert [known_cli_version(exe, env) for _ in range(3)] == [f"v{PULUMI_CLI_VERSION}"] * 3
+    assert calls.read_text().count("x") == 1
+    exe.write_text(f"#!/bin/sh\necho x >> {calls}\necho 'v3.300.0'\n")  # upgraded in place: other size/mtime
+    assert known_cli_version(exe, env) == "v3.300.0" and calls.read_text().count("x") == 2
+    (tmp_path / "ro").write_text("not a directory")
+    unwritable = {"GHOST_GITOPS_CACHE": str(tmp_path / "ro" / "cache")}
+    assert known_cli_version(exe, unwritable) == "v3.300.0" and calls.read_text().count("x") == 3
 
 
 def test_no_cli_anywhere_says_how_to_build_it(tmp_path: Path) -> None:

@@ -243,9 +243,17 @@ def test_3_later_pull_request_shows_update_keys_and_stateful_replacement(world: 
     changes = _changes(report)
     assert changes["settings"] == ("update", ["content"])
     assert changes["database"][0] == "replace" and "db_name" in changes["database"][1]
+    # values from the real CLI's step events: old → new, and the property that forces the replacement
+    values = {c["name"]: c for c in report["changes"]}
+    assert values["settings"]["properties"] == [{"path": "content", "old": "hi zone-a,zone-b",
+                                                 "new": "hello again zone-a,zone-b", "forces_replacement": False}]
+    assert values["database"]["replaced_by"] == ["db_name"]
+    assert {"path": "db_name", "old": "app", "new": "renamed", "forces_replacement": True} in values["database"]["properties"]
     comment = next(iter(world.gh.comments.values()))["body"]
-    top = comment.split("<details>")[0]
-    assert "database" in top and "⚠️" in top, top  # the stateful replacement is called out before anything else
+    top = comment.split("| create |")[0]
+    # the stateful replacement and its cause are called out before anything else
+    assert "`database` (replace because of `db_name` (`app` → `renamed`))" in top, top
+    assert "| `content` | `hi zone-a,zone-b` | `hello again zone-a,zone-b` |" in comment
     # still nothing written by the preview: same history, same tags
     assert len(world.history("dev")) == 1
     tags = json.loads(world.pulumi("stack", "tag", "ls", "--json", "--stack", "dev").stdout)
@@ -341,6 +349,9 @@ def test_4c_a_merge_whose_plan_differs_from_the_reviewed_preview_is_refused_then
     accepted = _report(world.engine("run", "--json", "--only-stack", "dev", "--accept-plan-change",
                                     "token rotation reviewed in SEC-12", event=dispatch, GITHUB_SHA=merge3))
     assert accepted["status"] == "succeeded"
+    # the rotated secret changed, and that is all anyone sees of it
+    token = next(c for c in accepted["changes"] if c["name"] == "token")
+    assert token["properties"] == [{"path": "content", "old": "[secret]", "new": "[secret]", "forces_replacement": False}]
     assert any(n.startswith("the plan differs from the preview reviewed on #3") for n in accepted["notes"]), accepted
     latest = world.history("dev")[0]
     assert latest["commit"] == merge3
@@ -634,6 +645,29 @@ def test_8c_bad_input_is_named_with_exit_2_and_changes_nothing(world: World, arg
     proc = world.engine(*args)
     assert proc.returncode == 2 and says in proc.stderr, (proc.stdout, proc.stderr)
     assert world.history("dev") == before
+
+
+def test_8d_an_up_starts_at_most_four_cli_processes_and_never_asks_for_plaintext_secrets(world: World) -> None:
+    """Through a shim CLI that logs its arguments: the first `up` asks the new binary's version and writes the
+    tags that changed; the next, with nothing to change, is `stack tag ls` and `up` (issue 18: at most 4). No call
+    ever asks for --show-secrets, and the outputs still arrive (from the event stream), the secret one masked."""
+    shim, log = world.tmp / "shim", world.tmp / "cli-calls.log"
+    (shim / "bin").mkdir(parents=True, exist_ok=True)
+    (shim / "bin" / "pulumi").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {world.cli} "$@"\n')
+    (shim / "bin" / "pulumi").chmod(0o755)
+    (shim / "bin" / "pulumi-resource-pulumi-python").symlink_to(world.cli.parent / "pulumi-resource-pulumi-python")
+    calls = []
+    for _ in range(2):
+        log.write_text("")
+        report = _report(world.engine("up", "--stack", "dev", "--skip-health-check", "--json",
+                                      GHOST_GITOPS_PULUMI_ROOT=str(shim)))
+        assert report["status"] == "succeeded"
+        assert report["outputs"]["token"] == "[secret]" and report["outputs"]["zones"] == ["zone-a", "zone-b"]
+        calls.append([ln.replace("--non-interactive ", "") for ln in log.read_text().splitlines() if ln.strip()])
+    assert not any("--show-secrets" in c for c in calls[0] + calls[1]), calls
+    assert calls[0][0] == "version" and sum(c == "version" for c in calls[1]) == 0, calls
+    assert len(calls[1]) <= 4, calls[1]
+    assert [c.split(" --")[0].split()[:3] for c in calls[1]] == [["stack", "tag", "ls"], ["up"]], calls[1]
 
 
 def test_9_canaries_never_leak(world: World) -> None:

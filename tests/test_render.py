@@ -8,27 +8,41 @@ from pathlib import Path
 
 import pytest
 
-from automation.engine import Outcome, ResourceChange, resource_op
-from automation.render import COMMENT_LIMIT, Redactor, Report, Status, marker, render_markdown, render_text
+from automation.engine import Outcome, PropertyChange, ResourceChange, resource_op
+from automation.render import COMMENT_LIMIT, Redactor, Report, Status, change_text, marker, render_markdown, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def change(op: str, type_: str, name: str, keys: tuple[str, ...] = ()) -> ResourceChange:
-    return ResourceChange(f"urn:pulumi:dev::ghost-gitops::{type_}::{name}", type_, name, resource_op(op), keys)
+def change(op: str, type_: str, name: str, keys: tuple[str, ...] = (), *props: PropertyChange) -> ResourceChange:
+    return ResourceChange(f"urn:pulumi:dev::ghost-gitops::{type_}::{name}", type_, name, resource_op(op), keys,
+                          properties=props)
+
+
+CONTAINER = "spec.template.spec.containers[0]"
 
 
 PREVIEW = Outcome(
     stack="dev", operation="preview", succeeded=True, duration_s=42.0,
-    counts={"create": 1, "update": 2, "replace": 1, "same": 50},
+    counts={"create": 1, "update": 4, "replace": 1, "same": 50},
     changes=(
-        change("update", "kubernetes:apps/v1:Deployment", "ghost-deployment", ("spec",)),
-        change("replace", "aws:rds/instance:Instance", "dev-mysql", ("engineVersion",)),
+        change("update", "kubernetes:apps/v1:Deployment", "ghost-deployment", ("spec",),
+               PropertyChange(f"{CONTAINER}.image", "ghost:6.65.0-alpine", "ghost:6.66.0-alpine"),
+               PropertyChange(f"{CONTAINER}.resources.limits.memory", "768Mi", "1Gi")),
+        change("replace", "aws:rds/instance:Instance", "dev-mysql", ("dbName", "instanceClass"),
+               PropertyChange("dbName", "ghost", "ghost_dev", forces_replacement=True),
+               PropertyChange("instanceClass", "db.t4g.micro", "db.t4g.small")),
         change("create", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "ghost-netpol"),
-        change("update", "aws:ec2/subnet:Subnet", "dev-private-0", ("tags",)),
+        change("update", "aws:ec2/subnet:Subnet", "dev-private-0", ("tags",),
+               PropertyChange('tags["cost-center"]', "platform", "platform-dev"), PropertyChange("tags.team", None, "blog")),
+        change("update", "kubernetes:core/v1:ConfigMap", "ghost-db-bootstrap", ("data",),
+               PropertyChange('data["bootstrap.js"]', "const a = 1;\nconst b = 2;\nrun(a, b);\n",
+                              "const a = 1;\nconst b = 3;\nrun(a, b);\n")),
+        change("update", "kubernetes:core/v1:Secret", "ghost-db", ("stringData",),
+               PropertyChange("stringData", "[secret]", "[secret]")),
         change("same", "aws:ec2/vpc:Vpc", "dev-vpc"),
     ),
-    diff="~ kubernetes:apps/v1:Deployment ghost-deployment [spec]\n+- aws:rds/instance:Instance dev-mysql [engineVersion]",
+    diff="",
 )
 
 CASES = {
@@ -66,7 +80,18 @@ def test_comment_starts_with_its_marker_and_calls_out_stateful_losses() -> None:
     rows = [line for line in text.splitlines() if line.startswith("| replace") or line.startswith("| update")]
     assert rows[0].startswith("| replace ⚠️ | `aws:rds/instance:Instance`"), "destructive changes sort first"
     assert "dev-vpc" not in text, "unchanged resources are counted, not listed"
-    assert "| 1 | 2 | 1 | 0 | 50 |" in text
+    assert "| 1 | 4 | 1 | 0 | 50 |" in text
+    # the replacement's cause at the top, with its values; every changed value below, old → new
+    top = text.split("#### Changed values")[0].split("| create |")[0]
+    assert "`dev-mysql` (replace because of `dbName` (`ghost` → `ghost_dev`))" in top
+    for row in (f"| `{CONTAINER}.image` | `ghost:6.65.0-alpine` | `ghost:6.66.0-alpine` |",
+                f"| `{CONTAINER}.resources.limits.memory` | `768Mi` | `1Gi` |",
+                "| `instanceClass` | `db.t4g.micro` | `db.t4g.small` |",
+                "| `dbName` ⚠️ forces replacement | `ghost` | `ghost_dev` |",
+                '| `tags["cost-center"]` | `platform` | `platform-dev` |', "| `tags.team` | *(none)* | `blog` |",
+                "| `stringData` | `[secret]` | `[secret]` |"):
+        assert row in text, row
+    assert "~~~~diff\n@@ -1,3 +1,3 @@\n const a = 1;\n-const b = 2;\n+const b = 3;\n run(a, b);\n~~~~" in text
 
 
 def test_offline_comment_is_labelled() -> None:
@@ -74,14 +99,12 @@ def test_offline_comment_is_labelled() -> None:
     assert "Offline structural diff" in text and "[!NOTE]" in text and "evaluated offline" in text
 
 
-def huge_preview(resources: int, diff_lines_per_resource: int = 40) -> Outcome:
-    changes = tuple(change("update", "kubernetes:core/v1:ConfigMap", f"config-{i:05d}", ("data", "metadata"))
+def huge_preview(resources: int, values_per_resource: int = 40) -> Outcome:
+    changes = tuple(change("update", "kubernetes:core/v1:ConfigMap", f"config-{i:05d}", ("data", "metadata"),
+                           *(PropertyChange(f"data.key{j}", "x" * 60, "y" * 60) for j in range(values_per_resource)))
                     for i in range(resources))
-    diff = "\n".join(f"~ kubernetes:core/v1:ConfigMap config-{i:05d}\n" +
-                     "\n".join(f"-     data.key{j}: \"{'x' * 60}\"" for j in range(diff_lines_per_resource))
-                     for i in range(resources))
     return Outcome(stack="dev", operation="preview", succeeded=True, changes=changes,
-                   counts={"update": resources, "delete": 0}, diff=diff)
+                   counts={"update": resources, "delete": 0}, diff=change_text(changes))
 
 
 @pytest.mark.parametrize("resources", [500, 5000])
@@ -95,19 +118,23 @@ def test_huge_preview_stays_under_githubs_limit_with_the_summary_kept(resources:
     assert f"| 0 | {resources} | 0 | 0 | 0 |" in text, "the counts survive"
     assert "#### Changed resources" in text
     if resources == 500:
-        assert "config-00499" in text, "500 rows fit; the diff is what gets trimmed"
-        assert "diff trimmed" in text
+        assert "config-00499" in text, "500 rows fit; the values are what gets trimmed"
+        assert "#### Changed values" in text and "| `data.key0` | `xxxx" in text
+        assert "more changed values of" in text and "not shown (the job log and `--json` have them all)" in text
     else:
         assert "more changes not shown" in text
     assert text.endswith("</sub>")
 
 
-def test_markdown_injection_in_names_is_neutralised() -> None:
-    outcome = Outcome(stack="dev", operation="preview", succeeded=True, counts={"create": 1},
-                      changes=(change("create", "x:y:Z", "a|b<script>"),), diff="~~~~\n```")
+def test_markdown_injection_in_names_and_values_is_neutralised() -> None:
+    outcome = Outcome(stack="dev", operation="preview", succeeded=True, counts={"create": 1, "update": 1},
+                      changes=(change("create", "x:y:Z", "a|b<script>"),
+                               change("update", "x:y:Z", "c", ("v",), PropertyChange("v", "a`b|c", "``<b>|"),
+                                      PropertyChange("script", "~~~~\n```\n", "~~~~\n```\nx\n"))))
     text = render_markdown(Report(stack="dev", operation="preview", status=Status.SUCCEEDED, reason="r|s", outcome=outcome))
     assert "a\\|b&lt;script&gt;" in text and "<script>" not in text
-    assert text.count("~~~~") == 2, "a diff cannot close the fence early"
+    assert "| `v` | ``a`b\\|c`` | ``` ``<b>\\| ``` |" in text, "a value cannot end its code span or its table cell"
+    assert text.count("~~~~") == 2, "a multi-line value cannot close its fence early"
 
 
 def test_redactor_masks_known_secrets_everywhere() -> None:
@@ -128,7 +155,7 @@ def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer(tmp_pa
     diff text, with the values of changed inputs only where both snapshots are known (the offline diff)."""
     from automation.engine import Progress, Target
     from automation.memory_engine import MemoryEngine
-    from automation.snapshot import Resource, change_lines, count, diff, snapshot
+    from automation.snapshot import Resource, count, diff, snapshot
     from automation.stackconfig import StackConfig
 
     old = snapshot([Resource("urn:a", "t", "a", {"x": 1, "y": 2}), Resource("urn:b", "t", "b", {})])
@@ -136,14 +163,13 @@ def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer(tmp_pa
     changes = diff(old, new)
     assert [(c.urn, c.op, c.keys) for c in changes] == [
         ("urn:a", "update", ("y", "z")), ("urn:b", "delete", ()), ("urn:c", "create", ())]
+    assert changes[0].properties == (PropertyChange("y", "2", "3"), PropertyChange("z", None, "0"))
     assert count(changes) == {"update": 1, "delete": 1, "create": 1}
-    assert change_lines(changes, old, new).splitlines() == [
-        "~ t a [y, z]", "-     y: 2", "+     y: 3", "-     z: null", "+     z: 0", "- t b", "+ t c"]
-    assert change_lines(changes) == "~ t a [y, z]\n- t b\n+ t c"
+    assert change_text(changes).splitlines() == ["~ t a [y, z]", "      y: 2 → 3", "      z: (none) → 0", "- t b", "+ t c"]
     programs = iter([old, new])
     engine = MemoryEngine(tmp_path / "state", lambda _target: (next(programs), {}))
     target = Target(stack="dev", config=StackConfig(stack="dev", project="p", values={}, secret_keys=frozenset(),
                                                     source="test"))
     engine.up(target, Progress(io.StringIO()))
     preview = engine.preview(target, Progress(io.StringIO()))
-    assert preview.changes == changes and preview.counts == count(changes) and preview.diff == change_lines(changes)
+    assert preview.changes == changes and preview.counts == count(changes) and preview.diff == change_text(changes)
