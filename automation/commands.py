@@ -247,6 +247,10 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> ReportsOutput:
             built.append(_engine(args, root, ctx, envs))
         return built[0]
 
+    if args.only_stack is not None and not args.only_stack.strip():
+        # what a workflow passes when its matrix value is missing ("$STACK" empty): never "every stack"
+        raise ConfigError("--only-stack is empty: name the stack (in a workflow, the matrix job's `stack`; an empty "
+                          "value means the plan job's `matrix` output did not reach this job)")
     root, envs, request, git, the_plan = _plan(args, ctx, engine_for)
     if args.only_stack:
         kept = tuple(op for op in the_plan.operations if op.stack == args.only_stack)

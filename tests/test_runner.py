@@ -291,3 +291,14 @@ def test_a_merge_whose_plan_is_not_the_reviewed_one_is_refused_unless_accepted(t
     assert done.status == "succeeded" and engine.calls[-1] == ("up", "dev")
     assert done.message is not None and done.message.endswith(
         "[plan differs from the reviewed one; accepted by carol: reviewed elsewhere]")
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_only_stack_is_refused_never_every_stack(tmp_path: Path, value: str) -> None:
+    """What a workflow passes when the plan job's matrix output did not reach the matrix job ("$STACK" empty): found
+    by running deploy.yml with act (tests/test_workflows_act.py test 9). Refused before anything is planned."""
+    err = io.StringIO()
+    code = main(["run", "--branch", "main", "--engine", "memory", "--state-dir", str(tmp_path / "state"),
+                 "--only-stack", value], environ={}, out=io.StringIO(), err=err)
+    assert code == 2 and "--only-stack is empty" in err.getvalue()
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
