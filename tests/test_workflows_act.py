@@ -205,7 +205,7 @@ def test_6_the_nightly_run_checks_drift_remediates_dev_and_expires_personal_stac
     run = timed("schedule (drift, remediate, expire)", world, "schedule", schedule(), "deploy.yml", actor="nightly")
     # drift fails its job (exit 5: dev drifted); remediate runs anyway (always()) and fixes dev; expire destroys bob
     check_jobs(run, {"test": "success", "drift": "failure", "remediate": "success", "expire": "success"})
-    assert "1 resource(s) differ from the recorded state" in run.output("drift")
+    assert "1 resource(s) differ from the recorded state" in run.output("drift"), run.output("drift")[-4000:]
     history = world.history("dev")
     assert len(history) == before + 2 and [h["kind"] for h in history[:2]] == ["update", "refresh"]
     assert history[0]["message"].startswith("drift remediation of dev by ")
