@@ -30,9 +30,10 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a signature, no
 #: pulumi's unknown-value sentinel in serialized properties (plugin.UnknownStringValue)
 _CLI_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _ABSENT = object()
-_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+#: keys written as `.name` (as Pulumi's property paths do); any other key is quoted: `tags["cost-center"]`
+_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 #: one segment of a property path: name, ["quoted key"] or [index]
-_SEGMENT = re.compile(r'\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?(\*)')
+_SEGMENT = re.compile(r'\.?([A-Za-z_$][A-Za-z0-9_$]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?(\*)')
 _REPLACE_KINDS = frozenset({"add-replace", "delete-replace", "update-replace"})
 
 

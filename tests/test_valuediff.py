@@ -54,6 +54,7 @@ def test_every_secret_form_becomes_the_marker_and_nothing_else_survives() -> Non
     ({}, {"tags": {"team": "blog"}}, [PropertyChange("tags", None, '{"team":"blog"}')]),
     ({"s": {"c": [{"i": "g:1"}]}}, {"s": {"c": [{"i": "g:2"}]}}, [PropertyChange("s.c[0].i", "g:1", "g:2")]),
     ({"d": {"k.j": "1"}}, {"d": {"k.j": "2"}}, [PropertyChange('d["k.j"]', "1", "2")]),
+    ({"tags": {"cost-center": "a"}}, {"tags": {"cost-center": "b"}}, [PropertyChange('tags["cost-center"]', "a", "b")]),
     ({"l": [1, 2]}, {"l": [1, 2, 3]}, [PropertyChange("l[2]", None, "3")]),
     ({"p": BLINDED}, {"p": "plain"}, [PropertyChange("p", SECRET, "plain")]),
     ({"p": BLINDED}, {"p": BLINDED}, []),  # blinded secrets look equal: secret_changes says what changed
