@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from automation.commands import (
     Context,
     cmd_bootstrap,
+    cmd_cost,
     cmd_doctor,
     cmd_drift,
     cmd_environments,
@@ -129,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--manifests", metavar="DIR", help="also write every Kubernetes object as YAML into DIR")
     synth.set_defaults(func=cmd_synth)
 
+    cost = sub.add_parser("cost", help="print a stack's monthly cost estimate from its synth (offline; prices: "
+                          "automation/prices/aws.yaml, usage assumptions: costs.yaml)")
+    cost.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
+    cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    cost.set_defaults(func=cmd_cost)
+
     envs = sub.add_parser("environments", help="print the branch -> stack rules, and which rule given branches hit")
     envs.add_argument("branch", nargs="*", help="branches to route")
     envs.add_argument("--json", action="store_true", help="print the rules and routes as JSON")
@@ -148,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "reviewed on its pull request (the reason is recorded in the audit message)")
     run.add_argument("--skip-health-check", action="store_true", help="do not probe the health URL after an up "
                      "(and so never roll back automatically)")
+    run.add_argument("--accept-over-budget", metavar="REASON", help="apply an up whose cost estimate crosses the "
+                     "stack's budget_monthly_usd (the reason is recorded in the audit message)")
     run.set_defaults(func=cmd_run)
 
     for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
@@ -160,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="deploy even if a newer commit is deployed (check out the older commit first)")
             p.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit says so)")
             p.add_argument("--skip-health-check", action="store_true", help="do not probe the health URL after the up")
+            p.add_argument("--accept-over-budget", metavar="REASON", help="apply the up even if its cost estimate "
+                           "crosses the stack's budget_monthly_usd (the reason is recorded in the audit message)")
         if name == "destroy":
             p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
         _engine_args(p)

@@ -19,6 +19,7 @@ from automation.errors import AutomationError, ConfigError
 from automation.results import (
     BootstrapOutput,
     Check,
+    CostOutput,
     DoctorOutput,
     EnvironmentsOutput,
     ExtendOutput,
@@ -90,6 +91,27 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
             count += 1
         print(f"wrote {count} Kubernetes manifests to {target}", file=ctx.err)
     return SynthOutput(result, manifests=count if args.manifests else None)
+
+
+# -- cost ------------------------------------------------------------------------------------------
+def cmd_cost(args: argparse.Namespace, ctx: Context) -> CostOutput:
+    """The monthly estimate of a stack from its offline synth (no cloud, no network)."""
+    from automation.cost import estimate, load_project
+    from automation.environments import FILE_NAME, load_environments
+    from automation.snapshot import Resource
+    from automation.stackconfig import load_stack_config
+    from automation.synth import synthesize
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root) if (root / FILE_NAME).exists() else None
+    config = envs.stack_config(root, args.stack) if envs is not None else load_stack_config(root, args.stack)
+    project = load_project(root)  # a bad costs.yaml is refused before the program runs
+    result = synthesize(root, config)
+    region = config.values.get("aws:region")
+    est = estimate((Resource(r.urn, r.type, r.name, r.inputs) for r in result.resources), stack=args.stack, region=region if isinstance(region, str) else None,
+                   project=project)
+    route = envs.by_stack(args.stack) if envs is not None else None
+    return CostOutput(est, budget=route.rule.budget_monthly_usd if route is not None else None)
 
 
 # -- environments ----------------------------------------------------------------------------------
@@ -207,7 +229,9 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
                              options=RunOptions(busy_attempts=args.busy_attempts, busy_base_wait_s=args.busy_wait,
                                                 busy_max_wait_s=max(args.busy_wait, 120.0),
                                                 allow_dirty=getattr(args, "allow_dirty", False),
-                                                accept_plan_change=_override(args), operator=_operator(ctx),
+                                                accept_plan_change=_override(args),
+                                                accept_over_budget=_override(args, "accept_over_budget"),
+                                                operator=_operator(ctx),
                                                 skip_health=getattr(args, "skip_health_check", False)),
                              review=review_lookup(gh, audit, request)
                              if request.event in ("push", "workflow_dispatch") else None,
@@ -230,10 +254,10 @@ def _operator(ctx: Context) -> str | None:
     return None
 
 
-def _override(args: argparse.Namespace) -> str | None:
-    reason: str | None = getattr(args, "accept_plan_change", None)
+def _override(args: argparse.Namespace, name: str = "accept_plan_change") -> str | None:
+    reason: str | None = getattr(args, name, None)
     if reason is not None and not reason.strip():
-        raise ConfigError("--accept-plan-change needs a reason (it is recorded in the audit message)")
+        raise ConfigError(f"--{name.replace('_', '-')} needs a reason (it is recorded in the audit message)")
     return reason.strip() if reason else None
 
 

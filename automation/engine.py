@@ -12,11 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TextIO, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO, get_args
 
 from automation.errors import AutomationError
 from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import StackConfig
+
+if TYPE_CHECKING:
+    from automation.snapshot import Resource
 
 #: A resource step as the Pulumi engine names it (pulumi.automation.events.OpType's values; a test keeps them equal).
 ResourceOp = Literal["same", "create", "update", "delete", "replace", "create-replacement", "delete-replaced", "read",
@@ -92,6 +95,10 @@ class Outcome:
     outputs: Mapping[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
     error: str | None = None
+    #: every resource with its inputs before and after (URN -> resource; secrets ``[secret]``): what the cost
+    #: estimate prices. None: the engine did not report them (a refresh, a destroy)
+    before: Mapping[str, Resource] | None = None
+    after: Mapping[str, Resource] | None = None
 
 
 @dataclass(frozen=True)

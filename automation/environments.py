@@ -66,6 +66,8 @@ class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     drift_remediation: bool = False
     #: personal stacks: warn this many days before the ttl destroys the stack
     ttl_warn_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 3
+    #: the stack's monthly cost budget in USD: a preview over it warns; an up that would cross it is refused (exit 8)
+    budget_monthly_usd: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
     def __post_init__(self) -> None:
         """Checks across fields; a ValueError here becomes msgspec's ValidationError with the rule's path."""

@@ -8,6 +8,9 @@ Exit codes (documented in README.md):
 - 3 timed out waiting for the stack lock
 - 4 a tool is missing or unusable: the Pulumi CLI, or a tool of defaults.tools (the aws CLI)
 - 6 a guard refused the operation (rollback touching stateful resources without --allow-stateful-changes)
+- 5 drift found (drift only)
+- 7 a merge's plan differs from the reviewed one (automation.runner)
+- 8 an up would cross its stack's cost budget (automation.runner; override --accept-over-budget REASON)
 - 70 internal error (a bug; --debug shows the traceback)
 - (a superseded run -- a newer commit already deployed -- is "nothing to do": exit 0, reported as superseded)
 """

@@ -92,7 +92,8 @@ class MemoryEngine:
         self._inject(operation)
         state = self._load(target.stack)
         new = desired if desired is not None else {}
-        changes = diff(from_json(state["resources"]), new)
+        old = from_json(state["resources"])
+        changes = diff(old, new)
         counts, text = count(changes), change_text(changes)
         mutating = operation != "preview"
         if mutating:
@@ -120,8 +121,10 @@ class MemoryEngine:
             self._activity(target.stack, f"end {operation}")
         duration = time.monotonic() - start
         progress.summary(target.stack, operation, counts, duration, True)
+        priced = operation in ("preview", "up")
         return Outcome(stack=target.stack, operation=operation, succeeded=True, changes=changes, counts=counts,
-                       diff=text, outputs=dict(outputs), duration_s=duration)
+                       diff=text, outputs=dict(outputs), duration_s=duration, before=old if priced else None,
+                       after=dict(new) if priced else None)
 
     def _record(self, target: Target, state: dict[str, Any], operation: str, result: str, counts: Mapping[str, int],
                 start: float) -> None:

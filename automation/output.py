@@ -18,6 +18,7 @@ from automation.render import Redactor, render_text
 from automation.results import (
     SCHEMA_VERSION,
     BootstrapOutput,
+    CostOutput,
     DoctorOutput,
     EnvironmentsOutput,
     ExtendOutput,
@@ -54,6 +55,13 @@ def text_of(result: Any) -> str:
 @text_of.register
 def _(result: SynthOutput) -> str:
     return render_tree(result.synth)
+
+
+@text_of.register
+def _(result: CostOutput) -> str:
+    from automation.costrender import estimate_table
+
+    return estimate_table(result.estimate, result.budget)
 
 
 @text_of.register

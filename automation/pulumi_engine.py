@@ -43,6 +43,7 @@ from automation.engine import (
 )
 from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing, ToolMissing
 from automation.render import change_text
+from automation.snapshot import Resource
 from automation.stackconfig import ENGINE_WRITTEN_HEADER
 from automation.toolchain import (
     PULUMI_CLI_VERSION,
@@ -101,6 +102,9 @@ class EventCollector:
         self.errors: list[str] = []
         #: the stack's outputs from its resource's outputs event (secrets as ``[secret]``); None: not seen
         self.stack_outputs: dict[str, Any] | None = None
+        #: every resource's inputs before and after the step (secrets blinded): what the cost estimate prices
+        self.before: dict[str, Resource] = {}
+        self.after: dict[str, Resource] = {}
 
     def in_flight(self) -> list[tuple[str, str, str, float]]:
         """Steps started and not finished: (op, type, name, started) for the heartbeat."""
@@ -124,6 +128,12 @@ class EventCollector:
                 props = valuediff.merge(earlier.properties, props)
             self.changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys, stateful=flag, properties=props)
             self.started[meta.urn] = time.monotonic()
+            if not self.refreshing:
+                old, new = getattr(meta, "old", None), getattr(meta, "new", None)
+                if old is not None:
+                    self.before[meta.urn] = Resource(meta.urn, meta.type, name, valuediff.normalize(dict(old.inputs or {})))
+                if new is not None:
+                    self.after[meta.urn] = Resource(meta.urn, meta.type, name, valuediff.normalize(dict(new.inputs or {})))
             if op != "same" and self.planning:
                 self.progress.step(op, meta.type, name, "planned")
         elif outs is not None and self.refreshing:
@@ -394,9 +404,11 @@ class PulumiEngine:
             # never --show-secrets) only if the stream had none
             outputs = collector.stack_outputs if collector.stack_outputs is not None else self._masked_outputs(target.stack)
         diff = change_text(collector.changes.values())
+        priced = operation in ("preview", "up")
         return Outcome(stack=target.stack, operation=operation, succeeded=True,
                        changes=tuple(collector.changes.values()), counts=counts, diff=diff, outputs=outputs,
-                       duration_s=duration), result
+                       duration_s=duration, before=dict(collector.before) if priced else None,
+                       after=dict(collector.after) if priced else None), result
 
     def _run(self, stack: Any, operation: str, target: Target, progress: Progress, **kwargs: Any) -> Outcome:
         """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""

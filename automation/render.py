@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from automation.cost import CostChange
+from automation.costrender import budget_warning, cost_markdown, cost_text
 from automation.engine import Outcome, PropertyChange, ResourceChange
 from automation.health import HealthResult
 
@@ -25,7 +27,7 @@ OP_ORDER = ("create", "update", "replace", "delete", "same")
 OP_LABEL = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "unchanged",
             "create-replacement": "replace", "delete-replaced": "replace", "read": "read", "refresh": "refresh"}
 STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖", "drifted": "⚠️",
-               "refused": "🛑", "unhealthy": "🚑", "interrupted": "✋", "remediated": "🩹"}
+               "refused": "🛑", "over-budget": "💸", "unhealthy": "🚑", "interrupted": "✋", "remediated": "🩹"}
 
 
 class Status(StrEnum):
@@ -39,6 +41,7 @@ class Status(StrEnum):
     DRIFTED = "drifted"  # drift: the cloud differs from the recorded state
     REMEDIATED = "remediated"  # drift --remediate: it drifted and was re-applied
     REFUSED = "refused"  # a merge whose plan is not the reviewed one
+    OVER_BUDGET = "over-budget"  # an up whose cost estimate would cross the stack's budget
     UNHEALTHY = "unhealthy"  # deployed, but its health check failed
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM
 
@@ -66,6 +69,8 @@ class Report:
     #: the post-deploy health check, and what the automatic rollback did about an unhealthy result
     health: HealthResult | None = None
     rollback: str | None = None
+    #: the monthly cost estimate before and after (automation.cost), when the engine reported the resources
+    cost: CostChange | None = None
 
     @property
     def failed(self) -> bool:
@@ -86,6 +91,7 @@ class Report:
             "duration_s": round(out.duration_s, 3) if out else 0.0,
             "health": self.health.to_json() if self.health else None,
             "rollback": self.rollback,
+            "cost": self.cost.to_json() if self.cost else None,
         }
 
 
@@ -240,6 +246,9 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
                     "This compares what the program declares at the base commit with the pull request's head, "
                     "evaluated offline; values only the cloud knows are not compared.")
     out = report.outcome
+    warning = budget_warning(report.cost) if report.cost is not None else None
+    if warning:
+        head.append("> [!CAUTION]\n> " + warning)
     losses = [c for c in (out.changes if out else ()) if c.stateful_loss]
     if losses:
         head.append("> [!WARNING]\n> **Stateful resources will be replaced or deleted:** " +
@@ -271,6 +280,9 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
     body: list[str] = []
     if out is not None:
         body.append(_counts_table(out.counts))
+    if report.cost is not None:
+        body.append(cost_markdown(report.cost))
+    if out is not None:
         rows = _change_rows(out.changes)
         if rows:
             body.append("#### Changed resources\n\n| Operation | Type | Name | Changed keys |\n|---|---|---|---|")
@@ -325,7 +337,10 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
     extra += [f"rollback: {report.rollback}"] if report.rollback else []
     lines = [f"{report.operation:<8} {where:<16} {report.status}{counts}: {report.reason}"
              + "".join(f" | {e}" for e in extra)]
-    lines += [f"  {n}" for n in report.notes if report.status in (Status.REFUSED, Status.UNHEALTHY, Status.INTERRUPTED)]
+    lines += [f"  {n}" for n in report.notes if report.status in (Status.REFUSED, Status.OVER_BUDGET, Status.UNHEALTHY,
+                                                               Status.INTERRUPTED)]
+    if report.cost is not None:
+        lines += [f"  {ln}" for ln in cost_text(report.cost)]
     valued = [c for c in _ranked(report.outcome.changes if report.outcome else ()) if c.properties]
     lines += [f"  {ln}" for ln in change_text(valued).splitlines()]
     return redact("\n".join(lines))

@@ -14,6 +14,7 @@ from automation.errors import AutomationError
 
 if TYPE_CHECKING:
     from automation.bootstrap import BootstrapResult
+    from automation.cost import Estimate
     from automation.engine import HistoryEntry
     from automation.environments import Environments, Route
     from automation.planner import Plan
@@ -141,6 +142,20 @@ class ExtendOutput:
         return {"stack": self.stack, "expires_after": self.expires_after, "by": self.by}
 
 
+@dataclass(frozen=True)
+class CostOutput:
+    """A stack's monthly cost estimate from its synth (``cost --stack S``), and its rule's budget if any."""
+
+    estimate: Estimate
+    budget: float | None = None
+    command: str = "cost"
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        over = self.budget is not None and self.estimate.high > self.budget + 0.005
+        return {**self.estimate.to_json(), "budget_monthly_usd": self.budget, "over_budget": over}
+
+
 #: what every command returns; automation.output renders it
 Result = (SynthOutput | EnvironmentsOutput | PlanOutput | ReportsOutput | HistoryOutput | StatusOutput | DoctorOutput
-          | BootstrapOutput | ExtendOutput)
+          | BootstrapOutput | ExtendOutput | CostOutput)

@@ -16,6 +16,9 @@ from pathlib import Path
 import tenacity
 
 from automation.audit import AuditInfo, audit_message
+from automation.cost import CostChange, ProjectCosts, load_project, money
+from automation.cost import estimate as estimate_cost
+from automation.costrender import headline
 from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
 from automation.environments import Environments, Rule
 from automation.errors import (
@@ -51,6 +54,8 @@ class RunOptions:
     operator: str | None = None
     #: skip the post-deploy health check (and so the automatic rollback)
     skip_health: bool = False
+    #: apply an up whose cost estimate crosses the stack's budget; the reason is recorded in the audit message
+    accept_over_budget: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,7 @@ def offline_outcome(ctx: RunContext, op: Operation, request: Request) -> Outcome
     changes = diff(base, head)
     counts = count(changes)
     return Outcome(stack=op.stack, operation="preview", succeeded=True, changes=changes, counts=counts,
-                   diff=change_text(changes))
+                   diff=change_text(changes), before=base, after=head)
 
 
 def _at(ctx: RunContext, stack: str, sha: str, synth: Callable[[Path, str, str | None], Snapshot]) -> Snapshot:
@@ -150,6 +155,50 @@ def synth_snapshot(root: Path, stack: str, _sha: str | None) -> Snapshot:
     return from_json({r["urn"]: r for r in doc["resources"]})
 
 
+def cost_change(ctx: RunContext, stack: str, outcome: Outcome, costs: ProjectCosts, budget: float | None
+                ) -> tuple[CostChange | None, tuple[str, ...]]:
+    """The monthly estimate before and after ``outcome`` (None if the engine reported no inventory), and notes.
+    Never raises: a report (and a deployment) does not fail because its estimate did."""
+    if outcome.after is None:
+        return None, ()
+    try:
+        region = ctx.envs.stack_config(ctx.root, stack).values.get("aws:region")
+        where = region if isinstance(region, str) else None
+        after = estimate_cost(outcome.after.values(), stack=stack, region=where, project=costs)
+        before = estimate_cost(outcome.before.values(), stack=stack, region=where, project=costs) \
+            if outcome.before is not None else None
+    except Exception as exc:  # noqa: BLE001 - an estimate is information: its failure is reported, not raised
+        return None, (f"cost estimate not made: {type(exc).__name__}: {exc}",)
+    return CostChange(after=after, before=before, budget=budget), ()
+
+
+def _with_cost(ctx: RunContext, report: Report, costs: ProjectCosts | None, budget: float | None) -> Report:
+    if report.outcome is None or report.stack is None or costs is None:
+        return report
+    change, notes = cost_change(ctx, report.stack, report.outcome, costs, budget)
+    return replace(report, cost=change, notes=(*report.notes, *notes))
+
+
+def _check_budget(ctx: RunContext, op: Operation, target: Target, budget: float, costs: ProjectCosts,
+                  preview: Outcome | None, request: Request) -> tuple[str | None, CostChange | None, str]:
+    """Before an up of a stack with a budget: (refusal or None, the planned cost change, the audit message)."""
+    assert op.stack is not None
+    if preview is None:
+        ctx.progress.message(f"previewing {op.stack} to check its cost against its budget of {money(budget)} per month")
+        preview = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
+    change, _ = cost_change(ctx, op.stack, preview, costs, budget)
+    if change is None or not change.crosses_budget:
+        return None, change, target.message
+    what = (f"the cost estimate of {op.stack} after this change is up to {money(change.after.high)} per month "
+            f"({headline(change)}), over its budget of {money(budget)} (budget_monthly_usd in environments.yaml)")
+    override = ctx.options.accept_over_budget
+    if override:
+        who = ctx.options.operator or request.actor or "unknown"
+        return None, change, f"{target.message} [over budget: {what}; accepted by {who}: {override}]"
+    return (f"{what}; nothing was applied. Lower the cost, raise the budget, or re-run with --accept-over-budget REASON "
+            "(workflow_dispatch input accept_over_budget; the reason is recorded in the audit message)"), change, target.message
+
+
 def teardown_target(target: Target, values: dict[str, str]) -> Target:
     """The target with ``values`` added to its stack file (a personal stack's file is written by the engine)."""
     document = dict(target.config.document)
@@ -162,16 +211,21 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     base = Report(stack=op.stack, operation=op.operation, status=Status.NONE, reason=op.reason, commit=op.sha)
     if op.operation == "none" or op.stack is None:
         return base
+    route = ctx.envs.by_stack(op.stack)
+    budget = route.rule.budget_monthly_usd if route is not None else None
+    # read (and validated) before anything runs: a bad costs.yaml is bad input, refused with nothing done
+    costs = load_project(ctx.root) if op.operation in ("preview", "up") else None
     if op.offline:
-        return replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline_outcome(ctx, op, request))
+        return _with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True,
+                                       outcome=offline_outcome(ctx, op, request)), costs, budget)
     if op.operation == "destroy" and op.protected:
         return replace(base, status=Status.FAILED, error=f"stack {op.stack} is protected: destroy refused")
     unavailable = ctx.engine.unavailable()
     if unavailable is not None:
         if op.operation == "preview" and request.pull_request and request.pull_request.base_sha:
             offline = offline_outcome(ctx, op, request)
-            return replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
-                           notes=(f"cloud preview unavailable: {unavailable}",))
+            return _with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
+                                           notes=(f"cloud preview unavailable: {unavailable}",)), costs, budget)
         raise unavailable
     if ctx.envs.tools:
         missing = ctx.engine.preflight(ctx.envs.tools)
@@ -198,7 +252,6 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
                     message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
     call = _engine_operation(ctx.engine, op.operation)
-    route = ctx.envs.by_stack(op.stack)
     teardown = route.rule.before_destroy_config if route is not None and op.operation == "destroy" else None
     if teardown:
         inner = call
@@ -223,10 +276,17 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     return replace(base, status=Status.SUPERSEDED, reason=why)
                 merge = request.event == "push" or (request.event == "workflow_dispatch" and not op.allow_older
                                                     and ctx.options.accept_plan_change is not None)
+                reviewed: Outcome | None = None
                 if op.operation == "up" and merge and route is not None:
-                    refused, notes, message = _check_review(ctx, op, target, route.rule.reviewed_plan, request)
+                    refused, notes, message, reviewed = _check_review(ctx, op, target, route.rule.reviewed_plan, request)
                     if refused is not None:
                         return replace(base, status=Status.REFUSED, error=refused, notes=notes, message=message)
+                    target = replace(target, message=message)
+                if op.operation == "up" and budget is not None and costs is not None and not op.allow_older:
+                    refused, planned, message = _check_budget(ctx, op, target, budget, costs, reviewed, request)
+                    if refused is not None:
+                        return replace(base, status=Status.OVER_BUDGET, error=refused, notes=notes, message=message,
+                                       cost=planned)
                     target = replace(target, message=message)
                 if (op.operation == "up" and route is not None and route.rule.health is not None
                         and not ctx.options.skip_health and ctx.engine.runs_applications):
@@ -250,8 +310,8 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             notes = (*notes, "⚠️ before failing, it had planned to " + ", ".join(
                 f"{c.op} {c.name} ({c.type}), which holds data" for c in losses))
         return replace(base, status=Status.FAILED, error=str(exc), message=target.message, notes=notes)
-    report = replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
-                     message=target.message if op.operation == "up" else None)
+    report = _with_cost(ctx, replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
+                                     message=target.message if op.operation == "up" else None), costs, budget)
     if op.operation == "preview" and request.pull_request is not None:
         # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
         report = replace(report, plan_marker=fingerprint(outcome.changes).marker(op.stack, op.sha))
@@ -274,11 +334,13 @@ def _engine_operation(engine: Engine, operation: str) -> Callable[[Target, Progr
 
 
 def _check_review(ctx: RunContext, op: Operation, target: Target, mode: ReviewMode, request: Request
-                  ) -> tuple[str | None, tuple[str, ...], str]:
-    """Compare the plan about to be applied with the one reviewed on the merged PR: (refusal or None, notes, message)."""
+                  ) -> tuple[str | None, tuple[str, ...], str, Outcome | None]:
+    """Compare the plan about to be applied with the one reviewed on the merged PR: (refusal or None, notes, message,
+    the preview it ran or None)."""
     assert op.stack is not None
     if mode == "off":
-        return None, (), target.message
+        return None, (), target.message, None
+    preview: Outcome | None = None
     review = ctx.review(op.stack) if ctx.review is not None else Review(
         None, None, None, unavailable="no GitHub access (GITHUB_TOKEN) to read the pull request's preview")
     if review is not None and review.plan is not None:
@@ -290,15 +352,15 @@ def _check_review(ctx: RunContext, op: Operation, target: Target, mode: ReviewMo
     verdict = judge(review, merged, mode)
     notes = (verdict.summary, *verdict.differences)
     if verdict.ok:
-        return None, notes, target.message
+        return None, notes, target.message, preview
     override = ctx.options.accept_plan_change
     if override:
         who = ctx.options.operator or request.actor or "unknown"
-        return None, notes, f"{target.message} [plan differs from the reviewed one; accepted by {who}: {override}]"
+        return None, notes, f"{target.message} [plan differs from the reviewed one; accepted by {who}: {override}]", preview
     how = (f"the plan of {op.stack} is not the one reviewed ({verdict.summary}); nothing was applied. Re-run the "
            "pull request's preview and have it reviewed, or re-run this deployment with --accept-plan-change REASON "
            "(workflow_dispatch input accept_plan_change; the reason is recorded in the audit message)")
-    return how, notes, target.message
+    return how, notes, target.message, preview
 
 
 def _after_up(ctx: RunContext, op: Operation, report: Report, rule: Rule, previous_healthy: str | None,
@@ -440,6 +502,8 @@ def run_plan(ctx: RunContext, plan: Plan, request: Request, audit: AuditInfo | N
 
 #: a merge's plan differed from the reviewed one and was not applied (documented in README)
 REFUSED_EXIT_CODE = 7
+#: an up whose cost estimate would cross its stack's budget was not applied (documented in README)
+OVER_BUDGET_EXIT_CODE = 8
 #: the run was interrupted by SIGINT/SIGTERM (the shell's 128 + SIGINT)
 INTERRUPTED_EXIT_CODE = 130
 
@@ -449,4 +513,6 @@ def exit_code(reports: tuple[Report, ...]) -> int:
         return INTERRUPTED_EXIT_CODE
     if any(r.failed for r in reports):
         return 1
-    return REFUSED_EXIT_CODE if any(r.status == Status.REFUSED for r in reports) else 0
+    if any(r.status == Status.REFUSED for r in reports):
+        return REFUSED_EXIT_CODE
+    return OVER_BUDGET_EXIT_CODE if any(r.status == Status.OVER_BUDGET for r in reports) else 0

@@ -1,8 +1,10 @@
-"""Wall time of `python -m automation plan` on a push payload, and of rendering a 500-resource preview comment.
+"""Wall time of `python -m automation plan` on a push payload, of rendering a 500-resource preview comment, and
+what the cost section adds to that comment (estimating both sides and rendering it).
 
 Run: .venv/bin/python benchmarks/engine_bench.py [--runs N]
 Targets: plan median <= 0.25 s on these machines (printed beside Python's own start time); routing imports no
-Pulumi SDK and no pydantic (environments.yaml is validated with msgspec).
+Pulumi SDK and no pydantic (environments.yaml is validated with msgspec); the cost section adds under 50 ms to the
+500-resource comment.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from automation.cost import CostChange, estimate, load_table  # noqa: E402
 from automation.engine import Outcome, PropertyChange, ResourceChange  # noqa: E402
 from automation.render import Report, Status, change_text, render_markdown  # noqa: E402
+from automation.snapshot import Resource  # noqa: E402
 
 
 def bench_plan(runs: int) -> tuple[float, float, list[str]]:
@@ -68,6 +72,48 @@ def bench_render(resources: int, runs: int) -> tuple[float, int]:
     return statistics.median(times), len(text)
 
 
+def _priced(i: int, size: str) -> Resource:
+    """One of five billed kinds, in turn: NAT gateway, address, volume claim, database, log group."""
+    kind = i % 5
+    if kind == 0:
+        return Resource(f"urn:nat-{i}", "aws:ec2/natGateway:NatGateway", f"nat-{i}", {})
+    if kind == 1:
+        return Resource(f"urn:eip-{i}", "aws:ec2/eip:Eip", f"eip-{i}", {"domain": "vpc"})
+    if kind == 2:
+        return Resource(f"urn:pvc-{i}", "kubernetes:core/v1:PersistentVolumeClaim", f"pvc-{i}",
+                        {"spec": {"storageClassName": "gp3", "resources": {"requests": {"storage": size}}}})
+    if kind == 3:
+        return Resource(f"urn:db-{i}", "aws:rds/instance:Instance", f"db-{i}",
+                        {"engine": "mysql", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageType": "gp3"})
+    return Resource(f"urn:log-{i}", "aws:cloudwatch/logGroup:LogGroup", f"log-{i}", {"retentionInDays": 30})
+
+
+def bench_cost(resources: int, runs: int) -> tuple[float, float, float]:
+    """(estimate of both sides, the comment render without a cost section, with it) for ``resources`` billed
+    resources whose volumes all grow: every table row changes."""
+    load_table()  # read once per process, as the engine does
+    before = [_priced(i, "10Gi") for i in range(resources)]
+    after = [_priced(i, "20Gi") for i in range(resources)]
+    changes = tuple(ResourceChange(r.urn, r.type, r.name, "update", ("spec",)) for r in after)
+    outcome = Outcome(stack="dev", operation="preview", succeeded=True, changes=changes, counts={"update": resources})
+    plain = Report(stack="dev", operation="preview", status=Status.SUCCEEDED, reason="bench", outcome=outcome)
+    est_t, without_t, with_t = [], [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        change = CostChange(after=estimate(after, stack="dev", region="us-east-1"),
+                            before=estimate(before, stack="dev", region="us-east-1"), budget=1000)
+        est_t.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        render_markdown(plain)
+        without_t.append(time.perf_counter() - start)
+        costed = Report(stack="dev", operation="preview", status=Status.SUCCEEDED, reason="bench", outcome=outcome,
+                        cost=change)
+        start = time.perf_counter()
+        render_markdown(costed)
+        with_t.append(time.perf_counter() - start)
+    return statistics.median(est_t), statistics.median(without_t), statistics.median(with_t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
@@ -79,6 +125,10 @@ def main() -> None:
           f"(`python -c pass`): {floor_t:.3f} s")
     print(f"modules loaded by plan:             {', '.join(loaded) or 'none of pulumi/pulumi_aws/pulumi_eks/pulumi_kubernetes/pydantic'}")
     print(f"render comment, 500-resource preview with values: {render_t * 1000:.1f} ms, {size:,} characters (limit 65,536)")
+    est_t, without_t, with_t = bench_cost(500, runs)
+    print(f"cost section, 500 billed resources, every line changed: estimate of both sides {est_t * 1000:.1f} ms; "
+          f"comment render {without_t * 1000:.1f} ms without it, {with_t * 1000:.1f} ms with it: the section adds "
+          f"{(est_t + with_t - without_t) * 1000:.1f} ms (target < 50 ms)")
 
 
 if __name__ == "__main__":

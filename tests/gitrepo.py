@@ -36,7 +36,7 @@ def commit(repo: Path, files: dict[str, str], message: str) -> str:
 def project_repo(path: Path, root: Path) -> Path:
     """A git repository holding a copy of this project's files (the program, config, environments)."""
     path.mkdir(parents=True)
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "environments.yaml"):
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "environments.yaml", "costs.yaml"):
         shutil.copy(root / name, path / name)
     for package in ("infra", "apps"):
         shutil.copytree(root / package, path / package, ignore=shutil.ignore_patterns("__pycache__"))

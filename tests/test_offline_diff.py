@@ -106,3 +106,31 @@ def test_a_component_code_change_shows_in_the_offline_diff(tmp_path: Path) -> No
     assert report["offline"] is True
     assert sorted((c["type"], c["op"]) for c in report["changes"]) == [
         ("aws:rds/parameterGroup:ParameterGroup", "update"), ("kubernetes:apps/v1:Deployment", "update")]
+
+
+def test_a_fork_pr_going_to_nat_gateways_per_zone_shows_its_monthly_cost_delta(tmp_path: Path) -> None:
+    """Issue 16's example on the offline path: dev from one NAT gateway to one per zone (two zones) adds a gateway
+    ($0.045 x 730 h = $32.85) and its public address ($0.005 x 730 h = $3.65): +$36.50 a month, in the comment,
+    the job summary and `--json`."""
+    repo = project_repo(tmp_path / "repo", ROOT)
+    base = git(repo, "rev-parse", "HEAD")
+    dev_yaml = (repo / "Pulumi.dev.yaml").read_text()
+    assert "natGateways: single" in dev_yaml
+    head = commit(repo, {"Pulumi.dev.yaml": dev_yaml.replace("natGateways: single", "natGateways: perAz")}, "NAT per zone")
+    event = _pr_event(tmp_path, "pull_request_fork", base, head)
+    summary = tmp_path / "summary.md"
+    with serve(FakeGitHub()) as fake:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["--project-dir", str(repo), "run", "--event-name", "pull_request", "--event-path", str(event), "--json",
+                     "--lock-dir", str(tmp_path / "locks")],
+                    environ={"GITHUB_TOKEN": "t0ken-fork", "GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": "acme/blog",
+                             "GITHUB_STEP_SUMMARY": str(summary)}, out=out, err=err)
+        (comment,) = [c["body"] for c in fake.comments.values()]
+    assert code == 0, err.getvalue()
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["cost"]["delta_monthly_usd"] == {"low": 36.5, "high": 36.5}
+    assert report["cost"]["budget_monthly_usd"] == 300 and report["cost"]["over_budget"] is False
+    for text in (comment, summary.read_text()):
+        assert "**$189.93–$191.93 → $226.43–$228.43 per month (+$36.50)**" in text
+        assert "| `dev-nat-us-east-1b` | NAT gateway hours | — → 730 h | — → $32.85 | +$32.85 |" in text
+        assert "Budget: $300.00 per month — within" in text

@@ -75,7 +75,8 @@ def test_pipeline_shape() -> None:
     assert deploy["jobs"]["plan"]["needs"] == "test" and deploy["jobs"]["deploy"]["needs"] == "plan"
     assert "fromJSON(needs.plan.outputs.matrix)" in pr["jobs"]["preview"]["strategy"]["matrix"]
     assert set(deploy["on"]) == {"push", "schedule", "workflow_dispatch"}
-    assert set(deploy["on"]["workflow_dispatch"]["inputs"]) == {"stack", "operation", "sha", "reason", "allow_stateful_changes", "accept_plan_change"}
+    assert set(deploy["on"]["workflow_dispatch"]["inputs"]) == {"stack", "operation", "sha", "reason", "allow_stateful_changes", "accept_plan_change",
+                                                                      "accept_over_budget"}
     assert "delete" in cleanup["on"]
     # fork PRs: credentials only for same-repository pull requests
     aws = [s for s in pr["jobs"]["preview"]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
@@ -122,3 +123,4 @@ def test_day2_jobs_use_the_engines_commands() -> None:
     assert "automation expire" in " ".join(s.get("run", "") for s in jobs["expire"]["steps"])
     run = " ".join(s.get("run", "") for s in jobs["deploy"]["steps"])
     assert '--accept-plan-change "$ACCEPT_PLAN_CHANGE"' in run and "${{ inputs.accept_plan_change }}" in json.dumps(jobs["deploy"])
+    assert 'accept+=(--accept-over-budget "$ACCEPT_OVER_BUDGET")' in run and "${{ inputs.accept_over_budget }}" in json.dumps(jobs["deploy"])

@@ -217,6 +217,37 @@ def test_6_the_nightly_run_checks_drift_remediates_dev_and_expires_personal_stac
     assert "dev-bob" in run.output("expire")
 
 
+def test_6b_a_merge_over_budget_fails_its_deploy_then_a_dispatch_with_a_reason_deploys_it(world: ActWorld) -> None:
+    """The budget guard through deploy.yml: dev gets `budget_monthly_usd: 30` and a database of 100 GB at the
+    fixture's test price ($50 a month, tests/fixture_project/costs.yaml); the push's `up` exits 8 and applies
+    nothing; a workflow_dispatch with `accept_over_budget` deploys it, the reason in the audit message."""
+    repo = world.repo
+    gitrepo.git(repo, "checkout", "-q", "main")
+    world.gh.commit_pulls, world.gh.reviews = [], []
+    before_sha = gitrepo.git(repo, "rev-parse", "HEAD")
+    rules = (repo / "environments.yaml").read_text()
+    assert "    stack: dev\n    kind: environment\n" in rules
+    set_config(world, "databaseSizeGb", "100")
+    head = gitrepo.commit(repo, {"environments.yaml": rules.replace(
+        "    stack: dev\n    kind: environment\n", "    stack: dev\n    kind: environment\n    budget_monthly_usd: 30\n", 1)},
+        "A bigger database, and a budget for dev")
+    versions = len(world.history("dev"))
+    run = timed("push main over budget", world, "push", push("main", before_sha, head, "bigger db"), "deploy.yml")
+    check_jobs(run, {"test": "success", "plan": "success", "deploy": "failure"})
+    assert "over-budget" in run.output("deploy") and "over its budget of $30.00" in run.output("deploy"), \
+        run.output("deploy")[-3000:]
+    assert len(world.history("dev")) == versions, "nothing was applied"
+    inputs = {"stack": "dev", "operation": "up", "sha": "", "reason": "", "allow_stateful_changes": False,
+              "accept_plan_change": "", "accept_over_budget": "finance approved the bigger database"}
+    run = timed("workflow_dispatch accept_over_budget", world, "workflow_dispatch", dispatch("main", inputs),
+                "deploy.yml", actor="carol")
+    check_jobs(run, {"test": "success", "plan": "success", "deploy": "success"})
+    latest = check_deployed(world, "dev", versions, "")
+    assert "accepted by carol: finance approved the bigger database]" in latest["message"], latest
+    (db,) = world.records("database")
+    assert db["size_gb"] == 100
+
+
 @pytest.mark.parametrize(("event", "payload", "says"), [
     ("workflow_dispatch", dispatch("main", {"stack": "nope", "operation": "up", "sha": "", "reason": "",
                                             "allow_stateful_changes": False, "accept_plan_change": ""}),

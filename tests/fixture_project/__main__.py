@@ -7,7 +7,7 @@ config = pulumi.Config()
 cloud = config.require("cloudDir")
 zones = config.require_object("zones")
 assert isinstance(zones, list) and all(isinstance(z, str) for z in zones), f"zones must stay an array, got {zones!r}"
-database = Database("database", cloud, config.get("databaseName") or "app")
+database = Database("database", cloud, config.get("databaseName") or "app", size_gb=config.get_int("databaseSizeGb"))
 record = Record("settings", cloud, pulumi.Output.concat(config.get("greeting") or "hello", " ", ",".join(zones)),
                 opts=pulumi.ResourceOptions(depends_on=[database]))
 token = config.get_secret("apiToken") or pulumi.Output.secret("")

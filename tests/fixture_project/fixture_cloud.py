@@ -63,5 +63,9 @@ class Record(Resource):
 
 
 class Database(Resource):
-    def __init__(self, name: str, cloud_dir: str, db_name: str, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(DatabaseProvider(), name, {"cloud_dir": cloud_dir, "db_name": db_name}, opts)
+    def __init__(self, name: str, cloud_dir: str, db_name: str, opts: pulumi.ResourceOptions | None = None,
+                 size_gb: int | None = None):
+        props: dict[str, Any] = {"cloud_dir": cloud_dir, "db_name": db_name}
+        if size_gb is not None:  # only when configured: the other stories' records stay as they were
+            props["size_gb"] = size_gb
+        super().__init__(DatabaseProvider(), name, props, opts)
