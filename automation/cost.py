@@ -354,6 +354,8 @@ class _Context:
     usage: Mapping[str, float]
     resources: tuple[Resource, ...]
     lines: list[Line] = field(default_factory=list)
+    #: usage price keys whose assumed quantity is an hourly average (LCUs), billed for every hour of the month
+    hourly_usage: set[str] = field(default_factory=set)
 
     def of_type(self, *types: str) -> list[Resource]:
         return [r for r in self.resources if r.type in types]
@@ -373,7 +375,7 @@ class _Context:
         assert self.region is not None
         price = self.region.price(key)
         if per_hour:
-            price = msgspec.structs.replace(price, unit=f"{price.unit} (per hour, all month)")
+            self.hourly_usage.add(key)
         self.lines.append(Line(res.urn, res.type, res.name, billed, "usage", "", 0.0, 0.0, price, note))
 
     def apply_usage(self) -> None:
@@ -384,7 +386,7 @@ class _Context:
                 line = self.lines[i]
                 assert line.price is not None
                 qty = total / len(users)
-                factor = self.hours if "per hour" in line.price.unit else 1.0
+                factor = self.hours if key in self.hourly_usage else 1.0
                 cost = line.price.usd * qty * factor
                 share = f"{qty:g} of {total:g} (assumed in {PROJECT_FILE})" if len(users) > 1 else f"{qty:g} (assumed in {PROJECT_FILE})"
                 self.lines[i] = Line(line.urn, line.type, line.name, line.billed, "usage", share, cost, cost, line.price,
@@ -620,38 +622,38 @@ def _pvc(ctx: _Context, res: Resource) -> None:
         ctx.fixed(res, "EBS volume", key, gb, f"{gb:g} GiB {kind}", per_hour=False, note=note)
 
 
-def _alb_class(ctx: _Context, class_name: Any) -> tuple[Resource | None, Mapping[str, Any] | None]:
-    """The stack's IngressClass named ``class_name`` and its IngressClassParams' spec."""
+def _alb_params(ctx: _Context, class_name: Any) -> Mapping[str, Any] | None:
+    """The spec of the IngressClassParams behind this stack's ALB IngressClass ``class_name`` ({} if it has none);
+    None if the stack declares no such class."""
     for ic in ctx.of_type("kubernetes:networking.k8s.io/v1:IngressClass"):
         if _get(ic.inputs, "metadata.name") == class_name and _get(ic.inputs, "spec.controller") == "eks.amazonaws.com/alb":
             params_name = _get(ic.inputs, "spec.parameters.name")
             for p in ctx.of_type("kubernetes:eks.amazonaws.com/v1:IngressClassParams"):
                 if _get(p.inputs, "metadata.name") == params_name:
-                    return ic, p.inputs.get("spec") or {}
-            return ic, {}
-    return None, None
+                    return dict(p.inputs.get("spec") or {})
+            return {}
+    return None
 
 
 def _ingress(ctx: _Context, res: Resource) -> None:
     class_name = _get(res.inputs, "spec.ingressClassName")
-    ic, spec = _alb_class(ctx, class_name)
-    if ic is None or spec is None:
+    spec = _alb_params(ctx, class_name)
+    if spec is None:
         ctx.lines.append(Line(res.urn, res.type, res.name, "load balancer", "fixed", "shared", 0.0, 0.0, None,
                               f"ingress class {class_name!r} belongs to the cluster's stack: its load balancer is "
                               "billed there (this ingress adds only its traffic)"))
         return
     group = _get(spec, "group.name")
-    if group:
-        first = next(r for r in ctx.of_type("kubernetes:networking.k8s.io/v1:Ingress")
-                     if _alb_class(ctx, _get(r.inputs, "spec.ingressClassName"))[1] is not None
-                     and _get(_alb_class(ctx, _get(r.inputs, "spec.ingressClassName"))[1] or {}, "group.name") == group)
-        if first.urn != res.urn:
+    if group:  # one ALB per group: the group's first ingress carries it
+        members = [r for r in ctx.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+                   if _get(_alb_params(ctx, _get(r.inputs, "spec.ingressClassName")) or {}, "group.name") == group]
+        if members and members[0].urn != res.urn:
             ctx.lines.append(Line(res.urn, res.type, res.name, "load balancer", "fixed", "shared", 0.0, 0.0, None,
-                                  f"shares the load balancer of group {group!r} with {first.name}"))
+                                  f"shares the load balancer of group {group!r} with {members[0].name}"))
             return
     ctx.fixed(res, "application load balancer hours", "alb_hour", 1, "730 h", per_hour=True)
     ctx.usage_line(res, "load balancer capacity units", "alb_lcu_hour", per_hour=True,
-                   note="LCUs per hour: new connections, active connections, bytes, rule evaluations")
+                   note="average LCUs in use: new connections, active connections, bytes, rule evaluations")
     if _get(spec, "scheme") == "internet-facing":
         subnets = _get(spec, "subnets.ids")
         n = len(subnets) if isinstance(subnets, list) and subnets else 0

@@ -264,3 +264,23 @@ def test_cost_section_golden() -> None:
     assert change.delta_low == pytest.approx(delta)
     assert f"(+{money_range(delta, delta)})" in text
     assert "[!CAUTION]" in text.split("#### 💰")[0]  # over the budget: said at the top
+
+
+def test_ingresses_of_one_group_share_one_load_balancer_and_a_load_balancer_service_is_an_nlb() -> None:
+    klass = _res("kubernetes:networking.k8s.io/v1:IngressClass", "cls", metadata={"name": "shared"},
+                 spec={"controller": "eks.amazonaws.com/alb", "parameters": {"name": "shared-params"}})
+    params = _res("kubernetes:eks.amazonaws.com/v1:IngressClassParams", "params", metadata={"name": "shared-params"},
+                  spec={"scheme": "internet-facing", "group": {"name": "team"}, "subnets": {"ids": ["a", "b"]}})
+    first = _res("kubernetes:networking.k8s.io/v1:Ingress", "blog", spec={"ingressClassName": "shared"})
+    second = _res("kubernetes:networking.k8s.io/v1:Ingress", "docs", spec={"ingressClassName": "shared"})
+    nlb = _res("kubernetes:core/v1:Service", "tcp", spec={"type": "LoadBalancer"})
+    internal = _res("kubernetes:core/v1:Service", "web", spec={"type": "ClusterIP"})
+    est = estimate([klass, params, first, second, nlb, internal], stack="x", region="us-east-1", project=ProjectCosts())
+    billed = {(x.name, x.billed): x for x in est.lines if x.kind != "free"}
+    assert billed[("blog", "application load balancer hours")].low == pytest.approx(0.0225 * HOURS)
+    assert billed[("blog", "load balancer public IPv4 addresses")].low == pytest.approx(2 * 0.005 * HOURS)
+    assert billed[("docs", "load balancer")].low == 0 and "shares the load balancer of group 'team' with blog" in \
+        billed[("docs", "load balancer")].note
+    assert billed[("tcp", "network load balancer hours")].low == pytest.approx(0.0225 * HOURS)
+    assert ("web", "network load balancer hours") not in billed
+    assert est.low == pytest.approx(0.0225 * HOURS + 2 * 0.005 * HOURS + 0.0225 * HOURS)
