@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
     synth.add_argument("--format", choices=("tree", "json"), default="tree", help="output format (default: tree)")
     synth.add_argument("--manifests", metavar="DIR", help="also write every Kubernetes object as YAML into DIR")
+    synth.add_argument("--policy", action="store_true", help="also evaluate the project's policy pack (policypack/) on "
+                       "what the program declares; exit 9 on a mandatory violation")
     synth.set_defaults(func=cmd_synth)
 
     cost = sub.add_parser("cost", help="print a stack's monthly cost estimate from its synth (offline; prices: "

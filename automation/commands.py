@@ -77,6 +77,17 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
     root = _project_root(args.project_dir)
     config = (load_environments(root).stack_config(root, args.stack) if (root / FILE_NAME).exists()
               else load_stack_config(root, args.stack))
+    checks = None
+    if getattr(args, "policy", False):
+        from automation.environments import load_environments as _load
+        from automation.policy import PACK_DIR, environment_of, stack_policy
+
+        envs = _load(root) if (root / FILE_NAME).exists() else None
+        route = envs.by_stack(args.stack) if envs is not None else None
+        checks = stack_policy(root, args.stack, environment_of(config.values), route.rule if route else None,
+                              envs.stateful if envs is not None else None)
+        if checks is None:
+            raise ConfigError(f"--policy: {root} has no policy pack ({PACK_DIR}/PulumiPolicy.yaml and {PACK_DIR}/rules.py)")
     result = synthesize(root, config)
     count = 0
     if args.manifests:
@@ -90,7 +101,14 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
                 yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
             count += 1
         print(f"wrote {count} Kubernetes manifests to {target}", file=ctx.err)
-    return SynthOutput(result, manifests=count if args.manifests else None)
+    if checks is None:
+        return SynthOutput(result, manifests=count if args.manifests else None)
+    from automation.policy import POLICY_DENIED_EXIT_CODE
+    from automation.snapshot import Resource
+
+    found = checks.evaluate(Resource(r.urn, r.type, r.name, r.inputs, r.protect) for r in result.resources)
+    return SynthOutput(result, manifests=count if args.manifests else None, policies_ran=checks.policies, policy=found,
+                       exit_code=POLICY_DENIED_EXIT_CODE if any(v.blocking for v in found) else 0)
 
 
 # -- cost ------------------------------------------------------------------------------------------

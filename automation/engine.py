@@ -19,6 +19,7 @@ from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import StackConfig
 
 if TYPE_CHECKING:
+    from automation.policy import StackPolicy
     from automation.snapshot import Resource
 
 #: A resource step as the Pulumi engine names it (pulumi.automation.events.OpType's values; a test keeps them equal).
@@ -57,6 +58,33 @@ class PropertyChange:
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "old": self.old, "new": self.new, "forces_replacement": self.forces_replacement}
+
+
+@dataclass(frozen=True)
+class PolicyViolation:
+    """A violation of a policy of the project's pack (automation.policy): from the real CLI's policy events, or
+    evaluated offline on what synth records. Never carries a property value that could be secret."""
+
+    policy: str
+    #: mandatory (blocks the operation), advisory (reported)
+    level: str
+    urn: str
+    name: str
+    message: str
+    type: str = ""
+    #: what the policy requires and how to fix a violation
+    fix: str = ""
+    severity: str = ""
+    #: the reason of the environments.yaml waiver that covers it; None: not waived
+    waived: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.level == "mandatory" and self.waived is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy, "level": self.level, "severity": self.severity, "urn": self.urn,
+                "type": self.type, "name": self.name, "message": self.message, "fix": self.fix, "waived": self.waived}
 
 
 @dataclass(frozen=True)
@@ -99,6 +127,8 @@ class Outcome:
     #: estimate prices. None: the engine did not report them (a refresh, a destroy)
     before: Mapping[str, Resource] | None = None
     after: Mapping[str, Resource] | None = None
+    #: the policy pack's violations (the CLI's policy events, or offline); () also when no pack ran
+    policy: tuple[PolicyViolation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +160,8 @@ class Target:
     message: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     commit: str | None = None
+    #: the project's policy pack with this stack's settings: previews and ups run it (None: no pack)
+    policy: StackPolicy | None = None
 
 
 class Progress:
@@ -218,3 +250,5 @@ class Engine(Protocol):
         """Why cloud operations cannot run here (the error to raise), or None when they can."""
     def preflight(self, tools: tuple[str, ...]) -> AutomationError | None:
         """Why an operation needing ``tools`` (see Environments.tools) cannot start, or None."""
+    def writable(self) -> AutomationError | None:
+        """Why an operation that writes state cannot run here (checked before any preview it needs first), or None."""

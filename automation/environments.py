@@ -44,6 +44,22 @@ class HealthRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
                           expect_status=self.expect_status, headers=dict(self.headers))
 
 
+class WaiverRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One policy waived for the resources a ``type::name`` glob (or URN) matches, with the reason (reported)."""
+
+    policy: str
+    resource: Annotated[str, msgspec.Meta(min_length=1)]
+    reason: Annotated[str, msgspec.Meta(min_length=3)]
+
+
+class PolicyRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A rule's ``policy``: enforcement levels per policy of the pack (default: each policy's own) and waivers.
+    Policy names are checked against the pack before any operation (automation.policy)."""
+
+    enforcement: dict[str, Literal["mandatory", "advisory", "disabled"]] = msgspec.field(default_factory=dict)
+    waivers: tuple[WaiverRule, ...] = ()
+
+
 class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     branch: str
     stack: str
@@ -60,6 +76,8 @@ class Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     reviewed_plan: Literal["off", "check", "require"] = "check"
     #: probe the stack's health URL output after every `up`
     health: HealthRule | None = None
+    #: the policy pack's enforcement levels and waivers for this rule's stacks (automation.policy)
+    policy: PolicyRule | None = None
     #: an unhealthy `up` rolls back once, through the guarded rollback, to the last healthy commit
     auto_rollback: bool = False
     #: `drift --remediate` may refresh and re-apply this environment (never by default)

@@ -10,6 +10,7 @@ Exit codes (documented in README.md):
 - 6 a guard refused the operation (rollback touching stateful resources without --allow-stateful-changes)
 - 5 drift found (drift only)
 - 7 a merge's plan differs from the reviewed one (automation.runner)
+- 9 a mandatory policy of the project's policy pack is violated (nothing was applied)
 - 8 an up would cross its stack's cost budget (automation.runner; override --accept-over-budget REASON)
 - 70 internal error (a bug; --debug shows the traceback)
 - (a superseded run -- a newer commit already deployed -- is "nothing to do": exit 0, reported as superseded)
@@ -20,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from automation.engine import ResourceChange
+    from automation.engine import PolicyViolation, ResourceChange
 
 
 class AutomationError(Exception):
@@ -69,6 +70,17 @@ class GuardRefused(AutomationError):
     """A safety guard refused the operation (a rollback that would replace or delete stateful resources)."""
 
     exit_code = 6
+
+
+class PolicyDenied(AutomationError):
+    """The policy pack reported mandatory violations: the CLI stopped the preview or up before any change."""
+
+    exit_code = 9
+
+    def __init__(self, message: str, violations: tuple[PolicyViolation, ...], planned: tuple[ResourceChange, ...] = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+        self.planned = planned
 
 
 class InternalError(AutomationError):

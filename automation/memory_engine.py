@@ -29,7 +29,7 @@ def synth_program(root: Path) -> Program:
         from automation.synth import synthesize
 
         result = synthesize(root, target.config)
-        return snapshot(Resource(r.urn, r.type, r.name, r.inputs) for r in result.resources), result.outputs
+        return snapshot(Resource(r.urn, r.type, r.name, r.inputs, r.protect) for r in result.resources), result.outputs
     return run
 
 
@@ -172,6 +172,9 @@ class MemoryEngine:
     def unavailable(self) -> None:
         """Always available: it needs no cloud."""
         return None
+
+    def writable(self) -> None:
+        return None  # its state directory was checked when it was created
 
     def stacks(self) -> tuple[StackInfo, ...]:
         infos = []

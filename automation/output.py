@@ -54,7 +54,20 @@ def text_of(result: Any) -> str:
 
 @text_of.register
 def _(result: SynthOutput) -> str:
-    return render_tree(result.synth)
+    text = render_tree(result.synth)
+    if result.policies_ran is None:
+        return text
+    active = [v for v in result.policy if not v.waived]
+    mandatory = sum(1 for v in active if v.level == "mandatory")
+    lines = [text, f"policy pack: {result.policies_ran} policies ran on {len(result.synth.resources)} resources: "
+             f"{mandatory} mandatory, {len(active) - mandatory} advisory violation(s)"
+             + (f", {len(result.policy) - len(active)} waived" if len(active) < len(result.policy) else "")]
+    for v in result.policy:
+        state = f"waived: {v.waived}" if v.waived else v.level
+        lines.append(f"  [{state}] {v.policy}: {v.name} ({v.type}): {v.message}")
+        if not v.waived:
+            lines.append(f"      fix: {v.fix}")
+    return "\n".join(lines)
 
 
 @text_of.register

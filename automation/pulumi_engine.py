@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +36,7 @@ from automation import valuediff
 from automation.engine import (
     HistoryEntry,
     Outcome,
+    PolicyViolation,
     Progress,
     ResourceChange,
     StackBusyError,
@@ -41,11 +44,21 @@ from automation.engine import (
     Target,
     resource_op,
 )
-from automation.errors import AutomationError, ConfigError, OperationFailed, PulumiCliMissing, StackMissing, ToolMissing
+from automation.errors import (
+    AutomationError,
+    ConfigError,
+    OperationFailed,
+    PolicyDenied,
+    PulumiCliMissing,
+    StackMissing,
+    ToolMissing,
+)
 from automation.render import change_text
 from automation.snapshot import Resource
 from automation.stackconfig import ENGINE_WRITTEN_HEADER
 from automation.toolchain import (
+    POLICY_PACK_ENV,
+    POLICY_PACK_LAUNCHER,
     PULUMI_CLI_VERSION,
     CliChoice,
     aws_cli,
@@ -105,6 +118,14 @@ class EventCollector:
         #: every resource's inputs before and after the step (secrets blinded): what the cost estimate prices
         self.before: dict[str, Resource] = {}
         self.after: dict[str, Resource] = {}
+        #: the policy pack's violations, as the CLI reported them
+        self.policy_events: list[Any] = []
+
+    def violations(self) -> tuple[PolicyViolation, ...]:
+        from automation.policy import from_cli_event
+
+        known = {**self.before, **self.after}
+        return tuple(dict.fromkeys(from_cli_event(e, known) for e in self.policy_events))
 
     def in_flight(self) -> list[tuple[str, str, str, float]]:
         """Steps started and not finished: (op, type, name, started) for the heartbeat."""
@@ -131,9 +152,11 @@ class EventCollector:
             if not self.refreshing:
                 old, new = getattr(meta, "old", None), getattr(meta, "new", None)
                 if old is not None:
-                    self.before[meta.urn] = Resource(meta.urn, meta.type, name, valuediff.normalize(dict(old.inputs or {})))
+                    self.before[meta.urn] = Resource(meta.urn, meta.type, name, valuediff.normalize(dict(old.inputs or {})),
+                                                     bool(getattr(old, "protect", False)))
                 if new is not None:
-                    self.after[meta.urn] = Resource(meta.urn, meta.type, name, valuediff.normalize(dict(new.inputs or {})))
+                    self.after[meta.urn] = Resource(meta.urn, meta.type, name, valuediff.normalize(dict(new.inputs or {})),
+                                                    bool(getattr(new, "protect", False)))
             if op != "same" and self.planning:
                 self.progress.step(op, meta.type, name, "planned")
         elif outs is not None and self.refreshing:
@@ -164,6 +187,11 @@ class EventCollector:
             meta = failed.metadata
             self.done.add(meta.urn)
             self.progress.step(resource_op(meta.op), meta.type, meta.urn.rsplit("::", 1)[-1], "FAILED")
+        elif getattr(event, "policy_event", None) is not None:
+            self.policy_events.append(event.policy_event)
+            pe = event.policy_event
+            where = f" ({pe.resource_urn.rsplit('::', 1)[-1]})" if pe.resource_urn else ""
+            self.progress.message(f"policy {pe.policy_name} [{pe.enforcement_level}]{where}")
         elif event.diagnostic_event is not None:
             diag = event.diagnostic_event
             text = diag.message.strip()
@@ -258,7 +286,24 @@ class PulumiEngine:
         env.update({k: self.environ[k] for k in _PASS_THROUGH if k in self.environ})
         if self._choice is not None:
             env.update(engine_environment(self._choice, sys.executable, self.root, self.environ))
+        from automation.policy import pack_dir
+
+        pack = pack_dir(self.root)
+        if pack is not None:
+            env[POLICY_PACK_ENV] = str(pack)  # the launcher runs this directory's pack
         return env
+
+    def _policy_launcher(self) -> Path:
+        """The executable the CLI starts for the project's policy pack; exit 4 if the CLI was built without it."""
+        self._command()
+        if self._choice is None:
+            raise ToolMissing("the project has a policy pack: run the engine with the CLI built by `bash .ci/build-pulumi`, "
+                              "which writes its policy launcher")
+        launcher = self._choice.path.parent / POLICY_PACK_LAUNCHER
+        if not launcher.is_file():
+            raise ToolMissing(f"the project has a policy pack but {launcher} is missing: the Pulumi CLI's policy "
+                              "launcher is written by `bash .ci/build-pulumi` (run it again)")
+        return launcher
 
     def _workspace_options(self) -> Any:
         from pulumi.automation import LocalWorkspaceOptions
@@ -391,6 +436,13 @@ class PulumiEngine:
                                      + recovery_hint(target.stack)) from None
             if "validating stack config" in text or "validating project" in text:
                 raise ConfigError(f"the Pulumi CLI refused the config of {target.stack}: {_tail(exc, 2)}") from None
+            violations = collector.violations()
+            if any(v.blocking for v in violations):
+                progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
+                names = sorted({f"{v.policy} ({v.name})" for v in violations if v.blocking})
+                raise PolicyDenied(f"{operation} of {target.stack} stopped by the policy pack before any change: "
+                                   f"mandatory {', '.join(names)}", violations,
+                                   planned=tuple(collector.changes.values())) from None
             detail = "; ".join(collector.errors[-3:]) or _tail(exc)
             progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
             raise OperationFailed(f"{operation} of {target.stack} failed: {detail}",
@@ -408,7 +460,7 @@ class PulumiEngine:
         return Outcome(stack=target.stack, operation=operation, succeeded=True,
                        changes=tuple(collector.changes.values()), counts=counts, diff=diff, outputs=outputs,
                        duration_s=duration, before=dict(collector.before) if priced else None,
-                       after=dict(collector.after) if priced else None), result
+                       after=dict(collector.after) if priced else None, policy=collector.violations()), result
 
     def _run(self, stack: Any, operation: str, target: Target, progress: Progress, **kwargs: Any) -> Outcome:
         """Run ``Stack.<operation>`` with the audit message, the event stream and no colour, plus ``kwargs``."""
@@ -416,15 +468,31 @@ class PulumiEngine:
                                    refreshing=operation == "preview_refresh")
         method = {"preview": stack.preview, "up": stack.up, "refresh": stack.refresh, "destroy": stack.destroy,
                   "preview_refresh": stack.preview_refresh}[operation]
-        with progress.heartbeat(collector.in_flight):
-            outcome, _ = self._call(target, operation, lambda: method(message=target.message or None, on_event=collector,
-                                                                      color="never", **kwargs), collector, progress)
+        with contextlib.ExitStack() as cleanup:
+            if operation in ("preview", "up") and target.policy is not None:
+                # the project's policy pack, with this stack's levels, waivers and stateful patterns
+                config = cleanup.enter_context(tempfile.NamedTemporaryFile(
+                    "w", prefix="policy-config-", suffix=".json", encoding="utf-8"))
+                json.dump(target.policy.config(), config)
+                config.flush()
+                kwargs = {**kwargs, "policy_packs": [str(self._policy_launcher())], "policy_pack_configs": [config.name]}
+            with progress.heartbeat(collector.in_flight):
+                outcome, _ = self._call(target, operation, lambda: method(message=target.message or None,
+                                                                          on_event=collector, color="never", **kwargs),
+                                        collector, progress)
         return outcome
 
     # -- operations -----------------------------------------------------------------------------
     def preview(self, target: Target, progress: Progress) -> Outcome:
         with self._stack_for_reading(target) as stack:
             return self._run(stack, "preview", target, progress, diff=False)  # preview takes no show_secrets
+
+    def writable(self) -> AutomationError | None:
+        try:
+            self._writes_state()
+        except ConfigError as exc:
+            return exc
+        return None
 
     def _writes_state(self) -> None:
         if self.refuse_local_state:

@@ -17,17 +17,19 @@ from typing import Any
 
 from automation.cost import CostChange
 from automation.costrender import budget_warning, cost_markdown, cost_text
-from automation.engine import Outcome, PropertyChange, ResourceChange
+from automation.engine import Outcome, PolicyViolation, PropertyChange, ResourceChange
 from automation.health import HealthResult
 
 COMMENT_LIMIT = 65_536
+#: policy violations listed at the top of a comment (the rest counted; `--json` has all)
+POLICY_ROWS = 40
 #: Headroom under GitHub's limit (multi-byte characters, the marker, future edits).
 SAFE_LIMIT = 64_000
 OP_ORDER = ("create", "update", "replace", "delete", "same")
 OP_LABEL = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "unchanged",
             "create-replacement": "replace", "delete-replaced": "replace", "read": "read", "refresh": "refresh"}
 STATUS_ICON = {"succeeded": "✅", "failed": "❌", "superseded": "⏭️", "skipped": "⏭️", "none": "➖", "drifted": "⚠️",
-               "refused": "🛑", "over-budget": "💸", "unhealthy": "🚑", "interrupted": "✋", "remediated": "🩹"}
+               "refused": "🛑", "over-budget": "💸", "policy-denied": "⛔", "unhealthy": "🚑", "interrupted": "✋", "remediated": "🩹"}
 
 
 class Status(StrEnum):
@@ -42,6 +44,7 @@ class Status(StrEnum):
     REMEDIATED = "remediated"  # drift --remediate: it drifted and was re-applied
     REFUSED = "refused"  # a merge whose plan is not the reviewed one
     OVER_BUDGET = "over-budget"  # an up whose cost estimate would cross the stack's budget
+    POLICY_DENIED = "policy-denied"  # the policy pack reported a mandatory violation: nothing applied
     UNHEALTHY = "unhealthy"  # deployed, but its health check failed
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM
 
@@ -71,6 +74,10 @@ class Report:
     rollback: str | None = None
     #: the monthly cost estimate before and after (automation.cost), when the engine reported the resources
     cost: CostChange | None = None
+    #: the policy pack's violations (mandatory first; waived ones last, with their reason) and how many policies
+    #: ran (None: the project has no pack, or the operation runs none)
+    policy: tuple[PolicyViolation, ...] = ()
+    policies_ran: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -92,6 +99,8 @@ class Report:
             "health": self.health.to_json() if self.health else None,
             "rollback": self.rollback,
             "cost": self.cost.to_json() if self.cost else None,
+            "policy": None if self.policies_ran is None else {
+                "policies": self.policies_ran, "violations": [v.to_json() for v in self.policy]},
         }
 
 
@@ -246,6 +255,8 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
                     "This compares what the program declares at the base commit with the pull request's head, "
                     "evaluated offline; values only the cloud knows are not compared.")
     out = report.outcome
+    if report.policy:
+        head.append(_policy_block(report))
     warning = budget_warning(report.cost) if report.cost is not None else None
     if warning:
         head.append("> [!CAUTION]\n> " + warning)
@@ -268,6 +279,9 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
         meta.append(f"**Audit message:** {_cell(report.message)}")
     if out is not None and out.duration_s:
         meta.append(f"**Took:** {out.duration_s:.1f}s")
+    if report.policies_ran is not None:
+        meta.append(f"**Policy pack:** {report.policies_ran} policies, {sum(1 for v in report.policy if not v.waived)} "
+                    "violation(s)")
     head.append(" · ".join(meta))
     if report.error:
         head.append(f"**Error:** {_cell(report.error)}")
@@ -323,6 +337,26 @@ def render_markdown(report: Report, *, limit: int = SAFE_LIMIT, redact: Redactor
     return text + footer
 
 
+def _policy_block(report: Report) -> str:
+    """Violations at the top: mandatory first, each with resource, policy, message and how to fix; waived last."""
+    active = [v for v in report.policy if not v.waived]
+    waived = [v for v in report.policy if v.waived]
+    mandatory = sum(1 for v in active if v.level == "mandatory")
+    kind = "CAUTION" if mandatory else "WARNING"
+    lines = [f"> [!{kind}]", f"> **Policy violations:** {mandatory} mandatory, {len(active) - mandatory} advisory"
+             + (f", {len(waived)} waived" if waived else "")]
+    for v in active[:POLICY_ROWS]:
+        icon = "🛑" if v.level == "mandatory" else "⚠️"
+        lines.append(f"> - {icon} **{v.level}** `{_cell(v.policy)}` on `{_cell(v.name)}`"
+                     + (f" (`{_cell(v.type)}`)" if v.type else "") + f": {_cell(v.message)}"
+                     + (f" — **fix:** {_cell(v.fix)}" if v.fix else ""))
+    if len(active) > POLICY_ROWS:
+        lines.append(f"> - … {len(active) - POLICY_ROWS} more (`--json` lists them all)")
+    lines += [f"> - waived `{_cell(v.policy)}` on `{_cell(v.name)}`: {_cell(v.message)} (reason: {_cell(v.waived or '')})"
+              for v in waived[:POLICY_ROWS]]
+    return "\n".join(lines)
+
+
 def render_text(report: Report, redact: Redactor | None = None) -> str:
     """One line per report for the terminal, then the changed values of each updated or replaced resource."""
     redact = redact or Redactor()
@@ -339,6 +373,9 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
              + "".join(f" | {e}" for e in extra)]
     lines += [f"  {n}" for n in report.notes if report.status in (Status.REFUSED, Status.OVER_BUDGET, Status.UNHEALTHY,
                                                                Status.INTERRUPTED)]
+    for v in report.policy:
+        state = f"waived: {v.waived}" if v.waived else v.level
+        lines.append(f"  policy {v.policy} [{state}] {v.name}: {v.message}")
     if report.cost is not None:
         lines += [f"  {ln}" for ln in cost_text(report.cost)]
     valued = [c for c in _ranked(report.outcome.changes if report.outcome else ()) if c.properties]

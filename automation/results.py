@@ -15,7 +15,7 @@ from automation.errors import AutomationError
 if TYPE_CHECKING:
     from automation.bootstrap import BootstrapResult
     from automation.cost import Estimate
-    from automation.engine import HistoryEntry
+    from automation.engine import HistoryEntry, PolicyViolation
     from automation.environments import Environments, Route
     from automation.planner import Plan
     from automation.pulumi_engine import StackStatus
@@ -31,9 +31,15 @@ class SynthOutput:
     manifests: int | None = None  # how many manifests were written (--manifests), None: not asked
     command: str = "synth"
     exit_code: int = 0
+    #: --policy: how many policies of the pack ran (None: not asked) and their violations
+    policies_ran: int | None = None
+    policy: tuple[PolicyViolation, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return self.synth.to_json()
+        doc = self.synth.to_json()
+        if self.policies_ran is not None:
+            doc["policy"] = {"policies": self.policies_ran, "violations": [v.to_json() for v in self.policy]}
+        return doc
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from automation.errors import (
     InternalError,
     LockTimeout,
     OperationFailed,
+    PolicyDenied,
     StackMissing,
     ToolMissing,
 )
@@ -37,6 +38,7 @@ from automation.git import Git
 from automation.health import HealthResult, probe
 from automation.locking import StackLocks
 from automation.planner import Operation, Plan, rollback_commit
+from automation.policy import POLICY_DENIED_EXIT_CODE, StackPolicy, environment_of, stack_policy
 from automation.render import Report, Status, change_text
 from automation.snapshot import Snapshot, count, diff, from_json
 
@@ -199,6 +201,33 @@ def _check_budget(ctx: RunContext, op: Operation, target: Target, budget: float,
             "(workflow_dispatch input accept_over_budget; the reason is recorded in the audit message)"), change, target.message
 
 
+def _stack_policy(ctx: RunContext, stack: str, rule: Rule | None) -> StackPolicy | None:
+    """The policy pack settings of ``stack`` (checked: unknown policy names are exit 2 before anything runs)."""
+    environment = environment_of(ctx.envs.stack_config(ctx.root, stack).values)
+    return stack_policy(ctx.root, stack, environment, rule, ctx.envs.stateful)
+
+
+def _with_policy(report: Report, policy: StackPolicy | None, *, offline: bool) -> Report:
+    """Attach the pack's verdicts to a report. Offline they are evaluated here on what synth recorded (and mandatory
+    ones deny, as the CLI would); on the real CLI they came from its policy events, and the waived ones (which the
+    pack does not report) are found by evaluating the same rules on the CLI's inputs, to be recorded."""
+    out = report.outcome
+    if policy is None or out is None:
+        return report
+    if offline:
+        found = policy.evaluate(out.after.values()) if out.after is not None else ()
+    else:
+        waived = tuple(v for v in policy.evaluate(out.after.values()) if v.waived) if out.after is not None else ()
+        found = (*policy.enrich(out.policy), *waived)
+    report = replace(report, policy=found, policies_ran=policy.policies)
+    blocking = [v for v in found if v.blocking]
+    if offline and blocking:
+        names = ", ".join(sorted({f"{v.policy} ({v.name})" for v in blocking}))
+        return replace(report, status=Status.POLICY_DENIED,
+                       error=f"the policy pack denies this change: mandatory {names} (evaluated offline)")
+    return report
+
+
 def teardown_target(target: Target, values: dict[str, str]) -> Target:
     """The target with ``values`` added to its stack file (a personal stack's file is written by the engine)."""
     document = dict(target.config.document)
@@ -213,24 +242,31 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         return base
     route = ctx.envs.by_stack(op.stack)
     budget = route.rule.budget_monthly_usd if route is not None else None
-    # read (and validated) before anything runs: a bad costs.yaml is bad input, refused with nothing done
+    # read (and validated) before anything runs: a bad costs.yaml or policy setting is bad input, nothing done
     costs = load_project(ctx.root) if op.operation in ("preview", "up") else None
+    policy = _stack_policy(ctx, op.stack, route.rule if route else None) if op.operation in ("preview", "up") else None
     if op.offline:
-        return _with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True,
-                                       outcome=offline_outcome(ctx, op, request)), costs, budget)
+        return _with_policy(_with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True,
+                                                    outcome=offline_outcome(ctx, op, request)), costs, budget),
+                            policy, offline=True)
     if op.operation == "destroy" and op.protected:
         return replace(base, status=Status.FAILED, error=f"stack {op.stack} is protected: destroy refused")
     unavailable = ctx.engine.unavailable()
     if unavailable is not None:
         if op.operation == "preview" and request.pull_request and request.pull_request.base_sha:
             offline = offline_outcome(ctx, op, request)
-            return _with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
-                                           notes=(f"cloud preview unavailable: {unavailable}",)), costs, budget)
+            return _with_policy(_with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
+                                                        notes=(f"cloud preview unavailable: {unavailable}",)), costs,
+                                           budget), policy, offline=True)
         raise unavailable
     if ctx.envs.tools:
         missing = ctx.engine.preflight(ctx.envs.tools)
         if missing is not None:
             raise missing
+    if op.mutating:  # before the previews an up may run first (policy pack, budget, reviewed plan)
+        unwritable = ctx.engine.writable()
+        if unwritable is not None:
+            raise unwritable
     message = audit_message(audit) if audit and op.operation == "up" else op.reason
     if op.operation == "up" and op.allow_older:
         message = f"rollback to {(op.sha or 'unknown')[:7]} by {request.actor or 'unknown'}: {message}"
@@ -250,7 +286,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         if dirty:
             message = f"{message} [uncommitted changes deployed: {len(dirty)} file(s)]"
     target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
-                    message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha)
+                    message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha, policy=policy)
     call = _engine_operation(ctx.engine, op.operation)
     teardown = route.rule.before_destroy_config if route is not None and op.operation == "destroy" else None
     if teardown:
@@ -282,6 +318,11 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     if refused is not None:
                         return replace(base, status=Status.REFUSED, error=refused, notes=notes, message=message)
                     target = replace(target, message=message)
+                if op.operation == "up" and policy is not None and reviewed is None:
+                    # the pack runs on a preview first: a mandatory violation then stops the up before any change
+                    # (during an up, a resource policy fails only its resource, and stack policies run at the end)
+                    ctx.progress.message(f"previewing {op.stack} with the policy pack ({policy.policies} policies)")
+                    reviewed = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
                 if op.operation == "up" and budget is not None and costs is not None and not op.allow_older:
                     refused, planned, message = _check_budget(ctx, op, target, budget, costs, reviewed, request)
                     if refused is not None:
@@ -296,6 +337,13 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         if op.operation != "destroy":
             raise
         return replace(base, status=Status.NONE, reason=f"{op.reason}: {exc}, nothing to destroy")
+    except PolicyDenied as exc:
+        # the CLI stopped the preview (or the up, or the preview before it) before any change
+        return replace(base, status=Status.POLICY_DENIED, error=str(exc), message=target.message, notes=notes,
+                       policy=policy.enrich(exc.violations) if policy else exc.violations,
+                       policies_ran=policy.policies if policy else None,
+                       outcome=Outcome(stack=op.stack, operation=op.operation, succeeded=False, changes=exc.planned,
+                                       counts=count(c for c in exc.planned if not c.type.startswith("pulumi:"))))
     except OperationFailed as exc:
         signal_name = ctx.interrupted()
         if signal_name is not None and op.mutating:
@@ -310,8 +358,9 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             notes = (*notes, "⚠️ before failing, it had planned to " + ", ".join(
                 f"{c.op} {c.name} ({c.type}), which holds data" for c in losses))
         return replace(base, status=Status.FAILED, error=str(exc), message=target.message, notes=notes)
-    report = _with_cost(ctx, replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
-                                     message=target.message if op.operation == "up" else None), costs, budget)
+    report = _with_policy(_with_cost(ctx, replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
+                                                  message=target.message if op.operation == "up" else None),
+                                     costs, budget), policy, offline=False)
     if op.operation == "preview" and request.pull_request is not None:
         # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
         report = replace(report, plan_marker=fingerprint(outcome.changes).marker(op.stack, op.sha))
@@ -513,6 +562,8 @@ def exit_code(reports: tuple[Report, ...]) -> int:
         return INTERRUPTED_EXIT_CODE
     if any(r.failed for r in reports):
         return 1
+    if any(r.status == Status.POLICY_DENIED for r in reports):
+        return POLICY_DENIED_EXIT_CODE
     if any(r.status == Status.REFUSED for r in reports):
         return REFUSED_EXIT_CODE
     return OVER_BUDGET_EXIT_CODE if any(r.status == Status.OVER_BUDGET for r in reports) else 0

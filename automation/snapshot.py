@@ -22,9 +22,11 @@ class Resource:
     type: str
     name: str
     inputs: Mapping[str, Any]
+    #: the resource option protect (what the policy pack's prod-stateful-protected looks at)
+    protect: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "inputs": dict(self.inputs)}
+        return {"type": self.type, "name": self.name, "inputs": dict(self.inputs), "protect": self.protect}
 
 
 #: URN -> resource
@@ -37,7 +39,8 @@ def snapshot(resources: Iterable[Resource]) -> dict[str, Resource]:
 
 def from_json(doc: Mapping[str, Mapping[str, Any]]) -> dict[str, Resource]:
     """A snapshot from its JSON form (``{urn: {"type", "name", "inputs"}}``: synth's and the memory engine's)."""
-    return {urn: Resource(urn, str(r["type"]), str(r["name"]), dict(r.get("inputs") or {})) for urn, r in doc.items()}
+    return {urn: Resource(urn, str(r["type"]), str(r["name"]), dict(r.get("inputs") or {}), bool(r.get("protect")))
+            for urn, r in doc.items()}
 
 
 def to_json(snap: Snapshot) -> dict[str, dict[str, Any]]:

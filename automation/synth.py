@@ -45,7 +45,8 @@ class RecordedResource:
     protect: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs,
+                "protect": self.protect}
 
 
 @dataclass(frozen=True)

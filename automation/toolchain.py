@@ -29,6 +29,11 @@ from automation.errors import PulumiCliMissing
 PULUMI_CLI_VERSION = "3.274.1"
 #: The launcher the CLI starts for Python dynamic providers (written by .ci/build-pulumi).
 DYNAMIC_PROVIDER_LAUNCHER = "pulumi-resource-pulumi-python"
+#: The launcher that runs the project's Python policy pack for the CLI (written by .ci/build-pulumi). This CLI runs a
+#: pack directory only through a language host; the engine passes this executable as the pack instead (the CLI then
+#: starts it like a provider) and names the pack's directory in POLICY_PACK_ENV.
+POLICY_PACK_LAUNCHER = "pulumi-analyzer-policy-python"
+POLICY_PACK_ENV = "GHOST_GITOPS_POLICY_PACK"
 #: pulumi-eks runs ``aws eks get-token`` in its kubeconfig and checks for these minimum versions.
 AWS_CLI_MINIMUM = {1: (1, 24, 0), 2: (2, 7, 0)}
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")

@@ -27,7 +27,8 @@ from tests.conftest import ROOT
 from tests.gitrepo import project_repo
 
 REPORT_KEYS = {"stack", "operation", "status", "reason", "offline", "commit", "message", "error", "notes", "counts",
-               "changes", "outputs", "duration_s", "health", "rollback", "cost"}
+               "changes", "outputs", "duration_s", "health", "rollback", "cost",
+               "policy"}
 CONTRACT: dict[str, set[str]] = {
     "environments": {"rules", "infra_paths", "routes"},
     "plan": {"operations", "event", "changed_files_source"},
@@ -41,6 +42,7 @@ CONTRACT: dict[str, set[str]] = {
     "status": {"stack", "exists", "locks", "pending_operations", "advice"},
     "recover": {"stack", "exists", "locks", "pending_operations", "advice"},
     "rollback": {"reports"},
+    "synth": {"stack", "resources", "outputs", "policy"},
     "cost": {"stack", "region", "table_as_of", "monthly_usd", "unpriced", "usage_not_assumed", "lines", "free",
              "budget_monthly_usd", "over_budget"},
     "bootstrap": {"backend_url", "secrets_provider", "role_arns", "changed", "steps"},
@@ -77,6 +79,7 @@ def test_every_command_s_json_is_pinned(project: tuple[Path, Path]) -> None:
     _check("plan", _json(*at, "plan", "--branch", "main", "--sha", "a" * 40, "--changed-file", "infra/network.py"))
     _check("preview", _json(*at, "preview", "--stack", "dev", "--json", *engine))
     _check("cost", _json(*at, "cost", "--stack", "prod", "--format", "json"))
+    _check("synth", _json("synth", "--stack", "prod", "--policy", "--format", "json"))
     _check("up", _json(*at, "up", "--stack", "dev", "--json", *engine))
     _check("up", _json(*at, "up", "--stack", "dev-alice", "--json", *engine))
     _check("history", _json(*at, "history", "--stack", "dev", "--json", *engine))

@@ -40,7 +40,7 @@ def test_synth_json_contract() -> None:
     doc = json.loads(out)
     assert set(doc) == {"schema_version", "command", "stack", "resources", "outputs"} and doc["command"] == "synth"
     assert doc["stack"] == "prod"
-    assert all(set(r) == {"urn", "type", "name", "parent", "inputs"} for r in doc["resources"])
+    assert all(set(r) == {"urn", "type", "name", "parent", "inputs", "protect"} for r in doc["resources"])
     db = next(r for r in doc["resources"] if r["type"] == "aws:rds/instance:Instance")
     assert db["inputs"]["password"] == SECRET_MARKER
     assert db["parent"].endswith("ghost:infra:Database::prod")

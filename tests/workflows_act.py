@@ -147,14 +147,14 @@ class ActWorld:
 
 
 def make_repository(tmp: Path, cli: Path, health_url: str) -> tuple[Path, Path, Path]:
-    """The test repository (the project's workflows, engine, requirements and .ci scripts; the fixture program and
+    """The test repository (the project's workflows, engine, policy pack, requirements and .ci scripts; the fixture program and
     environments.yaml; the test stand-in), its file:// backend and the fixture's cloud folder. Its dev stack file
     holds a secure value set through the real CLI."""
     repo, backend, cloud, scratch = tmp / "repo", tmp / "state", tmp / "cloud", tmp / "scratch-state"
     for d in (backend, cloud, scratch):
         d.mkdir()
     repo.mkdir()
-    for item in (".github", "automation", ".ci", "requirements.txt"):
+    for item in (".github", "automation", ".ci", "requirements.txt", "policypack"):
         src = ROOT / item
         if src.is_dir():
             shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))

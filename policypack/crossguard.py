@@ -1,0 +1,105 @@
+"""The CrossGuard side of the pack: each policy of :mod:`policypack.rules` as a ``pulumi_policy`` policy.
+
+Per policy, the CLI passes the config the engine wrote for the stack (``automation/policy.py``):
+``enforcementLevel``, ``stack`` and ``environment`` (the stack's ``<project>:environment`` config value: a pack
+started as a plugin is not told the stack's config), ``waivers`` (``[{"resource": "type::name glob", "reason":
+...}]``: a waived resource is not reported here, and the engine records the waiver in its report) and
+``stateful`` (the project's patterns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from policypack import rules
+
+NAME = "ghost-gitops"
+SCHEMA = PolicyConfigSchema(properties={
+    "waivers": {"type": "array", "items": {"type": "object", "properties": {
+        "resource": {"type": "string"}, "reason": {"type": "string"}}, "required": ["resource", "reason"]}},
+    "stateful": {"type": "array", "items": {"type": "string"}},
+    "stack": {"type": "string"},
+    "environment": {"type": "string"},
+})
+
+
+def plain(value: Any) -> Any:
+    """The SDK's read-only proxies as plain dicts and lists (the rules test ``isinstance(x, Mapping)``)."""
+    if isinstance(value, (str, bytes, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping) or hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or hasattr(value, "__iter__"):
+        return [plain(v) for v in value]
+    return value
+
+
+def _context(config: Mapping[str, Any]) -> rules.Context:
+    stateful = tuple(str(p) for p in config.get("stateful") or ()) or rules.DEFAULT_STATEFUL
+    environment = config.get("environment")
+    return rules.Context(stack=str(config.get("stack") or ""), environment=str(environment) if environment else None,
+                         stateful=stateful)
+
+
+def _waivers(name: str, config: Mapping[str, Any]) -> list[rules.Waiver]:
+    return [rules.Waiver(name, str(w.get("resource")), str(w.get("reason"))) for w in config.get("waivers") or ()
+            if isinstance(w, Mapping)]
+
+
+def _resource_policy(policy: rules.Policy) -> ResourceValidationPolicy:
+    check = policy.check
+    assert check is not None
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if policy.types is not None and args.resource_type not in policy.types:
+            return
+        config = plain(args.get_config())
+        subject = rules.Subject(args.urn, args.resource_type, args.name, plain(args.props), bool(args.opts.protect))
+        if any(w.covers(policy.name, subject) for w in _waivers(policy.name, config)):
+            return
+        for message in check(subject, _context(config)):
+            report(message, None)
+
+    return ResourceValidationPolicy(name=policy.name, description=policy.description, validate=validate,
+                                    enforcement_level=EnforcementLevel(policy.level), config_schema=SCHEMA,
+                                    severity=Severity(policy.severity))
+
+
+def _stack_policy(policy: rules.Policy) -> StackValidationPolicy:
+    check = policy.check_stack
+    assert check is not None
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        config = plain(args.get_config())
+        subjects = [rules.Subject(r.urn, r.resource_type, r.name, plain(r.props), bool(r.opts.protect))
+                    for r in args.resources]
+        waivers = _waivers(policy.name, config)
+        for subject, message in check(subjects, _context(config)):
+            if not any(w.covers(policy.name, subject) for w in waivers):
+                report(message, subject.urn)
+
+    return StackValidationPolicy(name=policy.name, description=policy.description, validate=validate,
+                                 enforcement_level=EnforcementLevel(policy.level), config_schema=SCHEMA,
+                                 severity=Severity(policy.severity))
+
+
+def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    return [_resource_policy(p) if p.check is not None else _stack_policy(p) for p in rules.POLICIES]
+
+
+def serve() -> None:
+    """Start the pack's gRPC server (prints its port for the CLI) and block."""
+    PolicyPack(name=NAME, policies=policies(), enforcement_level=EnforcementLevel.MANDATORY)  # type: ignore[arg-type]
