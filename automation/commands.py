@@ -645,8 +645,16 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
     import subprocess
 
     from automation.errors import PulumiCliMissing
+    from automation.policy import PACK_DIR, pack_dir
     from automation.pulumi_engine import default_backend_url
-    from automation.toolchain import DYNAMIC_PROVIDER_LAUNCHER, PULUMI_CLI_VERSION, aws_cli, built_cli_root, find_cli
+    from automation.toolchain import (
+        DYNAMIC_PROVIDER_LAUNCHER,
+        POLICY_PACK_LAUNCHER,
+        PULUMI_CLI_VERSION,
+        aws_cli,
+        built_cli_root,
+        find_cli,
+    )
 
     root = _project_root(args.project_dir)
 
@@ -659,6 +667,19 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
         rows.append(("dynamic providers", "ok" if launcher.is_file() else "warn",
                      f"{launcher}" if launcher.is_file() else f"no {DYNAMIC_PROVIDER_LAUNCHER} beside the CLI: Python dynamic "
                      "providers cannot run (`bash .ci/build-pulumi` writes it)"))
+        pack = pack_dir(root)
+        policy_launcher = choice.path.parent / POLICY_PACK_LAUNCHER
+        if pack is None:
+            rows.append(("policy pack", "ok", f"none in {root} (no {PACK_DIR}/PulumiPolicy.yaml): previews and ups run no pack"))
+        elif not policy_launcher.is_file():
+            rows.append(("policy pack", "missing", f"{pack} needs {policy_launcher}: `bash .ci/build-pulumi` writes it "
+                         "(previews and ups of this project exit 4 without it)"))
+        else:
+            import importlib.util
+
+            installed = importlib.util.find_spec("pulumi_policy") is not None  # found, not imported
+            rows.append(("policy pack", "ok" if installed else "warn", f"{pack}, run by {policy_launcher}; " + (
+                "pulumi-policy installed" if installed else "pulumi-policy NOT installed (pip install -r requirements.txt)")))
     except PulumiCliMissing as exc:
         rows.append(("pulumi CLI", "missing", str(exc)))
         code = PulumiCliMissing.exit_code
