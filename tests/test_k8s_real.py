@@ -145,10 +145,13 @@ def _stand_in_dev(w: World, **overrides: Any) -> None:
         "spec": {"controller": "eks.amazonaws.com/alb"}}))
 
 
-def project_repository(path: Path) -> Path:
+def project_repository(path: Path, policy_pack: bool = False) -> Path:
     """A git repository of this project (tests/gitrepo.py) that ignores what runs write: bytecode, local state and
-    the stack files the engine writes for personal stacks."""
+    the stack files the engine writes for personal stacks; with ``policy_pack``, the project's pack too (every
+    preview and up then runs it on the real provider's props)."""
     repo = gitrepo.project_repo(path, ROOT)
+    if policy_pack:
+        shutil.copytree(ROOT / "policypack", repo / "policypack", ignore=shutil.ignore_patterns("__pycache__"))
     (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\nPulumi.dev-*.yaml\n")
     gitrepo.git(repo, "add", "-A")
     gitrepo.git(repo, "commit", "-q", "-m", "ignore engine-written stack files")
@@ -170,7 +173,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     backend.mkdir()
     _launchers(tmp / "bin", Path(provider))
     with running_cluster(tmp / "cluster", Path(control_plane)) as cluster, serve(FakeGitHub()) as gh:
-        repo = project_repository(tmp / "repo")
+        repo = project_repository(tmp / "repo", policy_pack=True)
         assert choice.root is not None
         w = World(repo=repo, backend=backend, tmp=tmp, cli_root=choice.root, bin=tmp / "bin", cluster=cluster, gh=gh)
         w.shas["main"] = gitrepo.git(repo, "rev-parse", "HEAD")
@@ -195,6 +198,8 @@ def test_1_a_push_to_a_personal_branch_brings_the_stack_up_on_the_cluster(world:
     report = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", "", head, "Start alice", created=True)))  # type: ignore[arg-type]
     w.shas["alice"] = head
     assert report["stack"] == "dev-alice" and report["operation"] == "up" and report["status"] == "succeeded", report
+    # the policy pack ran on the real provider's props (a preview first, then the up): nothing to say
+    assert report["policy"] == {"policies": 27, "violations": []}, report["policy"]
     c = w.cluster
     ns = c.get("namespace", NS)
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -462,6 +467,34 @@ def test_7_a_value_the_api_server_refuses_fails_with_its_reason_and_changes_noth
     good = gitrepo.git(w.repo, "rev-parse", "HEAD")
     again = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", bad, good, "Revert")))  # type: ignore[arg-type]
     assert again["status"] == "succeeded", again
+    w.shas["alice"] = good
+
+
+def test_7b_a_program_change_a_kubernetes_policy_forbids_is_stopped_before_any_change(world: World) -> None:
+    """The policy pack on the real pulumi-kubernetes provider: a commit that lets Ghost's containers write their root
+    filesystem is stopped by `k8s-pod-hardening` in the preview the engine runs before the up (exit 9), naming the
+    Deployment and the Job and how to fix them; the cluster is unchanged; the revert deploys."""
+    w = world
+    gitrepo.git(w.repo, "checkout", "-q", "dev/alice")
+    source = (w.repo / "apps" / "ghost" / "component.py").read_text()
+    assert "read_only_root_filesystem=True" in source
+    bad = gitrepo.commit(w.repo, {"apps/ghost/component.py": source.replace("read_only_root_filesystem=True",
+                                                                            "read_only_root_filesystem=False")},
+                         "Writable root filesystem")
+    before = _state(w)
+    proc = w.engine("run", "--json", event=push_event(w, "dev/alice", w.shas["alice"], bad, "Writable root"))  # type: ignore[arg-type]
+    assert proc.returncode == 9, (proc.stdout[-3000:], proc.stderr[-3000:])
+    (report,) = json.loads(proc.stdout)["reports"]
+    assert report["status"] == "policy-denied" and report["operation"] == "up", report
+    found = {(v["policy"], v["name"], v["level"]) for v in report["policy"]["violations"]}
+    assert found == {("k8s-pod-hardening", "ghost-deployment", "mandatory"),
+                     ("k8s-pod-hardening", "ghost-db-bootstrap", "mandatory")}, found
+    assert all("readOnlyRootFilesystem must be true" in v["message"] and v["fix"] for v in report["policy"]["violations"])
+    assert _state(w) == before, "nothing changed in the cluster"
+    gitrepo.git(w.repo, "revert", "--no-edit", "HEAD")
+    good = gitrepo.git(w.repo, "rev-parse", "HEAD")
+    again = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", bad, good, "Revert")))  # type: ignore[arg-type]
+    assert again["status"] == "succeeded" and again["policy"]["violations"] == [], again
     w.shas["alice"] = good
 
 
