@@ -420,8 +420,8 @@ def _default_deny(subjects: Sequence[Subject], ctx: Context) -> list[tuple[Subje
 
 def _alb_https(s: Subject, ctx: Context) -> list[str]:
     ann = get(s.props, "metadata.annotations") or {}
-    if get(s.props, "spec.ingressClassName") in (None,) and not any(k.startswith("alb.ingress") for k in ann):
-        return []
+    if not any(str(k).startswith("alb.ingress.kubernetes.io/") for k in ann):
+        return []  # not an ALB ingress (another controller's, or one whose load balancer settings live elsewhere)
     out = []
     if "routing.http.drop_invalid_header_fields.enabled=true" not in str(ann.get("alb.ingress.kubernetes.io/load-balancer-attributes", "")):
         out.append("annotation alb.ingress.kubernetes.io/load-balancer-attributes must set "

@@ -285,3 +285,13 @@ def test_reports_put_violations_first_mandatory_before_advisory_and_waivers_last
     doc = report.to_json()
     assert doc["status"] == "policy-denied" and doc["policy"]["policies"] == 27
     assert [v["policy"] for v in doc["policy"]["violations"]] == ["rds-storage-encrypted", "log-retention", "rds-backups"]
+
+
+def test_the_alb_policy_leaves_other_controllers_ingresses_alone() -> None:
+    nginx = rules.Subject("urn:i", "kubernetes:networking.k8s.io/v1:Ingress", "web",
+                          {"metadata": {"annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": "true"}},
+                           "spec": {"ingressClassName": "nginx"}})
+    assert [v for v in rules.evaluate([nginx], context("dev")) if v.policy == "alb-https-and-headers"] == []
+    alb = replace(nginx, props={"metadata": {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}}})
+    (found,) = [v for v in rules.evaluate([alb], context("dev")) if v.policy == "alb-https-and-headers"]
+    assert "drop_invalid_header_fields" in found.message
