@@ -41,6 +41,7 @@ from automation.planner import Operation, Plan, rollback_commit
 from automation.policy import POLICY_DENIED_EXIT_CODE, StackPolicy, environment_of, stack_policy
 from automation.render import Report, Status, change_text
 from automation.snapshot import Snapshot, count, diff, from_json
+from automation.stackconfig import StackConfig
 
 
 @dataclass(frozen=True)
@@ -157,38 +158,47 @@ def synth_snapshot(root: Path, stack: str, _sha: str | None) -> Snapshot:
     return from_json({r["urn"]: r for r in doc["resources"]})
 
 
-def cost_change(ctx: RunContext, stack: str, outcome: Outcome, costs: ProjectCosts, budget: float | None
-                ) -> tuple[CostChange | None, tuple[str, ...]]:
+@dataclass(frozen=True)
+class Checks:
+    """What a preview or up is checked against, read once before it runs: the project's costs.yaml, the stack's
+    budget and region, and its policy pack settings (None each when they do not apply)."""
+
+    costs: ProjectCosts | None = None
+    budget: float | None = None
+    region: str | None = None
+    policy: StackPolicy | None = None
+
+
+def cost_change(stack: str, outcome: Outcome, checks: Checks) -> tuple[CostChange | None, tuple[str, ...]]:
     """The monthly estimate before and after ``outcome`` (None if the engine reported no inventory), and notes.
     Never raises: a report (and a deployment) does not fail because its estimate did."""
-    if outcome.after is None:
+    if outcome.after is None or checks.costs is None:
         return None, ()
+    costs, where = checks.costs, checks.region
     try:
-        region = ctx.envs.stack_config(ctx.root, stack).values.get("aws:region")
-        where = region if isinstance(region, str) else None
         after = estimate_cost(outcome.after.values(), stack=stack, region=where, project=costs)
         before = estimate_cost(outcome.before.values(), stack=stack, region=where, project=costs) \
             if outcome.before is not None else None
     except Exception as exc:  # noqa: BLE001 - an estimate is information: its failure is reported, not raised
         return None, (f"cost estimate not made: {type(exc).__name__}: {exc}",)
-    return CostChange(after=after, before=before, budget=budget), ()
+    return CostChange(after=after, before=before, budget=checks.budget), ()
 
 
-def _with_cost(ctx: RunContext, report: Report, costs: ProjectCosts | None, budget: float | None) -> Report:
-    if report.outcome is None or report.stack is None or costs is None:
+def _with_cost(report: Report, checks: Checks) -> Report:
+    if report.outcome is None or report.stack is None:
         return report
-    change, notes = cost_change(ctx, report.stack, report.outcome, costs, budget)
+    change, notes = cost_change(report.stack, report.outcome, checks)
     return replace(report, cost=change, notes=(*report.notes, *notes))
 
 
-def _check_budget(ctx: RunContext, op: Operation, target: Target, budget: float, costs: ProjectCosts,
+def _check_budget(ctx: RunContext, op: Operation, target: Target, budget: float, checks: Checks,
                   preview: Outcome | None, request: Request) -> tuple[str | None, CostChange | None, str]:
     """Before an up of a stack with a budget: (refusal or None, the planned cost change, the audit message)."""
     assert op.stack is not None
     if preview is None:
         ctx.progress.message(f"previewing {op.stack} to check its cost against its budget of {money(budget)} per month")
         preview = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
-    change, _ = cost_change(ctx, op.stack, preview, costs, budget)
+    change, _ = cost_change(op.stack, preview, checks)
     if change is None or not change.crosses_budget:
         return None, change, target.message
     what = (f"the cost estimate of {op.stack} after this change is up to {money(change.after.high)} per month "
@@ -201,10 +211,14 @@ def _check_budget(ctx: RunContext, op: Operation, target: Target, budget: float,
             "(workflow_dispatch input accept_over_budget; the reason is recorded in the audit message)"), change, target.message
 
 
-def _stack_policy(ctx: RunContext, stack: str, rule: Rule | None) -> StackPolicy | None:
-    """The policy pack settings of ``stack`` (checked: unknown policy names are exit 2 before anything runs)."""
-    environment = environment_of(ctx.envs.stack_config(ctx.root, stack).values)
-    return stack_policy(ctx.root, stack, environment, rule, ctx.envs.stateful)
+def _checks(ctx: RunContext, op: Operation, config: StackConfig | None, rule: Rule | None) -> Checks:
+    """Read and validate costs.yaml and the stack's policy settings before anything runs (bad input: exit 2)."""
+    if config is None or op.stack is None:
+        return Checks()
+    region = config.values.get("aws:region")
+    return Checks(costs=load_project(ctx.root), budget=rule.budget_monthly_usd if rule is not None else None,
+                  region=region if isinstance(region, str) else None,
+                  policy=stack_policy(ctx.root, op.stack, environment_of(config.values), rule, ctx.envs.stateful))
 
 
 def _with_policy(report: Report, policy: StackPolicy | None, *, offline: bool) -> Report:
@@ -241,13 +255,13 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     if op.operation == "none" or op.stack is None:
         return base
     route = ctx.envs.by_stack(op.stack)
-    budget = route.rule.budget_monthly_usd if route is not None else None
-    # read (and validated) before anything runs: a bad costs.yaml or policy setting is bad input, nothing done
-    costs = load_project(ctx.root) if op.operation in ("preview", "up") else None
-    policy = _stack_policy(ctx, op.stack, route.rule if route else None) if op.operation in ("preview", "up") else None
+    # the stack file is read once; a bad costs.yaml or policy setting is bad input, refused with nothing done
+    config = ctx.envs.stack_config(ctx.root, op.stack) if op.operation in ("preview", "up") else None
+    checks = _checks(ctx, op, config, route.rule if route else None)
+    policy, budget = checks.policy, checks.budget
     if op.offline:
-        return _with_policy(_with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True,
-                                                    outcome=offline_outcome(ctx, op, request)), costs, budget),
+        return _with_policy(_with_cost(replace(base, status=Status.SUCCEEDED, offline=True,
+                                               outcome=offline_outcome(ctx, op, request)), checks),
                             policy, offline=True)
     if op.operation == "destroy" and op.protected:
         return replace(base, status=Status.FAILED, error=f"stack {op.stack} is protected: destroy refused")
@@ -255,9 +269,9 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
     if unavailable is not None:
         if op.operation == "preview" and request.pull_request and request.pull_request.base_sha:
             offline = offline_outcome(ctx, op, request)
-            return _with_policy(_with_cost(ctx, replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
-                                                        notes=(f"cloud preview unavailable: {unavailable}",)), costs,
-                                           budget), policy, offline=True)
+            return _with_policy(_with_cost(replace(base, status=Status.SUCCEEDED, offline=True, outcome=offline,
+                                                   notes=(f"cloud preview unavailable: {unavailable}",)), checks),
+                                policy, offline=True)
         raise unavailable
     if ctx.envs.tools:
         missing = ctx.engine.preflight(ctx.envs.tools)
@@ -285,7 +299,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                               "commit or stash them, or pass --allow-dirty (the audit then says so)")
         if dirty:
             message = f"{message} [uncommitted changes deployed: {len(dirty)} file(s)]"
-    target = Target(stack=op.stack, config=ctx.envs.stack_config(ctx.root, op.stack),
+    target = Target(stack=op.stack, config=config or ctx.envs.stack_config(ctx.root, op.stack),
                     message=message, tags={k: v for k, v in tags.items() if v}, commit=op.sha, policy=policy)
     call = _engine_operation(ctx.engine, op.operation)
     teardown = route.rule.before_destroy_config if route is not None and op.operation == "destroy" else None
@@ -323,8 +337,8 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     # (during an up, a resource policy fails only its resource, and stack policies run at the end)
                     ctx.progress.message(f"previewing {op.stack} with the policy pack ({policy.policies} policies)")
                     reviewed = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
-                if op.operation == "up" and budget is not None and costs is not None and not op.allow_older:
-                    refused, planned, message = _check_budget(ctx, op, target, budget, costs, reviewed, request)
+                if op.operation == "up" and budget is not None and checks.costs is not None and not op.allow_older:
+                    refused, planned, message = _check_budget(ctx, op, target, budget, checks, reviewed, request)
                     if refused is not None:
                         return replace(base, status=Status.OVER_BUDGET, error=refused, notes=notes, message=message,
                                        cost=planned)
@@ -358,9 +372,9 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
             notes = (*notes, "⚠️ before failing, it had planned to " + ", ".join(
                 f"{c.op} {c.name} ({c.type}), which holds data" for c in losses))
         return replace(base, status=Status.FAILED, error=str(exc), message=target.message, notes=notes)
-    report = _with_policy(_with_cost(ctx, replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
-                                                  message=target.message if op.operation == "up" else None),
-                                     costs, budget), policy, offline=False)
+    report = _with_policy(_with_cost(replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
+                                             message=target.message if op.operation == "up" else None), checks),
+                          policy, offline=False)
     if op.operation == "preview" and request.pull_request is not None:
         # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
         report = replace(report, plan_marker=fingerprint(outcome.changes).marker(op.stack, op.sha))
