@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
 from automation.commands import (
@@ -30,6 +31,7 @@ from automation.commands import (
     cmd_stack_operation,
     cmd_status,
     cmd_synth,
+    cmd_versions,
 )
 from automation.errors import AutomationError, ConfigError, InternalError
 from automation.output import render
@@ -43,6 +45,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ConfigError(f"{self.prog}: {message} (see --help)")
 
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD (for example 2027-04-01)") from None
 
 def _positive_int(text: str) -> int:
     try:
@@ -136,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "automation/prices/aws.yaml, usage assumptions: costs.yaml)")
     cost.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
     cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    cost.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="price the 730 hours from this day (versions' "
+                      "support compared with it; default: today, or GHOST_GITOPS_TODAY)")
     cost.set_defaults(func=cmd_cost)
 
     envs = sub.add_parser("environments", help="print the branch -> stack rules, and which rule given branches hit")
@@ -223,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--yes", action="store_true", help="required: recover changes the state backend")
     _engine_args(recover)
     recover.set_defaults(func=cmd_recover)
+
+    versions = sub.add_parser("versions", help="the versions each environment stack pins and their support dates "
+                              "(automation/prices/lifecycle.yaml); offline")
+    versions.add_argument("--stack", help="one environment stack (default: all)")
+    versions.add_argument("--issues", action="store_true", help="keep one GitHub issue per stack with a version due "
+                          "(opened, updated, closed when none is); needs GITHUB_TOKEN and GITHUB_REPOSITORY")
+    versions.add_argument("--json", action="store_true", help="print as JSON")
+    versions.set_defaults(func=cmd_versions)
 
     doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
     doctor.add_argument("--backend-url", help="as for the engine commands")

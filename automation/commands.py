@@ -28,6 +28,7 @@ from automation.results import (
     ReportsOutput,
     StatusOutput,
     SynthOutput,
+    VersionsOutput,
 )
 
 if TYPE_CHECKING:
@@ -126,8 +127,9 @@ def cmd_cost(args: argparse.Namespace, ctx: Context) -> CostOutput:
     project = load_project(root)  # a bad costs.yaml is refused before the program runs
     result = synthesize(root, config)
     region = config.values.get("aws:region")
-    est = estimate((Resource(r.urn, r.type, r.name, r.inputs) for r in result.resources), stack=args.stack, region=region if isinstance(region, str) else None,
-                   project=project)
+    est = estimate((Resource(r.urn, r.type, r.name, r.inputs) for r in result.resources), stack=args.stack,
+                   region=region if isinstance(region, str) else None, project=project, on=getattr(args, "date", None),
+                   hosts_others=envs.hosts_others(args.stack) if envs is not None else None)
     route = envs.by_stack(args.stack) if envs is not None else None
     return CostOutput(est, budget=route.rule.budget_monthly_usd if route is not None else None)
 
@@ -639,6 +641,48 @@ def cmd_bootstrap(args: argparse.Namespace, ctx: Context) -> BootstrapOutput:
 
 
 # -- doctor ----------------------------------------------------------------------------------------
+def _version_rows(root: Path) -> list[tuple[str, str, str]]:
+    """doctor's rows: the version table's age, and per environment stack its pinned versions with their support
+    dates (warn within the table's warn_days, past the end of standard support, or not in the table)."""
+    from automation import lifecycle
+    from automation.environments import FILE_NAME, load_environments
+    from automation.versions import stack_versions
+
+    table = lifecycle.load()
+    stale = table.stale(lifecycle.today())
+    rows = [("version table", "warn" if stale else "ok", stale or f"automation/prices/lifecycle.yaml checked on "
+             f"{table.checked} (refresh every {table.refresh_days} days)")]
+    if (root / FILE_NAME).exists():
+        rows += [(f"versions of {v.stack}", "warn" if v.any_due else "ok", "; ".join(v.lines()) or "none pinned")
+                 for v in stack_versions(root, load_environments(root))]
+    return rows
+
+
+def cmd_versions(args: argparse.Namespace, ctx: Context) -> VersionsOutput:
+    """The pinned versions of every environment stack (or one) and their support dates; ``--issues`` keeps one
+    GitHub issue per stack with a version due (the nightly job)."""
+    from automation.environments import load_environments
+    from automation.github import GitHubClient
+    from automation.versions import stack_versions, sync_issue
+
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    if args.stack is not None and envs.by_stack(args.stack) is None:
+        raise ConfigError(f"no stack {args.stack!r} in environments.yaml (environment stacks: "
+                          f"{', '.join(r.stack for r in envs.rules if r.kind == 'environment')})")
+    found = stack_versions(root, envs, args.stack)
+    issues: tuple[str, ...] = ()
+    if args.issues:
+        token = ctx.environ.get("GITHUB_TOKEN") or ctx.environ.get("GH_TOKEN")
+        repo = ctx.environ.get("GITHUB_REPOSITORY")
+        if not token or not repo:
+            raise ConfigError("versions --issues needs GITHUB_TOKEN and GITHUB_REPOSITORY (the workflow's token with "
+                              "`issues: write`)")
+        gh = GitHubClient(token, repo, api_url=ctx.environ.get("GITHUB_API_URL", "https://api.github.com"))
+        issues = tuple(sync_issue(gh, v, _redactor(ctx)) for v in found)
+    return VersionsOutput(found, issues)
+
+
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
     """Which Pulumi CLI, language host, backend, secrets provider and aws CLI the engine would use, and why."""
     import shutil
@@ -707,4 +751,5 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
                   if go else "")
     rows.append(("go", "ok" if go else "warn", go_version or f"not on PATH: needed only to build the CLI into "
                  f"{built_cli_root(ctx.environ)} (`bash .ci/build-pulumi`)"))
+    rows += _version_rows(root)
     return DoctorOutput(tuple(Check(name, status, detail) for name, status, detail in rows), code)

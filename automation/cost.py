@@ -15,6 +15,7 @@ per stack, prices of types the table does not know, types that bill nothing). Ou
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import functools
 import math
@@ -27,7 +28,9 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from automation import lifecycle
 from automation.errors import ConfigError
+from automation.lifecycle import Lifecycle
 from automation.snapshot import Resource
 
 TABLE_PATH = Path(__file__).resolve().parent / "prices" / "aws.yaml"
@@ -69,13 +72,9 @@ class RdsClasses(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     classes: dict[str, float]
     #: class -> Multi-AZ (one standby) USD per hour, where it is not exactly twice the single-AZ price
     multi_az: dict[str, float] = msgspec.field(default_factory=dict)
+    #: class -> vCPUs (RDS Extended Support is billed per vCPU-hour)
+    vcpu: dict[str, float] = msgspec.field(default_factory=dict)
     checked: str = ""
-
-
-class Versions(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    versions: list[str]
-    source: str
-    as_of: str
 
 
 class NodeDefaults(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -90,7 +89,6 @@ class Region(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     prices: dict[str, Price]
     instances: Instances
     rds_mysql: RdsClasses
-    eks_standard_versions: Versions
     node: NodeDefaults
 
     def price(self, key: str) -> Price:
@@ -186,9 +184,13 @@ class Line:
     def to_json(self) -> dict[str, Any]:
         price = None if self.price is None else {"key": self.price.key, "usd": self.price.usd, "unit": self.price.unit,
                                                   "source": self.price.source, "as_of": self.price.as_of}
+        # usage without an assumption is not $0: it is not known (null), and the note says what it depends on
+        open_usage = self.kind == "usage" and not self.quantity and self.price is not None
+        monthly = None if open_usage else {"low": round(self.low, 2), "high": round(self.high, 2)}
+        note = ("; ".join(x for x in ("depends on usage: not assumed in costs.yaml, not in the totals", self.note) if x)
+                if open_usage else self.note)
         return {"urn": self.urn, "type": self.type, "name": self.name, "billed": self.billed, "kind": self.kind,
-                "quantity": self.quantity, "monthly_usd": {"low": round(self.low, 2), "high": round(self.high, 2)},
-                "price": price, "note": self.note}
+                "quantity": self.quantity, "monthly_usd": monthly, "price": price, "note": note}
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,12 @@ class Estimate:
     region: str | None
     lines: tuple[Line, ...]
     table_as_of: str = ""
+    #: the 730 hours priced: from the start of this day (versions' support is compared with it)
+    priced_from: str = ""
+    #: what the reader must know about the whole estimate (a stale version table)
+    notes: tuple[str, ...] = ()
+    #: the support dates of the versions the stack pins (automation/prices/lifecycle.yaml), one line each
+    versions: tuple[str, ...] = ()
 
     @property
     def low(self) -> float:
@@ -217,6 +225,7 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         return {"stack": self.stack, "region": self.region, "table_as_of": self.table_as_of,
+                "priced_from": self.priced_from, "notes": list(self.notes), "versions": list(self.versions),
                 "monthly_usd": {"low": round(self.low, 2), "high": round(self.high, 2)},
                 "unpriced": len(self.unpriced), "usage_not_assumed": len(self.usage_open),
                 "lines": [x.to_json() for x in self.lines if x.kind != "free"],
@@ -353,7 +362,11 @@ class _Context:
     project: ProjectCosts
     usage: Mapping[str, float]
     resources: tuple[Resource, ...]
+    on: dt.date
+    lifecycle: Lifecycle
+    hosts_others: bool | None = None
     lines: list[Line] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
     #: usage price keys whose assumed quantity is an hourly average (LCUs), billed for every hour of the month
     hourly_usage: set[str] = field(default_factory=set)
 
@@ -415,7 +428,7 @@ FREE_TYPES = frozenset({
     "pulumi:pulumi:StackReference", "pulumi:pulumi:Stack",
     "kubernetes:core/v1:Namespace", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret",
     "kubernetes:core/v1:ServiceAccount", "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-    "kubernetes:storage.k8s.io/v1:StorageClass", "kubernetes:networking.k8s.io/v1:IngressClass",
+    "kubernetes:storage.k8s.io/v1:StorageClass",
     "kubernetes:eks.amazonaws.com/v1:IngressClassParams", "kubernetes:eks.amazonaws.com/v1:NodeClass",
     "kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
@@ -441,20 +454,29 @@ def _matches(res: Resource, pattern: str) -> bool:
 
 
 def estimate(resources: Iterable[Resource], *, stack: str, region: str | None, project: ProjectCosts | None = None,
-             table: PriceTable | None = None) -> Estimate:
-    """The monthly estimate of a stack that declares ``resources`` in ``region``."""
+             table: PriceTable | None = None, on: dt.date | None = None, versions: Lifecycle | None = None,
+             hosts_others: bool | None = None) -> Estimate:
+    """The estimate of the 730 hours from the start of ``on`` (default: today, :func:`automation.lifecycle.today`)
+    of a stack that declares ``resources`` in ``region``; versions' support is looked up in ``versions``.
+    ``hosts_others``: other stacks run on this one (environments.yaml), so a shared load balancer class it declares
+    bills here (False: nobody uses it, $0; None: not known, a range)."""
     table = table or load_table()
     project = project or ProjectCosts()
+    on = on or lifecycle.today()
+    versions = versions or lifecycle.load()
     region_prices = table.regions.get(region) if region else None
     ctx = _Context(stack=stack, region=region_prices, region_name=region, hours=table.hours_per_month, project=project,
-                   usage=project.usage_for(stack), resources=tuple(resources))
+                   usage=project.usage_for(stack), resources=tuple(resources), on=on, lifecycle=versions,
+                   hosts_others=hosts_others)
     for res in ctx.resources:
         _price_resource(ctx, res)
     if region_prices is not None:
         _compute(ctx)
         ctx.apply_usage()
     as_of = region_prices.instances.as_of if region_prices else ""
-    return Estimate(stack=stack, region=region, lines=tuple(ctx.lines), table_as_of=as_of)
+    stale = versions.stale(on)
+    return Estimate(stack=stack, region=region, lines=tuple(ctx.lines), table_as_of=as_of, priced_from=on.isoformat(),
+                    notes=(stale,) if stale else (), versions=tuple(dict.fromkeys(ctx.versions)))
 
 
 def _price_resource(ctx: _Context, res: Resource) -> None:
@@ -472,7 +494,8 @@ def _price_resource(ctx: _Context, res: Resource) -> None:
         ctx.free(res, _FREE_NOTES.get(res.type, ""))
         return
     if res.type in ("kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Service",
-                    "kubernetes:networking.k8s.io/v1:Ingress", NODE_POOL, *EKS_TYPES) or res.type.startswith("aws:"):
+                    "kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:networking.k8s.io/v1:IngressClass", NODE_POOL,
+                    *EKS_TYPES) or res.type.startswith("aws:"):
         if ctx.region is None:
             where = f"region {ctx.region_name}" if ctx.region_name else "no aws:region in the stack's config"
             ctx.unpriced(res, res.type, f"no prices for {where} in automation/prices/aws.yaml")
@@ -554,6 +577,7 @@ def _rds(ctx: _Context, res: Resource) -> None:
                 if multi else "")
         qty = f"{n} × {ctx.hours:g} h {klass} ({az})" if not listed else f"{ctx.hours:g} h {klass} ({az})"
         ctx.lines.append(Line(res.urn, res.type, res.name, "DB instance hours", "fixed", qty, cost, cost, price, note))
+        _rds_extended(ctx, res, name, multi)
     size = _num(inputs.get("allocatedStorage"))
     kind = str(inputs.get("storageType") or "gp2")
     key = {"gp3": "rds_gp3_gb", "gp2": "rds_gp2_gb"}.get(kind)
@@ -581,22 +605,96 @@ def _eks(ctx: _Context, res: Resource) -> None:
     if res.type == "eks:index:Cluster" and ctx.of_type("aws:eks/cluster:Cluster"):
         ctx.free(res, "priced on its aws:eks/cluster:Cluster child")
         return
-    version = res.inputs.get("version")
-    standard = ctx.region.eks_standard_versions
-    if version in standard.versions:
-        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1, f"730 h (Kubernetes {version}, standard support)",
-                  per_hour=True)
-    elif isinstance(version, str) and version != UNKNOWN:
-        ctx.fixed(res, "EKS cluster hours", "eks_cluster_extended", 1, f"730 h (Kubernetes {version}, extended support)",
-                  per_hour=True, note=f"not in standard support on {standard.as_of} ({standard.source})")
-    else:
-        ratio = ctx.region.price("eks_cluster_extended").usd / ctx.region.price("eks_cluster_standard").usd
-        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1,
-                  "730 h (version not known: standard to extended support)", per_hour=True, high_qty=ratio)
+    _eks_hours(ctx, res)
     logs = res.inputs.get("enabledClusterLogTypes")
     if logs:
         ctx.usage_line(res, "control plane logs ingestion", "logs_ingest_gb",
                        note=f"{len(logs)} log types to CloudWatch" if isinstance(logs, list) else "")
+
+
+def _eks_hours(ctx: _Context, res: Resource) -> None:
+    """The control plane by the month's support phase: standard, extended (AWS's default ``supportType``), or a
+    range for a month that crosses the end of standard support (low: upgraded before the date)."""
+    assert ctx.region is not None
+    version = res.inputs.get("version")
+    ratio = ctx.region.price("eks_cluster_extended").usd / ctx.region.price("eks_cluster_standard").usd
+    hours = f"{ctx.hours:g} h"
+    if not isinstance(version, str) or version == UNKNOWN:
+        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1, f"{hours} (version not known: standard to "
+                  "extended support)", per_hour=True, high_qty=ratio)
+        return
+    s = lifecycle.support(ctx.lifecycle, "eks", version, ctx.on)
+    ctx.versions.append(s.summary())
+    if s.phase == "unknown":
+        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1, f"{hours} (Kubernetes {version}: standard to "
+                  "extended support)", per_hour=True, high_qty=ratio, note=s.summary())
+        return
+    after = lifecycle.hours_after(ctx.on, ctx.hours, s.end_standard)
+    support_type = _get(res.inputs, "upgradePolicy.supportType")
+    if support_type == "STANDARD" and after > 0:
+        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1, f"{hours} (Kubernetes {version}, standard "
+                  "support)", per_hour=True, note=f"standard support of {version} ends on {s.end_standard}: with "
+                  f"upgradePolicy.supportType STANDARD, EKS upgrades the cluster itself then (no extended support "
+                  f"charge); {s.upgrade_hint()} before it, on your schedule")
+    elif after <= 0:
+        days = s.days_to_end or 0
+        note = (f"standard support ends on {s.end_standard} (in {days} days): {s.upgrade_hint()} before it"
+                if days <= ctx.lifecycle.warn_days else "")
+        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1,
+                  f"{hours} (Kubernetes {version}, standard support until {s.end_standard})", per_hour=True, note=note)
+    elif after >= ctx.hours:
+        ctx.fixed(res, "EKS cluster hours", "eks_cluster_extended", 1, f"{hours} (Kubernetes {version}, extended "
+                  "support)", per_hour=True, note=f"Kubernetes {version} left standard support on {s.end_standard}: "
+                  f"billed extended support (until {s.end_extended}); {s.upgrade_hint()} to pay the standard price")
+    else:
+        ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1,
+                  f"{hours} (Kubernetes {version}: standard support ends {s.end_standard})", per_hour=True,
+                  high_qty=((ctx.hours - after) + after * ratio) / ctx.hours,
+                  note=f"standard support ends on {s.end_standard}, within this month: up to {after:g} h at the "
+                  f"extended support price unless upgraded before ({s.upgrade_hint()})")
+
+
+def _rds_extended(ctx: _Context, res: Resource, klass: str, multi: bool) -> None:
+    """RDS Extended Support: per vCPU-hour (standby included) for the hours past the end of standard support."""
+    assert ctx.region is not None
+    version = res.inputs.get("engineVersion")
+    if not isinstance(version, str) or version == UNKNOWN:
+        return
+    s = lifecycle.support(ctx.lifecycle, "rds_mysql", version, ctx.on)
+    ctx.versions.append(s.summary())
+    billed = "RDS Extended Support"
+    if s.phase == "unknown":
+        ctx.unpriced(res, billed, s.summary() + ": whether extended support is billed is not known")
+        return
+    after = lifecycle.hours_after(ctx.on, ctx.hours, s.end_standard)
+    if after <= 0:
+        days = s.days_to_end or 0
+        if days <= ctx.lifecycle.warn_days:
+            ctx.lines.append(Line(res.urn, res.type, res.name, billed, "fixed", "none yet", 0.0, 0.0, None,
+                                  f"standard support of MySQL {s.version} ends on {s.end_standard} (in {days} days): "
+                                  f"{s.upgrade_hint()} before it"))
+        return
+    if res.inputs.get("engineLifecycleSupport") == "open-source-rds-extended-support-disabled":
+        ctx.lines.append(Line(res.urn, res.type, res.name, billed, "fixed", "disabled", 0.0, 0.0, None,
+                              f"MySQL {s.version} left standard support on {s.end_standard}: extended support is "
+                              "disabled, so RDS upgrades the major version itself"))
+        return
+    assert s.end_standard is not None
+    vcpu = ctx.region.rds_mysql.vcpu.get(klass)
+    if vcpu is None:
+        ctx.unpriced(res, billed, f"vCPUs of {klass!r} are not in the price table (rds_mysql.vcpu)")
+        return
+    rate, year = lifecycle.rds_rate(ctx.lifecycle, s.end_standard, ctx.on)
+    copies = 2 if multi else 1
+    high = rate * vcpu * copies * after
+    pricing = ctx.lifecycle.rds_mysql.extended_pricing
+    price = Price(usd=rate, unit=f"vCPU-hour (year {year} of extended support)", source=pricing.source,
+                  as_of=str(ctx.lifecycle.checked), checked=pricing.checked, key=f"rds_extended_support.year{year}")
+    crosses = after < ctx.hours
+    ctx.lines.append(Line(res.urn, res.type, res.name, billed, "fixed",
+                          f"{vcpu:g} vCPU × {copies} × {after:g} h", 0.0 if crosses else high, high, price,
+                          f"MySQL {s.version} {'leaves' if crosses else 'left'} standard support on {s.end_standard}; "
+                          f"{s.upgrade_hint()} to stop the charge"))
 
 
 def _storage_class(ctx: _Context, name: Any) -> tuple[str, str]:
@@ -666,6 +764,32 @@ def _ingress(ctx: _Context, res: Resource) -> None:
     ctx.usage_line(res, "data out to the internet", "data_out_gb")
 
 
+def _ingress_class(ctx: _Context, res: Resource) -> None:
+    """An ALB class with a group that no ingress of this stack uses is there for other stacks (dev's
+    ``alb-personal`` for personal stacks): their one shared load balancer is billed here, to the stack that
+    declares it, from $0 (no such ingress exists) to one ALB."""
+    assert ctx.region is not None
+    name = _get(res.inputs, "metadata.name")
+    spec = _alb_params(ctx, name)
+    group = _get(spec or {}, "group.name")
+    used = any(_get(r.inputs, "spec.ingressClassName") == name for r in ctx.of_type("kubernetes:networking.k8s.io/v1:Ingress"))
+    if not group or used:
+        ctx.free(res, "its load balancer is priced on the ingresses that use it" if spec is not None else "")
+        return
+    if ctx.hosts_others is False:
+        ctx.free(res, f"for other stacks' ingresses (group {group!r}), but no stack of environments.yaml runs on "
+                 f"{ctx.stack}: no load balancer")
+        return
+    subnets = _get(spec or {}, "subnets.ids")
+    ips = len(subnets) if isinstance(subnets, list) and subnets else 2
+    per_hour = ctx.region.price("alb_hour").usd + ips * ctx.region.price("public_ipv4_hour").usd
+    price = ctx.region.price("alb_hour")
+    ctx.lines.append(Line(res.urn, res.type, res.name, "shared load balancer (other stacks' ingresses)", "fixed",
+                          f"0–{ctx.hours:g} h + {ips} IPv4 addresses", 0.0, per_hour * ctx.hours, price,
+                          f"group {group!r}: one ALB for every ingress of other stacks (personal stacks) using class "
+                          f"{name!r}, from $0 while none exists; their traffic (LCUs, data out) is not in this figure"))
+
+
 def _service(ctx: _Context, res: Resource) -> None:
     if _get(res.inputs, "spec.type") != "LoadBalancer":
         ctx.free(res)
@@ -684,6 +808,7 @@ _HANDLERS = {
     "eks:index:Cluster": _eks, "aws:eks/cluster:Cluster": _eks,
     "kubernetes:core/v1:PersistentVolumeClaim": _pvc, "kubernetes:networking.k8s.io/v1:Ingress": _ingress,
     "kubernetes:core/v1:Service": _service, NODE_POOL: _node_pool,
+    "kubernetes:networking.k8s.io/v1:IngressClass": _ingress_class,
 }
 
 
@@ -710,7 +835,9 @@ def _pods(ctx: _Context) -> tuple[list[_Pod], list[str]]:
     return pods, notes
 
 
-def _candidates(ctx: _Context, pool: Resource | None) -> list[tuple[str, Instance]]:
+def _candidates(ctx: _Context, pool: Resource | None, shared: bool = False) -> list[tuple[str, Instance]]:
+    """Instance types a pool allows; a stack on a shared cluster (``shared``): every type of the table, the shared
+    cluster's pools deciding (this project's `workloads` pool allows every family the table has)."""
     assert ctx.region is not None
     types = ctx.region.instances.types
     allowed: dict[str, set[str]] = {}
@@ -718,7 +845,7 @@ def _candidates(ctx: _Context, pool: Resource | None) -> list[tuple[str, Instanc
         for req in _get(pool.inputs, "spec.template.spec.requirements") or []:
             if isinstance(req, Mapping) and req.get("operator") == "In" and isinstance(req.get("values"), list):
                 allowed[str(req.get("key"))] = {str(v) for v in req["values"]}
-    else:
+    elif not shared:
         allowed["eks.amazonaws.com/instance-category"] = {"c", "m", "r"}  # Auto Mode's built-in general-purpose pool
     cats = allowed.get("eks.amazonaws.com/instance-category")
     arches = allowed.get("kubernetes.io/arch")
@@ -770,7 +897,7 @@ def _compute(ctx: _Context) -> None:
     pool = next(iter(ctx.of_type(NODE_POOL)), None)
     owns_cluster = pool is not None or bool(ctx.of_type(*EKS_TYPES))
     anchor = pool or next(iter(ctx.of_type(*EKS_TYPES)), None) or ctx.of_type(*WORKLOADS)[0]
-    candidates = _candidates(ctx, pool)
+    candidates = _candidates(ctx, pool, shared=not owns_cluster)
     cpu = sum(p.cpu_m for p in pods)
     mem = sum(p.memory_mib for p in pods)
     plans = [(n * _node_cost(ctx, inst), n, name, inst) for name, inst in candidates

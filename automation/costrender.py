@@ -35,8 +35,9 @@ def _source(line: Line) -> str:
 def _caveats(est: Estimate) -> list[str]:
     out = []
     if est.usage_open:
-        kinds = sorted({x.billed for x in est.usage_open})
-        out.append(f"plus usage-based charges not assumed ({len(est.usage_open)}): {', '.join(kinds)}")
+        kinds = sorted({f"{x.billed} (depends on usage: ${x.price.usd:g} per {x.price.unit})"
+                        for x in est.usage_open if x.price is not None})
+        out.append(f"plus usage-based charges not assumed ({len(est.usage_open)}): {'; '.join(kinds)}")
     if est.unpriced:
         out.append(f"plus {len(est.unpriced)} charge(s) not priced: "
                    + ", ".join(f"{x.name} ({x.type}: {x.note})" for x in est.unpriced[:5])
@@ -48,30 +49,59 @@ def total_text(est: Estimate) -> str:
     return money_range(est.low, est.high) + " per month"
 
 
+#: the ``cost`` table's columns: (header, width); with two spaces between them the table is at most 120 wide
+TABLE_COLUMNS = (("resource", 32), ("billed", 30), ("quantity", 28), ("monthly", 22))
+TABLE_WIDTH = sum(w for _, w in TABLE_COLUMNS) + 2 * (len(TABLE_COLUMNS) - 1)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` in ``width`` characters: cut with an ellipsis, never silently."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _wrap(prefix: str, text: str) -> list[str]:
+    """A note on lines of at most TABLE_WIDTH characters (continuations indented under the text)."""
+    import textwrap
+
+    return textwrap.wrap(text, TABLE_WIDTH, initial_indent=prefix, subsequent_indent=" " * (len(prefix) + 2),
+                         break_on_hyphens=False) or [prefix]
+
+
 def estimate_table(est: Estimate, budget: float | None = None) -> str:
-    """The ``cost`` command's text: one row per billed line, the total, what is not in it, and the sources."""
-    rows = [("resource", "billed", "quantity", "monthly", "price")]
+    """The ``cost`` command's text, at most 120 columns: the total, one row per billed line, the total again, what
+    is not in it, version support dates, notes and the prices' sources."""
+    total = f"total for {est.stack} ({est.region or 'no region'}): {total_text(est)}"
+    lines = [total + (f" (priced from {est.priced_from}, 730 h)" if est.priced_from else "")]
+    lines += [x for n in est.notes for x in _wrap("  warning: ", n)]
+    lines.append("")
+    widths = [w for _, w in TABLE_COLUMNS]
+    rows = [tuple(h for h, _ in TABLE_COLUMNS)]
     for line in sorted((x for x in est.lines if x.kind != "free"), key=lambda x: (x.type, x.name, x.billed)):
         rows.append((f"{line.name} ({line.type.rsplit(':', 1)[-1]})", line.billed, line.quantity or "-",
-                     _line_cost(line), line.price.key if line.price else "-"))
-    widths = [min(max(len(r[c]) for r in rows), cap) for c, cap in enumerate((44, 52, 36, 60, 40))]
-    lines = ["  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+                     _line_cost(line)))
+    for row in rows:
+        cells = [_fit(cell, w) for cell, w in zip(row, widths, strict=True)]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
     lines.append("")
-    lines.append(f"total for {est.stack} ({est.region or 'no region'}): {total_text(est)}")
-    lines += [f"  {c}" for c in _caveats(est)]
+    lines.append(total)
+    lines += [x for c in _caveats(est) for x in _wrap("  ", c)]
     if budget is not None:
         state = "OVER" if est.high > budget + 0.005 else "within"
         lines.append(f"budget: {money(budget)} per month ({state}; budget_monthly_usd in environments.yaml)")
+    if est.versions:
+        lines.append("version support (automation/prices/lifecycle.yaml):")
+        lines += [x for v in est.versions for x in _wrap("  ", v)]
     free = sorted({x.type for x in est.lines if x.kind == "free"})
     lines.append(f"bill nothing themselves: {len([x for x in est.lines if x.kind == 'free'])} resources of {len(free)} types")
     notes = [(x.name, x.billed, x.note) for x in est.lines if x.kind in ("fixed", "usage") and x.note]
     if notes:
         lines.append("assumptions and notes:")
-        lines += [f"  {name} / {billed}: {note}" for name, billed, note in notes]
+        lines += [x for name, billed, note in notes for x in _wrap("  ", f"{name} / {billed}: {note}")]
     sources = sorted({(x.price.key, x.price.usd, x.price.unit, x.price.source, x.price.as_of)
                       for x in est.lines if x.price is not None})
     lines.append(f"prices (automation/prices/aws.yaml, as of {est.table_as_of or '-'}, and costs.yaml):")
-    lines += [f"  {key}: ${usd:g} per {unit} ({source}, {as_of})" for key, usd, unit, source, as_of in sources]
+    lines += [x for key, usd, unit, source, as_of in sources
+              for x in _wrap("  ", f"{key}: ${usd:g} per {unit} ({source}, {as_of})")]
     return "\n".join(lines)
 
 

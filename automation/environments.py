@@ -161,6 +161,10 @@ class Route:
 @dataclass(frozen=True)
 class Environments:
     rules: tuple[Rule, ...]
+
+    def hosts_others(self, stack: str) -> bool:
+        """Whether personal stacks run on ``stack`` (it is the ``template`` of a personal rule)."""
+        return any(r.template == stack for r in self.rules)
     infra_paths: tuple[str, ...]
     source: str
     #: patterns of resources whose replacement or deletion loses data (``type`` or ``type::name`` globs);

@@ -27,6 +27,7 @@ from automation.results import (
     ReportsOutput,
     StatusOutput,
     SynthOutput,
+    VersionsOutput,
 )
 from automation.synth import RecordedResource, SynthResult
 
@@ -130,6 +131,16 @@ def _(result: StatusOutput) -> str:
 def _(result: DoctorOutput) -> str:
     width = max(len(c.name) for c in result.checks)
     return "\n".join(f"{c.name.ljust(width)}  {c.status:<7}  {c.detail}" for c in result.checks)
+
+
+@text_of.register
+def _(result: VersionsOutput) -> str:
+    lines = []
+    for s in result.stacks:
+        lines.append(f"{s.stack}: " + ("DUE" if s.any_due else "ok") + f" (warned {s.warn_days} days ahead)")
+        lines += [f"  {x}" for x in s.lines()]
+    lines += list(result.issues)
+    return "\n".join(lines) or "no environment stacks"
 
 
 @text_of.register

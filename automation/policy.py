@@ -18,7 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from automation.engine import PolicyViolation
+from automation import lifecycle
+from automation.engine import PolicyViolation, ResourceChange
 from automation.errors import ConfigError
 from automation.snapshot import Resource
 
@@ -63,6 +64,8 @@ class StackPolicy:
     levels: Mapping[str, str]
     waivers: tuple[tuple[str, str, str], ...]  # (policy, resource glob, reason)
     stateful: tuple[str, ...] | None
+    #: the version support calendar on the day of the run (automation.lifecycle), for the version policies
+    calendar: Mapping[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
         """The CLI's policy pack config file (``policy_pack_configs``): per policy its enforcement level, the stack
@@ -79,6 +82,8 @@ class StackPolicy:
                 entry["waivers"] = waived
             if self.stateful is not None:
                 entry["stateful"] = list(self.stateful)
+            if self.calendar is not None:
+                entry["calendar"] = dict(self.calendar)
             out[policy.name] = entry
         return out
 
@@ -100,7 +105,7 @@ class StackPolicy:
     def evaluate(self, resources: Iterable[Resource]) -> tuple[PolicyViolation, ...]:
         """The pack's verdicts on ``resources`` (offline: synth's; or the real CLI's inputs, to record waivers)."""
         rules = load_rules(self.pack)
-        ctx = rules.Context(stack=self.stack, environment=self.environment,
+        ctx = rules.Context(stack=self.stack, environment=self.environment, calendar=self.calendar,
                             **({"stateful": self.stateful} if self.stateful is not None else {}))
         subjects = [rules.Subject(r.urn, r.type, r.name, r.inputs, r.protect) for r in resources]
         waivers = [rules.Waiver(p, r, why) for p, r, why in self.waivers]
@@ -125,7 +130,38 @@ def stack_policy(root: Path, stack: str, environment: str | None, rule: Any, sta
         raise ConfigError(f"environments.yaml: policy settings of {stack} name unknown policies: {', '.join(unknown)} "
                           f"(the pack {pack} has: {', '.join(sorted(names))})")
     return StackPolicy(pack=pack, stack=stack, environment=environment, levels=levels, waivers=waivers,
-                       stateful=stateful)
+                       stateful=stateful, calendar=lifecycle.load().to_policy_config(lifecycle.today()))
+
+
+#: the engine's own guard (not a pack policy: the pack sees only the new inputs, this needs the change)
+ONE_MINOR = "kubernetes-one-minor-upgrade"
+ONE_MINOR_FIX = ("EKS upgrades a cluster one Kubernetes minor at a time and cannot downgrade: change "
+                 "kubernetesVersion by one minor, deploy, then the next")
+_EKS_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+
+
+def _minor(text: str | None) -> int | None:
+    parts = (text or "").strip('"').split(".")
+    return int(parts[1]) if len(parts) == 2 and parts[0] == "1" and parts[1].isdigit() else None
+
+
+def minor_jumps(changes: Iterable[ResourceChange]) -> tuple[PolicyViolation, ...]:
+    """Mandatory violations of :data:`ONE_MINOR` in a plan: an EKS cluster whose ``version`` moves by more than
+    one minor, or back (EKS refuses both, after the change has started)."""
+    out = []
+    for change in changes:
+        if change.type not in _EKS_TYPES:
+            continue
+        for prop in change.properties:
+            old, new = _minor(prop.old), _minor(prop.new)
+            if prop.path != "version" or old is None or new is None or new - old in (0, 1):
+                continue
+            what = (f"moves {new - old} minors in one change" if new > old else "is a downgrade")
+            message = (f"Kubernetes 1.{old} → 1.{new} {what}: EKS refuses it; "
+                       + (f"set kubernetesVersion to 1.{old + 1} first" if new > old else "keep 1." + str(old)))
+            out.append(PolicyViolation(policy=ONE_MINOR, level="mandatory", urn=change.urn, name=change.name,
+                                       message=message, type=change.type, fix=ONE_MINOR_FIX, severity="high"))
+    return tuple(out)
 
 
 def environment_of(values: Mapping[str, Any]) -> str | None:

@@ -99,8 +99,8 @@ class Report:
             "health": self.health.to_json() if self.health else None,
             "rollback": self.rollback,
             "cost": self.cost.to_json() if self.cost else None,
-            "policy": None if self.policies_ran is None else {
-                "policies": self.policies_ran, "violations": [v.to_json() for v in self.policy]},
+            "policy": None if self.policies_ran is None and not self.policy else {
+                "policies": self.policies_ran or 0, "violations": [v.to_json() for v in self.policy]},
         }
 
 

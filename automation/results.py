@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from automation.pulumi_engine import StackStatus
     from automation.render import Report
     from automation.synth import SynthResult
+    from automation.versions import StackVersions
 
 SCHEMA_VERSION = 1
 
@@ -124,6 +125,18 @@ class DoctorOutput:
     def to_json(self) -> dict[str, Any]:
         return {"checks": [{"check": c.name, "status": c.status, "detail": c.detail} for c in self.checks],
                 "exit_code": self.exit_code}
+
+
+@dataclass(frozen=True)
+class VersionsOutput:
+    stacks: tuple[StackVersions, ...]
+    #: what --issues did, one line per stack (empty without --issues)
+    issues: tuple[str, ...] = ()
+    command: str = "versions"
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stacks": [s.to_json() for s in self.stacks], "issues": list(self.issues)}
 
 
 @dataclass(frozen=True)

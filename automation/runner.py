@@ -19,7 +19,7 @@ from automation.audit import AuditInfo, audit_message
 from automation.cost import CostChange, ProjectCosts, load_project, money
 from automation.cost import estimate as estimate_cost
 from automation.costrender import headline
-from automation.engine import Engine, Outcome, Progress, StackBusyError, Target
+from automation.engine import Engine, Outcome, PolicyViolation, Progress, StackBusyError, Target
 from automation.environments import Environments, Rule
 from automation.errors import (
     AutomationError,
@@ -38,7 +38,7 @@ from automation.git import Git
 from automation.health import HealthResult, probe
 from automation.locking import StackLocks
 from automation.planner import Operation, Plan, rollback_commit
-from automation.policy import POLICY_DENIED_EXIT_CODE, StackPolicy, environment_of, stack_policy
+from automation.policy import POLICY_DENIED_EXIT_CODE, StackPolicy, environment_of, minor_jumps, stack_policy
 from automation.render import Report, Status, change_text
 from automation.snapshot import Snapshot, count, diff, from_json
 from automation.stackconfig import StackConfig
@@ -167,6 +167,9 @@ class Checks:
     budget: float | None = None
     region: str | None = None
     policy: StackPolicy | None = None
+    #: other stacks run on this one (environments.yaml: a personal rule's template): its shared load balancer
+    #: class is billed here (None: not known)
+    hosts_others: bool | None = None
 
 
 def cost_change(stack: str, outcome: Outcome, checks: Checks) -> tuple[CostChange | None, tuple[str, ...]]:
@@ -176,8 +179,10 @@ def cost_change(stack: str, outcome: Outcome, checks: Checks) -> tuple[CostChang
         return None, ()
     costs, where = checks.costs, checks.region
     try:
-        after = estimate_cost(outcome.after.values(), stack=stack, region=where, project=costs)
-        before = estimate_cost(outcome.before.values(), stack=stack, region=where, project=costs) \
+        after = estimate_cost(outcome.after.values(), stack=stack, region=where, project=costs,
+                              hosts_others=checks.hosts_others)
+        before = estimate_cost(outcome.before.values(), stack=stack, region=where, project=costs,
+                               hosts_others=checks.hosts_others) \
             if outcome.before is not None else None
     except Exception as exc:  # noqa: BLE001 - an estimate is information: its failure is reported, not raised
         return None, (f"cost estimate not made: {type(exc).__name__}: {exc}",)
@@ -218,7 +223,8 @@ def _checks(ctx: RunContext, op: Operation, config: StackConfig | None, rule: Ru
     region = config.values.get("aws:region")
     return Checks(costs=load_project(ctx.root), budget=rule.budget_monthly_usd if rule is not None else None,
                   region=region if isinstance(region, str) else None,
-                  policy=stack_policy(ctx.root, op.stack, environment_of(config.values), rule, ctx.envs.stateful))
+                  policy=stack_policy(ctx.root, op.stack, environment_of(config.values), rule, ctx.envs.stateful),
+                  hosts_others=ctx.envs.hosts_others(op.stack))
 
 
 def _with_policy(report: Report, policy: StackPolicy | None, *, offline: bool) -> Report:
@@ -226,19 +232,25 @@ def _with_policy(report: Report, policy: StackPolicy | None, *, offline: bool) -
     ones deny, as the CLI would); on the real CLI they came from its policy events, and the waived ones (which the
     pack does not report) are found by evaluating the same rules on the CLI's inputs, to be recorded."""
     out = report.outcome
-    if policy is None or out is None:
+    if out is None:
         return report
-    if offline:
+    jumps = minor_jumps(out.changes)  # the engine's own guard: EKS refuses these mid-update
+    if policy is None and not jumps:
+        return report
+    if policy is None:
+        found: tuple[PolicyViolation, ...] = ()
+    elif offline:
         found = policy.evaluate(out.after.values()) if out.after is not None else ()
     else:
         waived = tuple(v for v in policy.evaluate(out.after.values()) if v.waived) if out.after is not None else ()
         found = (*policy.enrich(out.policy), *waived)
-    report = replace(report, policy=found, policies_ran=policy.policies)
-    blocking = [v for v in found if v.blocking]
-    if offline and blocking:
+    report = replace(report, policy=(*jumps, *found), policies_ran=policy.policies if policy else report.policies_ran)
+    blocking = [v for v in found if v.blocking and offline] + list(jumps)
+    if blocking:
         names = ", ".join(sorted({f"{v.policy} ({v.name})" for v in blocking}))
         return replace(report, status=Status.POLICY_DENIED,
-                       error=f"the policy pack denies this change: mandatory {names} (evaluated offline)")
+                       error=f"the policy pack denies this change: mandatory {names}"
+                       + (" (evaluated offline)" if offline else ""))
     return report
 
 
@@ -337,6 +349,12 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     # (during an up, a resource policy fails only its resource, and stack policies run at the end)
                     ctx.progress.message(f"previewing {op.stack} with the policy pack ({policy.policies} policies)")
                     reviewed = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
+                jumps = minor_jumps(reviewed.changes) if op.operation == "up" and reviewed is not None else ()
+                if jumps:  # EKS would refuse this in the middle of the update: stop before any change
+                    return replace(base, status=Status.POLICY_DENIED, notes=notes, message=target.message, policy=jumps,
+                                   policies_ran=policy.policies if policy else None,
+                                   error="the engine's guard denies this change: mandatory "
+                                   + ", ".join(sorted({f'{v.policy} ({v.name})' for v in jumps})))
                 if op.operation == "up" and budget is not None and checks.costs is not None and not op.allow_older:
                     refused, planned, message = _check_budget(ctx, op, target, budget, checks, reviewed, request)
                     if refused is not None:

@@ -27,6 +27,8 @@ class ClusterArgs:
     public_access_cidrs: tuple[str, ...]
     admin_role_arns: tuple[str, ...] = ()
     key_deletion_window_days: int = 30
+    #: EKS upgradePolicy.supportType at the end of standard support: STANDARD (EKS upgrades) or EXTENDED (billed)
+    support_type: str = "STANDARD"
     #: Pulumi `protect` on the secrets key and the cluster (production): a destroy or replacement stops first
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
@@ -66,6 +68,8 @@ class Cluster(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),  # no public subnets: see ClusterArgs
             version=args.kubernetes_version,
+            # explicit, never AWS's silent default (EXTENDED): config clusterSupportType, README "Version support"
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             # Only the built-in `system` pool (tainted for critical add-ons): workloads run on our own NodePool
             # (infra/addons.py), whose NodeClass enforces NetworkPolicy and keeps nodes in private subnets. The
             # built-in `general-purpose` pool would schedule them on nodes that enforce neither.

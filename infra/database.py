@@ -13,6 +13,8 @@ ADMIN_USER = "ghostadmin"
 MYSQL_PORT = 3306
 #: Characters RDS refuses in a master password ('/', '@', '"' and space) are left out.
 RDS_CA = "rds-ca-rsa2048-g1"
+#: config dbLifecycleSupport -> the RDS API's EngineLifecycleSupport
+LIFECYCLE_SUPPORT = {"extended": "open-source-rds-extended-support", "disabled": "open-source-rds-extended-support-disabled"}
 PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"  # noqa: S105 - a character set, not a password
 
 
@@ -37,6 +39,9 @@ class DatabaseArgs:
     final_snapshot: bool
     #: apply modifications now (may restart the instance) rather than in the next maintenance window
     apply_immediately: bool = False
+    #: RDS engine lifecycle support: "extended" (RDS Extended Support after the end of standard support, billed)
+    #: or "disabled" (RDS upgrades the major version); honoured by RDS when the instance is created
+    lifecycle_support: str = "extended"
     #: the instance hosts personal stacks: a password for their provisioner user (see apps/ghost/scripts/provisioner.sql)
     personal_stacks: bool = False
     tags: dict[str, str] = field(default_factory=dict)
@@ -86,6 +91,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-mysql",
             engine="mysql",
             engine_version=args.engine_version,
+            engine_lifecycle_support=LIFECYCLE_SUPPORT[args.lifecycle_support],
             instance_class=args.instance_class,
             allocated_storage=args.allocated_storage_gb,
             max_allocated_storage=args.max_allocated_storage_gb,

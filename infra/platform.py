@@ -100,14 +100,16 @@ def build_platform(settings: Settings) -> Platform:
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids, kubernetes_version=settings.kubernetes_version,
         public_access_cidrs=settings.cluster_public_access_cidrs, admin_role_arns=settings.cluster_admin_role_arns,
-        key_deletion_window_days=30 if settings.is_production else 7, protect=settings.is_production, tags=tags))
+        key_deletion_window_days=30 if settings.is_production else 7, protect=settings.is_production,
+        support_type=settings.cluster_support_type, tags=tags))
     database = Database(prefix, DatabaseArgs(
         vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, client_security_group_id=cluster.security_group_id,
         engine_version=settings.db_engine_version, instance_class=settings.db_instance_class,
         allocated_storage_gb=settings.db_allocated_storage_gb, max_allocated_storage_gb=settings.db_max_allocated_storage_gb,
         backup_retention_days=settings.db_backup_retention_days, multi_az=settings.db_multi_az,
         deletion_protection=settings.db_deletion_protection, final_snapshot=settings.db_final_snapshot,
-        apply_immediately=settings.db_apply_immediately, personal_stacks=settings.hosts_personal_stacks, tags=tags))
+        apply_immediately=settings.db_apply_immediately, lifecycle_support=settings.db_lifecycle_support,
+        personal_stacks=settings.hosts_personal_stacks, tags=tags))
     addons = ClusterAddons(prefix, ClusterAddonsArgs(retain_volumes=settings.is_production,
                                                      public_subnet_ids=network.public_subnet_ids,
                                                      private_subnet_ids=network.private_subnet_ids,

@@ -92,7 +92,10 @@ class Settings(BaseModel):
     nat_gateways: Annotated[Literal["single", "perAz"], Field(alias="natGateways")] = "single"
     flow_log_retention_days: Annotated[int, Field(alias="flowLogRetentionDays")] = 90
     # cluster
-    kubernetes_version: Annotated[str, Field(alias="kubernetesVersion")] = "1.34"
+    kubernetes_version: Annotated[str, Field(alias="kubernetesVersion")] = "1.35"
+    #: EKS upgradePolicy.supportType: what happens at the end of the version's standard support (README, "Version
+    #: support"): STANDARD here by default (EKS upgrades; never the silent surcharge), EXTENDED AWS's default
+    cluster_support_type: Annotated[Literal["STANDARD", "EXTENDED"], Field(alias="clusterSupportType")] = "STANDARD"
     cluster_public_access_cidrs: Annotated[tuple[str, ...], Field(alias="clusterPublicAccessCidrs")] = ()
     cluster_admin_role_arns: Annotated[tuple[str, ...], Field(alias="clusterAdminRoleArns")] = ()
     # database
@@ -105,6 +108,8 @@ class Settings(BaseModel):
     db_deletion_protection: Annotated[bool, Field(alias="dbDeletionProtection")] = False
     db_final_snapshot: Annotated[bool, Field(alias="dbFinalSnapshot")] = False
     db_apply_immediately: Annotated[bool, Field(alias="dbApplyImmediately")] = False
+    #: RDS engine_lifecycle_support: extended (AWS's default, RDS Extended Support) or disabled (RDS upgrades)
+    db_lifecycle_support: Annotated[Literal["extended", "disabled"], Field(alias="dbLifecycleSupport")] = "extended"
     # ghost
     ghost_image: Annotated[str, Field(alias="ghostImage")] = "ghost:6.65.0-alpine"
     ghost_hostname: Annotated[str | None, Field(alias="ghostHostname")] = None

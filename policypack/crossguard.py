@@ -4,14 +4,20 @@ Per policy, the CLI passes the config the engine wrote for the stack (``automati
 ``enforcementLevel``, ``stack`` and ``environment`` (the stack's ``<project>:environment`` config value: a pack
 started as a plugin is not told the stack's config), ``waivers`` (``[{"resource": "type::name glob", "reason":
 ...}]``: a waived resource is not reported here, and the engine records the waiver in its report) and
-``stateful`` (the project's patterns).
+``stateful`` (the project's patterns) and ``calendar`` (the version support table on the day of the run: the engine
+passes it; a pack run by hand without it reads ``automation/prices/lifecycle.yaml`` of its project itself).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -33,7 +39,24 @@ SCHEMA = PolicyConfigSchema(properties={
     "stateful": {"type": "array", "items": {"type": "string"}},
     "stack": {"type": "string"},
     "environment": {"type": "string"},
+    "calendar": {"type": "object"},
 })
+#: the project's version support table, relative to this pack (read only when the engine passed no calendar)
+LIFECYCLE = Path(__file__).resolve().parent.parent / "automation" / "prices" / "lifecycle.yaml"
+
+
+@functools.cache
+def project_calendar(path: Path = LIFECYCLE) -> dict[str, Any] | None:
+    """The calendar of a run the engine did not configure (``pulumi preview --policy-pack policypack`` by hand): the
+    table's dates on today (``GHOST_GITOPS_TODAY`` if set). None without the table."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    today = os.environ.get("GHOST_GITOPS_TODAY", "").strip() or dt.datetime.now(dt.UTC).date().isoformat()
+    return {"today": today, "warn_days": doc.get("warn_days", 90),
+            **{product: {str(v): [str(r["end_standard"]), str(r["end_extended"])] for v, r in doc[product]["versions"].items()}
+               for product in ("eks", "rds_mysql")}}
 
 
 def plain(value: Any) -> Any:
@@ -50,8 +73,9 @@ def plain(value: Any) -> Any:
 def _context(config: Mapping[str, Any]) -> rules.Context:
     stateful = tuple(str(p) for p in config.get("stateful") or ()) or rules.DEFAULT_STATEFUL
     environment = config.get("environment")
+    calendar = config.get("calendar")
     return rules.Context(stack=str(config.get("stack") or ""), environment=str(environment) if environment else None,
-                         stateful=stateful)
+                         stateful=stateful, calendar=calendar if isinstance(calendar, Mapping) else project_calendar())
 
 
 def _waivers(name: str, config: Mapping[str, Any]) -> list[rules.Waiver]:

@@ -14,6 +14,7 @@ yet (``[unknown]`` offline, the CLI's unknown sentinel in a preview) never makes
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 import re
@@ -51,6 +52,10 @@ class Context:
     environment: str | None = None
     #: ``type`` or ``type::name`` globs of resources that hold data (environments.yaml ``defaults.stateful``)
     stateful: tuple[str, ...] = DEFAULT_STATEFUL
+    #: the version support calendar on a day (``automation.lifecycle.Lifecycle.to_policy_config``): ``today``,
+    #: ``warn_days``, and per product (``eks``, ``rds_mysql``) version -> [end of standard, end of extended
+    #: support] as ISO dates. None: not known (the version policies then check only what needs no date)
+    calendar: Mapping[str, Any] | None = None
 
     @property
     def production(self) -> bool:
@@ -210,7 +215,94 @@ def _eks_version(s: Subject, ctx: Context) -> list[str]:
         return []
     if not isinstance(version, str) or not re.fullmatch(r"1\.(\d+)", version):
         return [f"version {version!r} is not a pinned Kubernetes minor version (1.NN)"]
-    return [] if int(version.split(".")[1]) >= 32 else [f"Kubernetes {version} is out of EKS support: use 1.32 or newer"]
+    if ctx.calendar is None:
+        return [] if int(version.split(".")[1]) >= 32 else [f"Kubernetes {version} is out of EKS support: use 1.32 or newer"]
+    found = _support(ctx, "eks", version)
+    if found is None:
+        listed = ", ".join(sorted(ctx.calendar.get("eks") or {}, key=_vkey))
+        return [f"Kubernetes {version} is not in the version support table (automation/prices/lifecycle.yaml): pin a "
+                f"listed version ({listed}) or add its row with its source"]
+    today, _, end_extended, successor = found
+    if today >= end_extended:
+        return [f"Kubernetes {version} left EKS extended support on {end_extended}: EKS upgrades such clusters itself; "
+                f"{_hint('eks', successor)}"]
+    return []
+
+
+# -- version support (the calendar: automation/prices/lifecycle.yaml, given by the engine) ------------------------
+_PRODUCT_TEXT = {"eks": ("Kubernetes", "EKS", "config kubernetesVersion, one minor per change"),
+                 "rds_mysql": ("MySQL", "RDS", "config dbEngineVersion")}
+
+
+def _vkey(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _pinned(s: Subject) -> tuple[str, str] | None:
+    """(product, version key) a resource pins: an EKS cluster's minor, an RDS for MySQL instance's major."""
+    if s.type in EKS:
+        version = s.props.get("version")
+        return ("eks", version) if known(version) and isinstance(version, str) else None
+    if s.type == "aws:rds/instance:Instance" and s.props.get("engine") == "mysql":
+        version = s.props.get("engineVersion")
+        if known(version) and isinstance(version, str):
+            return "rds_mysql", ".".join(version.split(".")[:2])
+    return None
+
+
+def _support(ctx: Context, product: str, version: str) -> tuple[dt.date, dt.date, dt.date, str | None] | None:
+    """(today, end of standard support, end of extended support, next listed version), or None if unlisted."""
+    assert ctx.calendar is not None
+    rows = ctx.calendar.get(product) or {}
+    row = rows.get(version)
+    if not row:
+        return None
+    later = sorted((v for v in rows if _vkey(v) > _vkey(version)), key=_vkey)
+    return (dt.date.fromisoformat(str(ctx.calendar["today"])), dt.date.fromisoformat(str(row[0])),
+            dt.date.fromisoformat(str(row[1])), later[0] if later else None)
+
+
+def _hint(product: str, successor: str | None) -> str:
+    where = _PRODUCT_TEXT[product][2]
+    return f"upgrade to {successor} ({where})" if successor else f"upgrade to a supported version ({where})"
+
+
+def _past_standard(s: Subject, ctx: Context) -> str | None:
+    pinned = _pinned(s) if ctx.calendar is not None else None
+    found = _support(ctx, *pinned) if pinned else None
+    if pinned is None or found is None:
+        return None
+    today, end_standard, end_extended, successor = found
+    if today < end_standard:
+        return None
+    name, vendor, _ = _PRODUCT_TEXT[pinned[0]]
+    cost = ("$0.60 instead of $0.10 per cluster hour" if pinned[0] == "eks"
+            else "RDS Extended Support per vCPU-hour, standby included")
+    return (f"{name} {pinned[1]} left {vendor} standard support on {end_standard}: billed extended support ({cost}) "
+            f"until {end_extended}; {_hint(pinned[0], successor)}")
+
+
+def _version_support(s: Subject, ctx: Context) -> list[str]:
+    past = _past_standard(s, ctx) if ctx.production else None
+    return [past] if past else []
+
+
+def _version_support_ending(s: Subject, ctx: Context) -> list[str]:
+    pinned = _pinned(s) if ctx.calendar is not None else None
+    found = _support(ctx, *pinned) if pinned else None
+    if pinned is None or found is None:
+        return []
+    today, end_standard, _, successor = found
+    days = (end_standard - today).days
+    if days <= 0:
+        past = _past_standard(s, ctx)
+        return [past] if past and not ctx.production else []
+    warn = int((ctx.calendar or {}).get("warn_days", 90))
+    if days > warn:
+        return []
+    name, vendor, _ = _PRODUCT_TEXT[pinned[0]]
+    return [f"{name} {pinned[1]} leaves {vendor} standard support on {end_standard} (in {days} days): "
+            f"{_hint(pinned[0], successor)} before it"]
 
 
 def _imdsv2(s: Subject, ctx: Context) -> list[str]:
@@ -457,8 +549,16 @@ POLICIES: tuple[Policy, ...] = (
            "from the cluster's aws.kms.Key).", "high", EKS, _eks_secrets_encrypted, controls=("EKS.3",)),
     Policy("eks-control-plane-logs", "All five control plane log types go to CloudWatch (enabledClusterLogTypes).",
            "medium", EKS, _eks_logs, controls=("EKS.8",)),
-    Policy("eks-supported-version", "The Kubernetes version is pinned (config kubernetesVersion) to one EKS supports "
-           "(1.32 or newer).", "medium", EKS, _eks_version, controls=("EKS.2",)),
+    Policy("eks-supported-version", "The Kubernetes version is pinned (config kubernetesVersion) to a version of the "
+           "support table (automation/prices/lifecycle.yaml) that EKS still supports (standard or extended support).",
+           "medium", EKS, _eks_version, controls=("EKS.2",)),
+    Policy("version-support", "Production runs versions in standard support: past the end of standard support "
+           "(automation/prices/lifecycle.yaml) the cluster or database is billed extended support; upgrade (config "
+           "kubernetesVersion one minor per change, dbEngineVersion), or waive with a reason while the upgrade is "
+           "planned.", "high", (*EKS, "aws:rds/instance:Instance"), _version_support),
+    Policy("version-support-ending", "Versions announce the end of their standard support: from warn_days (90) before "
+           "it on every stack, and past it on stacks other than production (where version-support applies).", "low",
+           (*EKS, "aws:rds/instance:Instance"), _version_support_ending, level="advisory"),
     Policy("imdsv2-required", "Instances require IMDSv2 with a hop limit of 1 (metadataOptions); Auto Mode nodes "
            "already do: do not add launch templates or instances that weaken it.", "high",
            ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance"), _imdsv2, controls=("EC2.8", "EC2.170")),

@@ -16,6 +16,14 @@ PERSONAL_STACK = "dev-alice"
 ALL_STACKS = (*ENV_STACKS, PERSONAL_STACK)
 
 _cache: dict[str, SynthResult] = {}
+#: the day every test compares versions' support with (automation/lifecycle.py: GHOST_GITOPS_TODAY): the figures the
+#: tests work by hand hold whatever the calendar says; tests/test_lifecycle.py moves the day on purpose
+TEST_DAY = "2026-12-02"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GHOST_GITOPS_TODAY", TEST_DAY)
 
 
 def synth(stack: str) -> SynthResult:

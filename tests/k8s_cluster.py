@@ -11,7 +11,7 @@ and the scheduler. Simulated, openly:
   done; pod-complete: pods of Jobs succeed; pod-delete: deleted pods go away). No container runs.
 - STAND-IN AWS Load Balancer Controller (the Auto Mode ALB): ``StandInControllers`` writes a load balancer
   hostname into the status of an Ingress whose class is served by ``eks.amazonaws.com/alb``, as the controller
-  does once the ALB exists. (A kwok Stage cannot do it here: kwok v0.8.0's discovery fails on the 1.34 API
+  does once the ALB exists. (A kwok Stage cannot do it here: kwok v0.8.0's discovery fails on the 1.34 and 1.35 API
   server's networking.k8s.io group, "converting (v1.APIGroup) to (v1.APIResourceList): unknown conversion".)
 - STAND-IN EBS CSI driver (Auto Mode's ``ebs.csi.eks.amazonaws.com``): ``StandInControllers`` creates a
   PersistentVolume for a claim the scheduler selected a node for (WaitForFirstConsumer), as the external

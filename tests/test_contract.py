@@ -39,11 +39,12 @@ CONTRACT: dict[str, set[str]] = {
     "expire": {"operations", "event"},
     "extend": {"stack", "expires_after", "by"},
     "doctor": {"checks", "exit_code"},
+    "versions": {"stacks", "issues"},
     "status": {"stack", "exists", "locks", "pending_operations", "advice"},
     "recover": {"stack", "exists", "locks", "pending_operations", "advice"},
     "rollback": {"reports"},
     "synth": {"stack", "resources", "outputs", "policy"},
-    "cost": {"stack", "region", "table_as_of", "monthly_usd", "unpriced", "usage_not_assumed", "lines", "free",
+    "cost": {"stack", "region", "table_as_of", "priced_from", "notes", "versions", "monthly_usd", "unpriced", "usage_not_assumed", "lines", "free",
              "budget_monthly_usd", "over_budget"},
     "bootstrap": {"backend_url", "secrets_provider", "role_arns", "changed", "steps"},
 }
@@ -87,6 +88,7 @@ def test_every_command_s_json_is_pinned(project: tuple[Path, Path]) -> None:
     _check("expire", _json(*at, "expire", "--dry-run", "--remote", "", *engine))
     _check("extend", _json(*at, "extend", "--stack", "dev-alice", "--days", "3", "--json", *engine))
     _check("doctor", _json("doctor", "--json"))
+    _check("versions", _json(*at, "versions", "--json"))
 
 
 def test_result_types_without_a_local_run_render_the_same_envelope() -> None:

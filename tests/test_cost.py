@@ -71,12 +71,12 @@ def dev() -> list[Resource]:
 
 
 def test_prod_breakdown_matches_the_hand_worked_figures(prod: list[Resource]) -> None:
-    est = estimate(prod, stack="prod", region="us-east-1", project=load_project(ROOT))
+    est = estimate(prod, stack="prod", region="us-east-1", project=load_project(ROOT), hosts_others=False)
     nat = 3 * 0.045 * HOURS  # three gateways (natGateways: perAz over three zones)
     eips = 3 * 0.005 * HOURS  # their public IPv4 addresses
     rds = 2 * 0.168 * HOURS  # db.m7g.large, Multi-AZ: primary and standby
     rds_storage = 50 * 2 * 0.115  # 50 GB gp3, stored twice
-    eks = 0.10 * HOURS  # Kubernetes 1.34: standard support
+    eks = 0.10 * HOURS  # Kubernetes 1.35: standard support until 2027-03-27 (tests run on 2026-12-02)
     node = 0.0336 * 1.12 * HOURS + 80 * 0.08  # Ghost (500m, 768Mi) fits one t4g.medium; +12% fee; 80 GiB root
     alb = 0.0225 * HOURS + 3 * 0.005 * HOURS  # one ALB, internet-facing in three subnets
     pvc = 20 * 0.08
@@ -101,7 +101,7 @@ def test_prod_breakdown_matches_the_hand_worked_figures(prod: list[Resource]) ->
 
 
 def test_dev_breakdown_and_its_total(dev: list[Resource]) -> None:
-    est = estimate(dev, stack="dev", region="us-east-1", project=load_project(ROOT))
+    est = estimate(dev, stack="dev", region="us-east-1", project=load_project(ROOT), hosts_others=False)
     fixed = (0.045 * HOURS + 0.005 * HOURS  # one NAT gateway and its address
              + 0.016 * HOURS + 20 * 0.115  # db.t4g.micro single-AZ, 20 GB gp3
              + 0.10 * HOURS + (0.0336 * 1.12 * HOURS + 80 * 0.08)  # cluster; Ghost (100m, 512Mi) on a t4g.medium
@@ -116,10 +116,11 @@ def test_nat_per_zone_in_dev_adds_a_gateway_and_its_address(dev: list[Resource])
     (20 GB, a stack total) is shared, so it does not change."""
     per_az = _synth("dev", natGateways="perAz")
     costs = load_project(ROOT)
-    change = CostChange(after=estimate(per_az, stack="dev", region="us-east-1", project=costs),
-                        before=estimate(dev, stack="dev", region="us-east-1", project=costs))
+    change = CostChange(after=estimate(per_az, stack="dev", region="us-east-1", project=costs, hosts_others=True),
+                        before=estimate(dev, stack="dev", region="us-east-1", project=costs, hosts_others=True))
     assert change.delta_low == pytest.approx(0.045 * HOURS + 0.005 * HOURS)  # +$36.50
-    assert headline(change) == "$189.93–$191.93 → $226.43–$228.43 per month (+$36.50)"
+    # the high end: the KMS rotations ($2) and the personal stacks' shared ALB ($23.73) dev hosts
+    assert headline(change) == "$189.93–$215.65 → $226.43–$252.15 per month (+$36.50)"
     rows = {(r.name, r.billed): r for r in change.rows() if abs(r.delta_low) > 0.004}
     assert rows[("dev-nat-us-east-1b", "NAT gateway hours")].delta_low == pytest.approx(32.85)
     assert rows[("dev-nat-us-east-1b", "public IPv4 address")].delta_low == pytest.approx(3.65)
@@ -152,8 +153,9 @@ def test_database_class_in_prod_and_multi_az_in_dev(prod: list[Resource]) -> Non
 def test_a_personal_stack_ranges_from_spare_room_to_a_node_of_its_own() -> None:
     est = estimate(_synth("dev-alice"), stack="dev-alice", region="us-east-1", project=load_project(ROOT))
     (compute,) = [x for x in est.lines if x.billed.startswith("node compute")]
-    # no node pool of its own: Auto Mode's built-in families c, m, r; Ghost (100m, 512Mi) fits a c7g.large
-    assert (compute.low, compute.high) == pytest.approx((0.0, 0.0725 * 1.12 * HOURS + 80 * 0.08))
+    # no node pool of its own: the shared cluster's pool allows every family of the table; Ghost (100m, 512Mi)
+    # fits a t4g.medium
+    assert (compute.low, compute.high) == pytest.approx((0.0, 0.0336 * 1.12 * HOURS + 80 * 0.08))
     (lb,) = [x for x in est.lines if x.billed == "load balancer"]
     assert lb.low == lb.high == 0 and "billed there" in lb.note  # dev's shared ALB group
 
@@ -284,3 +286,38 @@ def test_ingresses_of_one_group_share_one_load_balancer_and_a_load_balancer_serv
     assert billed[("tcp", "network load balancer hours")].low == pytest.approx(0.0225 * HOURS)
     assert ("web", "network load balancer hours") not in billed
     assert est.low == pytest.approx(0.0225 * HOURS + 2 * 0.005 * HOURS + 0.0225 * HOURS)
+
+
+def test_the_shared_personal_load_balancer_is_billed_to_the_stack_that_declares_its_class() -> None:
+    """dev declares the `alb-personal` class (group ghost-personal) that personal stacks' ingresses use: their one
+    shared ALB is dev's, from $0 (no personal stack) to one ALB with its public IPv4 addresses."""
+    project = load_project(ROOT)
+    dev = [Resource(r.urn, r.type, r.name, r.inputs) for r in synthesize(ROOT, load_stack_config(ROOT, "dev")).resources]
+    est = estimate(dev, stack="dev", region="us-east-1", project=project, hosts_others=True)
+    (shared,) = [x for x in est.lines if x.billed.startswith("shared load balancer")]
+    assert (shared.low, shared.high) == pytest.approx((0.0, (0.0225 + 2 * 0.005) * HOURS))
+    assert "group 'ghost-personal'" in shared.note
+    unknown = estimate(dev, stack="dev", region="us-east-1", project=project)
+    assert [x.high for x in unknown.lines if x.billed.startswith("shared load balancer")] == [shared.high]
+    alone = estimate(dev, stack="dev", region="us-east-1", project=project, hosts_others=False)
+    assert not [x for x in alone.lines if x.billed.startswith("shared load balancer")]
+    assert alone.high == pytest.approx(est.high - shared.high)
+    # the personal stack itself adds $0 for it: its ingress says so
+    personal = [Resource(r.urn, r.type, r.name, r.inputs)
+                for r in synthesize(ROOT, load_stack_config(ROOT, "dev-alice")).resources]
+    mine = estimate(personal, stack="dev-alice", region="us-east-1", project=project)
+    (lb,) = [x for x in mine.lines if x.billed == "load balancer"]
+    assert lb.high == 0 and "billed there" in lb.note
+
+
+def test_a_personal_stacks_compute_comes_from_the_shared_pools_families_and_open_usage_is_null_in_json() -> None:
+    personal = [Resource(r.urn, r.type, r.name, r.inputs)
+                for r in synthesize(ROOT, load_stack_config(ROOT, "dev-alice")).resources]
+    est = estimate(personal, stack="dev-alice", region="us-east-1", project=load_project(ROOT))
+    (compute,) = [x for x in est.lines if x.billed == "node compute (Auto Mode)"]
+    t4g = 0.0336 * (1 + 0.12) * HOURS + NODE.root_volume_gib * 0.08  # the cheapest node that fits: t4g.medium
+    assert (compute.low, compute.high) == pytest.approx((0.0, t4g))
+    assert compute.price is not None and compute.price.key == "instances.t4g.medium"
+    doc = estimate(_synth("dev"), stack="dev", region="us-east-1", project=load_project(ROOT)).to_json()
+    open_usage = [x for x in doc["lines"] if x["kind"] == "usage" and not x["quantity"]]
+    assert open_usage and all(x["monthly_usd"] is None and "depends on usage" in x["note"] for x in open_usage)

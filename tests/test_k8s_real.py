@@ -199,7 +199,7 @@ def test_1_a_push_to_a_personal_branch_brings_the_stack_up_on_the_cluster(world:
     w.shas["alice"] = head
     assert report["stack"] == "dev-alice" and report["operation"] == "up" and report["status"] == "succeeded", report
     # the policy pack ran on the real provider's props (a preview first, then the up): nothing to say
-    assert report["policy"] == {"policies": 27, "violations": []}, report["policy"]
+    assert report["policy"] == {"policies": 29, "violations": []}, report["policy"]
     c = w.cluster
     ns = c.get("namespace", NS)
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

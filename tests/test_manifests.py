@@ -47,7 +47,7 @@ def test_manifests_pass_kubernetes_validate_strict(stack: str, tmp_path: Path) -
 def test_strict_validation_rejects_an_unknown_field() -> None:
     manifest = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "x"}, "automountToken": False}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(manifest, "1.34", strict=True)
+        kubernetes_validate.validate(manifest, "1.35", strict=True)
 
 
 def test_auto_mode_ingress_class_params(dev) -> None:

@@ -131,6 +131,6 @@ def test_a_fork_pr_going_to_nat_gateways_per_zone_shows_its_monthly_cost_delta(t
     assert report["cost"]["delta_monthly_usd"] == {"low": 36.5, "high": 36.5}
     assert report["cost"]["budget_monthly_usd"] == 300 and report["cost"]["over_budget"] is False
     for text in (comment, summary.read_text()):
-        assert "**$189.93–$191.93 → $226.43–$228.43 per month (+$36.50)**" in text
+        assert "**$189.93–$215.65 → $226.43–$252.15 per month (+$36.50)**" in text  # high: + the personal stacks' ALB
         assert "| `dev-nat-us-east-1b` | NAT gateway hours | — → 730 h | — → $32.85 | +$32.85 |" in text
         assert "Budget: $300.00 per month — within" in text

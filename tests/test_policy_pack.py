@@ -11,12 +11,14 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from automation import lifecycle
 from automation.cli import main
 from automation.policy import StackPolicy, load_rules, stack_policy
 from automation.stackconfig import load_stack_config
@@ -28,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from policypack import rules
 
 Mutate = Callable[[dict[str, Any]], None]
+#: the version support calendar on the tests' day (tests/conftest.py): the version policies' verdicts
+CALENDAR = lifecycle.load().to_policy_config(date(2026, 12, 2))
 
 
 @cache
@@ -38,7 +42,7 @@ def subjects(stack: str) -> tuple[rules.Subject, ...]:
 
 def context(stack: str) -> rules.Context:
     env = {"dev": "integration", "prod": "production"}.get(stack, "personal")
-    return rules.Context(stack=stack, environment=env)
+    return rules.Context(stack=stack, environment=env, calendar=CALENDAR)
 
 
 def _set(path: str | tuple[str, ...], value: Any) -> Mutate:
@@ -77,7 +81,8 @@ CASES: list[tuple[str, str, str, Mutate, str]] = [
     ("eks-no-open-endpoint-in-prod", "prod", "eks:index:Cluster", _set("publicAccessCidrs", ["0.0.0.0/0"]), "open to the world"),
     ("eks-secrets-encrypted", "prod", "eks:index:Cluster", _drop("encryptionConfigKeyArn"), "not envelope-encrypted"),
     ("eks-control-plane-logs", "dev", "eks:index:Cluster", _set("enabledClusterLogTypes", ["api"]), "misses audit"),
-    ("eks-supported-version", "dev", "eks:index:Cluster", _set("version", "1.29"), "out of EKS support"),
+    ("eks-supported-version", "dev", "eks:index:Cluster", _set("version", "1.29"), "left EKS extended support on 2026-03-23"),
+    ("version-support", "prod", "eks:index:Cluster", _set("version", "1.34"), "left EKS standard support on 2026-12-02"),
     ("kms-key-rotation", "prod", "aws:kms/key:Key", _set("enableKeyRotation", False), "enableKeyRotation must be true"),
     ("rds-not-public", "dev", "aws:rds/instance:Instance", _set("publiclyAccessible", True), "publiclyAccessible must be false"),
     ("rds-storage-encrypted", "prod", "aws:rds/instance:Instance", _set("storageEncrypted", False), "storageEncrypted must be true"),
@@ -157,7 +162,8 @@ def test_stack_and_project_policies_fail_when_the_program_changes() -> None:
 
 def test_every_policy_has_a_failing_case() -> None:
     covered = {c[0] for c in CASES} | {"vpc-flow-logs", "k8s-default-deny-network-policy", "prod-stateful-protected",
-                                       "imdsv2-required", "personal-no-aws"}
+                                       "imdsv2-required", "personal-no-aws",
+                                       "version-support-ending"}  # advisory: tests/test_lifecycle.py
     assert covered == {p.name for p in rules.POLICIES}
 
 
@@ -189,7 +195,8 @@ def test_environments_policy_settings_are_checked_against_the_pack(tmp_path: Pat
     settings = stack_policy(ROOT, "dev", "integration", rule.rule, envs.stateful)
     assert isinstance(settings, StackPolicy) and settings.policies == len(rules.POLICIES)
     config = settings.config()
-    assert config["rds-backups"] == {"enforcementLevel": "mandatory", "stack": "dev", "environment": "integration"}
+    assert config["rds-backups"] == {"enforcementLevel": "mandatory", "stack": "dev", "environment": "integration",
+                                     "calendar": CALENDAR}
 
     class Bad:
         class policy:  # noqa: N801 - stands for a rule's `policy` settings
@@ -216,13 +223,13 @@ def test_synth_policy_on_a_copy_with_an_unencrypted_database_exits_9_naming_poli
     code = main(["--project-dir", str(repo), "synth", "--stack", "prod", "--policy"], environ={}, out=out, err=err)
     assert code == 9, err.getvalue()
     text = out.getvalue()
-    assert "policy pack: 27 policies ran on 71 resources: 1 mandatory, 0 advisory violation(s)" in text
+    assert "policy pack: 29 policies ran on 71 resources: 1 mandatory, 0 advisory violation(s)" in text
     assert "[mandatory] rds-storage-encrypted: prod-mysql (aws:rds/instance:Instance): storageEncrypted must be true" in text
     assert f"fix: {rules.BY_NAME['rds-storage-encrypted'].description}" in text
     # the same on this repository's program: zero violations, exit 0
     out = io.StringIO()
     assert main(["synth", "--stack", "prod", "--policy", "--format", "json"], environ={}, out=out, err=err) == 0
-    assert json.loads(out.getvalue())["policy"] == {"policies": 27, "violations": []}
+    assert json.loads(out.getvalue())["policy"] == {"policies": 29, "violations": []}
 
 
 def test_the_crossguard_wrappers_report_what_the_functions_say() -> None:
@@ -233,10 +240,10 @@ def test_the_crossguard_wrappers_report_what_the_functions_say() -> None:
     from policypack import crossguard
 
     wrapped: dict[str, Any] = {p.name: p for p in crossguard.policies()}
-    assert set(wrapped) == {p.name for p in rules.POLICIES} and len(wrapped) == 27
+    assert set(wrapped) == {p.name for p in rules.POLICIES} and len(wrapped) == 29
     opts = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
                                  custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[])
-    config = {"stack": "prod", "environment": "production"}
+    config = {"stack": "prod", "environment": "production", "calendar": CALENDAR}
     for policy, stack, type_, mutate, _ in CASES:
         target, expected = _fire(stack, type_, mutate, policy)
         props = copy.deepcopy(dict(target.props))
@@ -272,18 +279,18 @@ def test_reports_put_violations_first_mandatory_before_advisory_and_waivers_last
                              "Backups are kept.", "high", waived="restored nightly from prod"))
     report = Report(stack="prod", operation="preview", status=Status.POLICY_DENIED, reason="pull request #4",
                     outcome=Outcome(stack="prod", operation="preview", succeeded=False, counts={"update": 1}),
-                    error="preview of prod stopped by the policy pack", policy=found, policies_ran=27)
+                    error="preview of prod stopped by the policy pack", policy=found, policies_ran=29)
     text = render_markdown(report)
     head = text.split("**Reason:**")[0]
     assert "⛔ Pulumi preview: `prod` policy-denied" in head and "**Policy violations:** 1 mandatory, 1 advisory, 1 waived" in head
     assert head.index("🛑 **mandatory** `rds-storage-encrypted`") < head.index("⚠️ **advisory** `log-retention`") < head.index(
         "waived `rds-backups` on `db`: backupRetentionPeriod is 1 (reason: restored nightly from prod)")
-    assert "**fix:** RDS storage is encrypted." in head and "**Policy pack:** 27 policies, 2 violation(s)" in text
+    assert "**fix:** RDS storage is encrypted." in head and "**Policy pack:** 29 policies, 2 violation(s)" in text
     terminal = render_text(report)
     assert "policy rds-storage-encrypted [mandatory] db: storageEncrypted must be true" in terminal
     assert "policy rds-backups [waived: restored nightly from prod] db" in terminal
     doc = report.to_json()
-    assert doc["status"] == "policy-denied" and doc["policy"]["policies"] == 27
+    assert doc["status"] == "policy-denied" and doc["policy"]["policies"] == 29
     assert [v["policy"] for v in doc["policy"]["violations"]] == ["rds-storage-encrypted", "log-retention", "rds-backups"]
 
 

@@ -79,7 +79,7 @@ def test_1_offline_and_real_cli_verdicts_are_the_same(world: World) -> None:
     assert report["status"] == "policy-denied" and report["offline"] is False
     assert _verdicts(off["violations"]) == _verdicts(report["policy"]["violations"]) == {
         ("prod-stateful-protected", DATABASE, "mandatory")}
-    assert off["policies"] == report["policy"]["policies"] == 27
+    assert off["policies"] == report["policy"]["policies"] == 29
     # the CLI's message is the policy's own, and the report says how to fix it
     (offline_v,) = off["violations"]
     (real_v,) = report["policy"]["violations"]
@@ -101,7 +101,7 @@ def test_2_a_pull_request_shows_the_violation_at_the_top_of_its_comment(world: W
     assert "[!CAUTION]" in top and "**Policy violations:** 1 mandatory, 0 advisory" in top
     assert "🛑 **mandatory** `prod-stateful-protected` on `database` (`pulumi-python:dynamic:Resource`)" in top
     assert "holds data in production but is not protected" in top and "**fix:**" in top
-    assert "**Policy pack:** 27 policies, 1 violation(s)" in comment
+    assert "**Policy pack:** 29 policies, 1 violation(s)" in comment
     world.shas["pr"] = head
 
 

@@ -23,7 +23,9 @@ from tests import gitrepo, health_server
 from tests.health_server import HealthServer
 from tests.realcli import require_cli
 from tests.workflows_act import (
+    REPO,
     ROOT,
+    TOKEN,
     ActWorld,
     Run,
     act_world,
@@ -211,8 +213,18 @@ def test_6_the_nightly_run_checks_drift_remediates_dev_and_expires_personal_stac
     assert history[0]["message"].startswith("drift remediation of dev by ")
     # remediation re-applies the checked-out program (main's head, after the rollback of test 5)
     assert '"hello again zone-a,zone-b"' in record.read_text(), record.read_text()
-    (issue,) = world.gh.issues.values()
+    (issue,) = [i for i in world.gh.issues.values() if i["title"].startswith("Drift")]
     assert issue["title"] == "Drift detected in stack dev" and issue["state"] == "closed"
+    # dev pins Kubernetes 1.34, past its end of standard support: one version issue, opened by the nightly job
+    (version,) = [i for i in world.gh.issues.values() if i["title"].startswith("Versions of stack")]
+    assert version["title"] == "Versions of stack dev leave standard support soon" and version["state"] == "open"
+    assert "| EKS Kubernetes 1.34 | extended | 2026-12-02 | 2027-12-02 | upgrade to 1.35" in version["body"]
+    assert "dev: version issue #" in run.output("drift")
+    # the next night (the engine's step, run directly against the same GitHub): updated, never a second one
+    again = world.engine("versions", "--issues", extra_env={"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPO,
+                                                            "GITHUB_API_URL": world.gh.url})
+    assert again.returncode == 0 and "updated" in again.stdout, again.stdout + again.stderr
+    assert len([i for i in world.gh.issues.values() if i["title"].startswith("Versions of stack")]) == 1
     assert '"exists": false' in world.engine("status", "--stack", "dev-bob", "--json").stdout, "bob's stack expired"
     assert "dev-bob" in run.output("expire")
 

@@ -127,10 +127,10 @@ class ActWorld:
         self.runs.append(run)
         return run
 
-    def engine(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def engine(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """The engine run directly on the backend (to read what the workflows did: history, stacks)."""
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.home), "PULUMI_BACKEND_URL": self.backend.as_uri(),
-               "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+               "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_SKIP_UPDATE_CHECK": "true", **(extra_env or {})}
         return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "automation", "--project-dir",
                                str(self.repo), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                               check=False)
@@ -165,8 +165,10 @@ def make_repository(tmp: Path, cli: Path, health_url: str) -> tuple[Path, Path, 
             shutil.copy2(entry, repo / entry.name)
     (repo / ".ci" / "test").write_text(TEST_STANDIN)
     (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\n.venv/\nPulumi.dev-*.yaml\n")
+    # kubernetesVersion 1.34 (past its end of standard support, 2026-12-02): the nightly version issue of dev
     (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:healthUrl: {health_url}\n"
-                                          "  fixture:zones:\n    - zone-a\n    - zone-b\n")
+                                          "  fixture:zones:\n    - zone-a\n    - zone-b\n"
+                                          "  fixture:kubernetesVersion: \"1.34\"\n")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "PULUMI_BACKEND_URL": scratch.as_uri(),
            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_SKIP_UPDATE_CHECK": "true"}
     for args in (["stack", "init", "dev"], ["config", "set", "--secret", "apiToken", "act-canary-token", "--stack", "dev"]):
