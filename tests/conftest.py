@@ -26,6 +26,24 @@ def _fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GHOST_GITOPS_TODAY", TEST_DAY)
 
 
+#: the tiers of real software (pyproject.toml markers); a test with none of them is `fast`
+TIERS = ("cli", "k8s", "db", "act")
+_current_tiers: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _tier_marks(request: pytest.FixtureRequest) -> None:
+    _current_tiers.clear()
+    _current_tiers.update(m.name for m in request.node.iter_markers() if m.name in TIERS)
+
+
+def require_tier(what: str, *tiers: str) -> None:
+    """Fail a test that reaches for real software (``what``) without the mark of a tier that provides it: the fast
+    tier must never need a build, and every heavy test must run in the tier that builds what it needs."""
+    if not _current_tiers & set(tiers):
+        pytest.fail(f"this test needs {what}: mark it @pytest.mark.{tiers[0]} (tiers: pyproject.toml, README 'Tests')")
+
+
 def synth(stack: str) -> SynthResult:
     if stack not in _cache:
         _cache[stack] = synthesize(ROOT, load_stack_config(ROOT, stack))

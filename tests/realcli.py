@@ -12,6 +12,9 @@ from automation.toolchain import CliChoice, find_cli
 
 def require_cli() -> CliChoice:
     """The CLI the engine would use. ``CI=true``: a missing CLI is a failure with the reason; otherwise a skip."""
+    from tests.conftest import require_tier
+
+    require_tier("the real Pulumi CLI", "cli", "k8s", "act")
     try:
         return find_cli(os.environ)
     except PulumiCliMissing as exc:

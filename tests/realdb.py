@@ -26,8 +26,11 @@ STATEFUL_DIR = Path(os.environ.get("GHOST_GITOPS_GHOST_CACHE", "/var/tmp/ghost-g
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _need(condition: bool, message: str, provided_by: str = ".ci/setup") -> None:
+def _need(condition: bool, message: str, provided_by: str = ".ci/setup-tests db") -> None:
     """A real tool the test needs: in CI its absence is a failure naming what provides it, elsewhere a skip."""
+    from tests.conftest import require_tier
+
+    require_tier(f"real software ({provided_by})", "db", "k8s", "act")
     if condition:
         return
     if IN_CI:
@@ -128,7 +131,7 @@ def _secret_dir(root: Path, name: str, values: dict[str, str]) -> Path:
 
 
 def install_tools(ghost_version: str) -> dict[str, Path]:
-    """MariaDB and openssl (Debian, installed by .ci/setup), Ghost and Node (npm, .ci/install-ghost): a failure
+    """MariaDB and openssl (Debian, installed by .ci/setup-tests db), Ghost and Node (npm, .ci/install-ghost): a failure
     in CI, a skip elsewhere, naming what is missing."""
     for exe in ("mariadbd", "mariadb-install-db", "mariadb", "openssl"):
         _need(shutil.which(exe) is not None, f"`{exe}` is not installed (Debian: mariadb-server, openssl)")

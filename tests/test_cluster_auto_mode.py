@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from automation.cli import main
 from automation.synth import SynthResult
 from tests.conftest import ROOT
@@ -56,6 +58,7 @@ def _fake_aws(tmp_path: Path, version: str) -> Path:
     return bin_dir
 
 
+@pytest.mark.cli
 def test_a_missing_or_old_aws_cli_stops_before_any_change(tmp_path: Path) -> None:
     repo = project_repo(tmp_path / "repo", ROOT)
     state = tmp_path / "state"

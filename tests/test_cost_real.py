@@ -22,6 +22,8 @@ from tests.health_server import serve as serve_health
 from tests.realcli import require_cli
 from tests.test_real_engine import FIXTURE, World, pr_event, push_event, set_config
 
+pytestmark = pytest.mark.cli
+
 RULES = """defaults:
   infra_paths: ["Pulumi.yaml", "Pulumi.*.yaml", "__main__.py", "fixture_cloud.py", "environments.yaml", "costs.yaml"]
   stateful: ["pulumi-python:dynamic:Resource::database"]

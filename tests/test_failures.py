@@ -147,7 +147,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.cli) if c.needs_cli else c for c in CASES],
+                         ids=[c.name for c in CASES])
 def test_documented_failure(case: Case, tmp_path: Path) -> None:
     repo = project_repo(tmp_path / "repo", ROOT)
     (repo / ".gitignore").write_text(".pulumi-state/\n")

@@ -44,6 +44,8 @@ from tests.realdb import (
     install_tools,
 )
 
+pytestmark = pytest.mark.db
+
 
 @dataclass
 class Rendered:

@@ -46,6 +46,8 @@ from tests.realcli import require_cli
 from tests.realdb import _need
 from tests.test_real_engine import REPO, _repo_info, delete_event, push_event
 
+pytestmark = pytest.mark.k8s
+
 PASSPHRASE = "k8s-real-pass-phrase"
 BUILDS = ".ci/build-k8s-control-plane and .ci/build-k8s-provider, run by .ci/test"
 #: a stand-in value that must never be printed: the provisioner's password the stand-in dev stack exports

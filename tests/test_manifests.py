@@ -63,7 +63,7 @@ def test_checkov_reports_no_failed_checks(stack: str, tmp_path: Path) -> None:
     if checkov is None:
         if os.environ.get("CI"):
             pytest.fail("checkov is not installed; .ci/run installs it into .tools/checkov")
-        pytest.skip("checkov not installed (run .ci/setup); CI runs this test")
+        pytest.skip("checkov not installed (run bash .ci/setup-tests fast); CI runs this test")
     _render(stack, tmp_path / "m")
     proc = subprocess.run(
         [checkov, "--skip-download", "--framework", "kubernetes", "-d", str(tmp_path / "m"), "-o", "json",

@@ -31,6 +31,8 @@ from infra.platform import PROVISIONER_USER, PROVISIONING_SCHEMA
 from tests.realdb import STATEFUL_DIR, MariaDB, _as_ghost_user, _password, _secret_dir, install_tools
 from tests.test_ghost_real import Rendered, _ghost_version, render, render_teardown
 
+pytestmark = pytest.mark.db
+
 MASTER = "ghostadmin"
 
 

@@ -34,6 +34,8 @@ from tests.fake_github import FakeGitHub, serve
 from tests.health_server import HealthServer
 from tests.realcli import require_cli
 
+pytestmark = pytest.mark.cli
+
 ENGINE_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixture_project"
 CANARY = "canary-5ecret-Zq9#token"  # a secure: config value and a secret output

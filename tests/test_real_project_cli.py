@@ -17,6 +17,8 @@ from tests.conftest import ROOT
 from tests.gitrepo import project_repo
 from tests.realcli import require_cli
 
+pytestmark = pytest.mark.cli
+
 PASSPHRASE = "real-project-pass"
 
 

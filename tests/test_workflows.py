@@ -26,13 +26,14 @@ def load(name: str) -> dict[str, Any]:
 def _actionlint() -> Path:
     exe = ROOT / ".tools" / "go" / "bin" / "actionlint"
     if not exe.is_file():
-        message = "actionlint is not built (.ci/setup builds it from the Go module proxy; needs Go)"
+        message = "actionlint is not built (.ci/setup-tests act builds it from the Go module proxy; needs Go)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return exe
 
 
+@pytest.mark.act  # actionlint is built from the Go module proxy: the workflows tier
 def test_workflows_pass_actionlint() -> None:
     assert len(WORKFLOWS) == 3
     proc = subprocess.run([str(_actionlint()), "-format", "{{json .}}", *map(str, WORKFLOWS)],
@@ -41,6 +42,7 @@ def test_workflows_pass_actionlint() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.act  # actionlint is built from the Go module proxy: the workflows tier
 def test_actionlint_really_lints(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("on: push\njobs:\n  a:\n    steps:\n      - run: echo ${{ matrix.nope }}\n")
@@ -81,7 +83,15 @@ def test_pipeline_shape() -> None:
     # fork PRs: credentials only for same-repository pull requests
     aws = [s for s in pr["jobs"]["preview"]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
     assert aws[0]["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-    assert ".ci/test" in json.dumps(pr["jobs"]["test"]) and ".ci/test" in json.dumps(deploy["jobs"]["test"])
+    # tiers (README "Tests"): every tier on the pull request, side by side; the deploy gate runs fast and cli only
+    assert pr["jobs"]["test"]["strategy"]["matrix"]["tier"] == ["fast", "cli", "k8s", "db", "act"]
+    assert [s.get("run") for s in pr["jobs"]["test"]["steps"] if s.get("run")] == ['bash .ci/test "$TIER"']
+    gate = [s.get("run") for s in deploy["jobs"]["test"]["steps"] if s.get("run")]
+    assert gate == ["bash .ci/test fast", "bash .ci/test cli"]
+    assert deploy["jobs"]["heavy-tiers"]["strategy"]["matrix"]["tier"] == ["k8s", "db", "act"]
+    assert deploy["jobs"]["heavy-tiers"]["if"] == "github.event_name == 'schedule'"
+    for doc, job in ((pr, "test"), (deploy, "test"), (deploy, "heavy-tiers")):
+        assert doc["jobs"][job]["timeout-minutes"] >= 40, job
 
 
 def test_one_role_per_purpose_chosen_by_the_jobs_environment() -> None:

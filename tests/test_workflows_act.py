@@ -36,6 +36,8 @@ from tests.workflows_act import (
     schedule,
 )
 
+pytestmark = pytest.mark.act
+
 WORKFLOWS = ("pull-request.yml", "deploy.yml", "cleanup.yml")
 TIMES: dict[str, float] = {}
 
@@ -108,7 +110,10 @@ def test_1_a_pull_request_is_previewed_once_and_its_comment_edited_on_synchroniz
     check_matrix(run, "preview", ["dev"])
     (comment,) = world.gh.comments.values()
     assert f"stack=dev commit={head}" in comment["body"] and "`settings`" in comment["body"]
-    assert "pull-request/test" in (world.cache_root / "test-jobs.log").read_text()
+    # every tier side by side on the pull request (one matrix job each)
+    tiers = {line.split()[1] for line in (world.cache_root / "test-jobs.log").read_text().splitlines()
+             if line.startswith("pull-request/test ") and line.endswith(head)}
+    assert tiers == {"fast", "cli", "k8s", "db", "act"}, tiers
     assert world.history("dev") == [] and world.records("record") == [], "a preview creates nothing"
     # a second push to the pull request: the same comment, edited (the cache now restores the Pulumi CLI)
     set_config(world, "greeting", "hello there")
@@ -139,7 +144,10 @@ def test_2_the_merge_pushed_to_main_is_tested_planned_and_deployed(world: ActWor
     check_deployed(world, "dev", 0, f"main@{merge[:7]}: Say hi (#1) by alice, approved by bob")
     assert [r["content"] for r in world.records("record") if r["content"].startswith("hello")] == ["hello there zone-a,zone-b"]
     assert "the plan matches the preview reviewed on #1" in run.output("deploy")
-    assert "deploy/test" in (world.cache_root / "test-jobs.log").read_text()
+    # the deploy gate ran the fast and real-CLI tiers only: no control plane, provider or act build before a deploy
+    gate = [line.split()[1] for line in (world.cache_root / "test-jobs.log").read_text().splitlines()
+            if line.startswith("deploy/test ") and line.endswith(merge)]
+    assert gate == ["fast", "cli"], gate
     world.shas["merge1"] = merge
 
 
@@ -206,7 +214,8 @@ def test_6_the_nightly_run_checks_drift_remediates_dev_and_expires_personal_stac
     before = len(world.history("dev"))
     run = timed("schedule (drift, remediate, expire)", world, "schedule", schedule(), "deploy.yml", actor="nightly")
     # drift fails its job (exit 5: dev drifted); remediate runs anyway (always()) and fixes dev; expire destroys bob
-    check_jobs(run, {"test": "success", "drift": "failure", "remediate": "success", "expire": "success"})
+    check_jobs(run, {"test": "success", "heavy-tiers": "success", "drift": "failure", "remediate": "success",
+                     "expire": "success"})
     assert "1 resource(s) differ from the recorded state" in run.output("drift"), run.output("drift")[-4000:]
     history = world.history("dev")
     assert len(history) == before + 2 and [h["kind"] for h in history[:2]] == ["update", "refresh"]

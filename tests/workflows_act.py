@@ -43,10 +43,11 @@ ACTIONS = {"actions/checkout@v4": "checkout", "actions/setup-python@v5": "setup-
            "actions/cache@v4": "cache", "aws-actions/configure-aws-credentials@v4": "configure-aws-credentials"}
 TEST_STANDIN = """#!/usr/bin/env bash
 # STAND-IN for the project's test command in the act scenarios (tests/workflows_act.py): the real suite is what
-# runs these scenarios; running it again in each scenario's test job would recurse. Records that the job ran.
+# runs these scenarios; running it again in each scenario's test job would recurse. Records that the job ran, and
+# which tier it was asked for (the real command's first argument).
 set -euo pipefail
-echo "test stand-in: the test suite runs outside act"
-echo "$GITHUB_WORKFLOW/$GITHUB_JOB $GITHUB_SHA" >> "${STANDIN_CACHE_ROOT:?}/test-jobs.log"
+echo "test stand-in: the test suite runs outside act (tier ${1:-all})"
+echo "$GITHUB_WORKFLOW/$GITHUB_JOB ${1:-all} $GITHUB_SHA" >> "${STANDIN_CACHE_ROOT:?}/test-jobs.log"
 """
 
 
