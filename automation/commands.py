@@ -693,6 +693,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
     from automation.pulumi_engine import default_backend_url
     from automation.toolchain import (
         DYNAMIC_PROVIDER_LAUNCHER,
+        LANGUAGE_HOST,
         POLICY_PACK_LAUNCHER,
         PULUMI_CLI_VERSION,
         aws_cli,
@@ -715,9 +716,12 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
         policy_launcher = choice.path.parent / POLICY_PACK_LAUNCHER
         if pack is None:
             rows.append(("policy pack", "ok", f"none in {root} (no {PACK_DIR}/PulumiPolicy.yaml): previews and ups run no pack"))
+        elif (choice.path.parent / LANGUAGE_HOST).is_file() and not policy_launcher.is_file():
+            rows.append(("policy pack", "ok", f"{pack}, run by the release's {LANGUAGE_HOST} beside the CLI"))
         elif not policy_launcher.is_file():
             rows.append(("policy pack", "missing", f"{pack} needs {policy_launcher}: `bash .ci/build-pulumi` writes it "
-                         "(previews and ups of this project exit 4 without it)"))
+                         f"(a Pulumi release brings {LANGUAGE_HOST} instead; previews and ups of this project exit 4 "
+                         "without either)"))
         else:
             import importlib.util
 

@@ -57,6 +57,7 @@ from automation.render import change_text
 from automation.snapshot import Resource
 from automation.stackconfig import ENGINE_WRITTEN_HEADER
 from automation.toolchain import (
+    LANGUAGE_HOST,
     POLICY_PACK_ENV,
     POLICY_PACK_LAUNCHER,
     PULUMI_CLI_VERSION,
@@ -294,16 +295,24 @@ class PulumiEngine:
         return env
 
     def _policy_launcher(self) -> Path:
-        """The executable the CLI starts for the project's policy pack; exit 4 if the CLI was built without it."""
+        """What the CLI is given as the project's policy pack: the launcher beside a CLI built by .ci/build-pulumi
+        (such a CLI has no language host), else the pack directory when the CLI is a release with its Python language
+        host (pulumi/actions, the official installer: the host runs the pack); exit 4 with neither."""
+        from automation.policy import pack_dir
+
         self._command()
         if self._choice is None:
             raise ToolMissing("the project has a policy pack: run the engine with the CLI built by `bash .ci/build-pulumi`, "
                               "which writes its policy launcher")
         launcher = self._choice.path.parent / POLICY_PACK_LAUNCHER
-        if not launcher.is_file():
-            raise ToolMissing(f"the project has a policy pack but {launcher} is missing: the Pulumi CLI's policy "
-                              "launcher is written by `bash .ci/build-pulumi` (run it again)")
-        return launcher
+        if launcher.is_file():
+            return launcher
+        pack = pack_dir(self.root)
+        if pack is not None and (self._choice.path.parent / LANGUAGE_HOST).is_file():
+            return pack
+        raise ToolMissing(f"the project has a policy pack but {launcher} is missing and there is no {LANGUAGE_HOST} "
+                          f"beside {self._choice.path}: the launcher is written by `bash .ci/build-pulumi` (run it "
+                          "again); a Pulumi release (pulumi/actions) brings its language host")
 
     def _workspace_options(self) -> Any:
         from pulumi.automation import LocalWorkspaceOptions

@@ -34,6 +34,9 @@ DYNAMIC_PROVIDER_LAUNCHER = "pulumi-resource-pulumi-python"
 #: starts it like a provider) and names the pack's directory in POLICY_PACK_ENV.
 POLICY_PACK_LAUNCHER = "pulumi-analyzer-policy-python"
 POLICY_PACK_ENV = "GHOST_GITOPS_POLICY_PACK"
+#: The Python language host a Pulumi release ships beside its CLI (not buildable here: see POLICY_PACK_LAUNCHER); with
+#: it, the CLI runs the policy pack directory itself.
+LANGUAGE_HOST = "pulumi-language-python"
 #: pulumi-eks runs ``aws eks get-token`` in its kubeconfig and checks for these minimum versions.
 AWS_CLI_MINIMUM = {1: (1, 24, 0), 2: (2, 7, 0)}
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")

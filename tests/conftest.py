@@ -31,10 +31,10 @@ TIERS = ("cli", "k8s", "db", "act")
 _current_tiers: set[str] = set()
 
 
-@pytest.fixture(autouse=True)
-def _tier_marks(request: pytest.FixtureRequest) -> None:
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The tiers of the test about to run, before any of its fixtures (module-scoped ones included) is set up."""
     _current_tiers.clear()
-    _current_tiers.update(m.name for m in request.node.iter_markers() if m.name in TIERS)
+    _current_tiers.update(m.name for m in item.iter_markers() if m.name in TIERS)
 
 
 def require_tier(what: str, *tiers: str) -> None:

@@ -213,3 +213,27 @@ def test_a_replacement_in_several_steps_is_one_row_and_keys_fall_back_to_inputs(
                                                                 inputs={"content": "b", "cloud_dir": "/c"}, outputs={}))
     collector(ev.EngineEvent(sequence=2, timestamp=0, resource_pre_event=ev.ResourcePreEvent(update)))
     assert collector.changes[urn + "2"].keys == ("content",)
+
+
+def test_the_pack_is_the_launcher_of_a_built_cli_or_the_directory_for_a_release_with_its_language_host(
+        tmp_path: Path) -> None:
+    """A CLI built by .ci/build-pulumi has no language host: the CLI is given its launcher; a Pulumi release
+    (pulumi/actions on a runner) ships pulumi-language-python, which runs the pack directory itself; neither: exit 4."""
+    from automation.errors import ToolMissing
+    from automation.toolchain import LANGUAGE_HOST, POLICY_PACK_LAUNCHER, PULUMI_CLI_VERSION
+
+    bin_dir = tmp_path / "cli" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "pulumi").write_text(f"#!/bin/sh\necho v{PULUMI_CLI_VERSION}\n")
+    (bin_dir / "pulumi").chmod(0o755)
+
+    def engine() -> PulumiEngine:
+        return PulumiEngine(ROOT, backend_url=(tmp_path / "state").as_uri(), cli_root=str(tmp_path / "cli"),
+                            environ={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+
+    with pytest.raises(ToolMissing, match=f"no {LANGUAGE_HOST} beside"):
+        engine()._policy_launcher()
+    (bin_dir / LANGUAGE_HOST).write_text("#!/bin/sh\n")
+    assert engine()._policy_launcher() == ROOT / "policypack"
+    (bin_dir / POLICY_PACK_LAUNCHER).write_text("#!/bin/sh\n")
+    assert engine()._policy_launcher() == bin_dir / POLICY_PACK_LAUNCHER

@@ -40,7 +40,8 @@ PASSPHRASE = "act-scenarios-pass-phrase"
 TOKEN = "ghs_act_scenarios_token"
 #: the marketplace actions the workflows use -> their stand-in directories
 ACTIONS = {"actions/checkout@v4": "checkout", "actions/setup-python@v5": "setup-python", "actions/setup-go@v5": "setup-go",
-           "actions/cache@v4": "cache", "aws-actions/configure-aws-credentials@v4": "configure-aws-credentials"}
+           "actions/cache@v4": "cache", "aws-actions/configure-aws-credentials@v4": "configure-aws-credentials",
+           "pulumi/actions@v6": "pulumi-actions"}
 TEST_STANDIN = """#!/usr/bin/env bash
 # STAND-IN for the project's test command in the act scenarios (tests/workflows_act.py): the real suite is what
 # runs these scenarios; running it again in each scenario's test job would recurse. Records that the job ran, and
@@ -84,6 +85,8 @@ class ActWorld:
     cloud: Path
     cache_root: Path
     home: Path
+    #: the locally built Pulumi CLI (.ci/build-pulumi): what the pulumi/actions stand-in puts on PATH
+    cli_root: Path
     runs: list[Run] = field(default_factory=list)
     shas: dict[str, str] = field(default_factory=dict)
 
@@ -107,7 +110,7 @@ class ActWorld:
                 "--var", f"PULUMI_BACKEND_URL={self.backend.as_uri()}", "--var", "AWS_REGION=us-east-1",
                 "--var", "AWS_ROLE_ARN=arn:aws:iam::000000000000:role/ghost-gitops-stand-in",
                 "--env", f"GITHUB_API_URL={self.gh.url}", "--env", f"STANDIN_GIT_REMOTE={self.repo.as_uri()}",
-                "--env", f"STANDIN_CACHE_ROOT={self.cache_root}",
+                "--env", f"STANDIN_CACHE_ROOT={self.cache_root}", "--env", f"STANDIN_PULUMI_ROOT={self.cli_root}",
                 *[f"--env={k}={v}" for k, v in env.items() if k.startswith("GO")],
                 *extra]
         for action, folder in ACTIONS.items():
@@ -131,7 +134,8 @@ class ActWorld:
     def engine(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """The engine run directly on the backend (to read what the workflows did: history, stacks)."""
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.home), "PULUMI_BACKEND_URL": self.backend.as_uri(),
-               "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_SKIP_UPDATE_CHECK": "true", **(extra_env or {})}
+               "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_SKIP_UPDATE_CHECK": "true",
+               "GHOST_GITOPS_PULUMI_ROOT": str(self.cli_root), **(extra_env or {})}
         return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "automation", "--project-dir",
                                str(self.repo), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
                               check=False)
@@ -191,7 +195,7 @@ def act_world(tmp: Path, cli: Path, health_url: str) -> Iterator[ActWorld]:
     cache_root.mkdir()
     with serve(FakeGitHub()) as gh:
         yield ActWorld(tmp=tmp, repo=repo, act=act, gh=gh, backend=backend, cloud=cloud, cache_root=cache_root,
-                       home=home)
+                       home=home, cli_root=cli.parent.parent)
 
 
 def repo_info() -> dict[str, Any]:
