@@ -229,6 +229,9 @@ class Engine(Protocol):
 
     #: whether an `up` deploys something that answers (health checks apply); False for the in-memory engine
     runs_applications: bool
+    #: whether its previews and ups run the project's policy pack (the real CLI); False: the engine's caller evaluates
+    #: the pack's functions on what the engine planned, as offline (the in-memory engine)
+    runs_policy_pack: bool
 
     def preview(self, target: Target, progress: Progress) -> Outcome: ...
     def up(self, target: Target, progress: Progress) -> Outcome: ...

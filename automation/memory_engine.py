@@ -36,6 +36,7 @@ def synth_program(root: Path) -> Program:
 class MemoryEngine:
     #: nothing it "deploys" answers: health checks do not apply
     runs_applications = False
+    runs_policy_pack = False  # the runner evaluates the pack's functions on the synth, as offline
 
     def __init__(self, state_dir: Path, program: Program, *, step_delay_s: float = 0.0,
                  failures: Mapping[str, list[BaseException | None]] | None = None) -> None:

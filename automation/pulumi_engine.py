@@ -208,6 +208,7 @@ class EventCollector:
 
 class PulumiEngine:
     runs_applications = True
+    runs_policy_pack = True
 
     def __init__(self, root: Path, *, backend_url: str | None = None, secrets_provider: str | None = None,
                  cli_root: str | None = None, install_cli: bool = False, environ: Mapping[str, str] | None = None,

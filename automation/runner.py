@@ -347,8 +347,21 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 if op.operation == "up" and policy is not None and reviewed is None:
                     # the pack runs on a preview first: a mandatory violation then stops the up before any change
                     # (during an up, a resource policy fails only its resource, and stack policies run at the end)
-                    ctx.progress.message(f"previewing {op.stack} with the policy pack ({policy.policies} policies)")
+                    if ctx.engine.runs_policy_pack:
+                        ctx.progress.message(f"previewing {op.stack} with the policy pack ({policy.policies} policies)")
+                    else:
+                        ctx.progress.message(f"previewing {op.stack}; the policy pack's {policy.policies} policies are "
+                                             "evaluated on its plan by the engine's caller (this engine runs no pack)")
                     reviewed = retry_busy(ctx, op.stack, lambda: ctx.engine.preview(target, ctx.progress))
+                if (op.operation == "up" and policy is not None and reviewed is not None and not ctx.engine.runs_policy_pack
+                        and reviewed.after is not None):
+                    found = policy.evaluate(reviewed.after.values())
+                    if any(v.blocking for v in found):
+                        names = ", ".join(sorted({f"{v.policy} ({v.name})" for v in found if v.blocking}))
+                        return replace(base, status=Status.POLICY_DENIED, notes=notes, message=target.message,
+                                       policy=found, policies_ran=policy.policies,
+                                       error=f"the policy pack denies this change: mandatory {names} (evaluated on "
+                                       "the plan: this engine runs no pack)")
                 jumps = minor_jumps(reviewed.changes) if op.operation == "up" and reviewed is not None else ()
                 if jumps:  # EKS would refuse this in the middle of the update: stop before any change
                     return replace(base, status=Status.POLICY_DENIED, notes=notes, message=target.message, policy=jumps,
@@ -392,7 +405,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
         return replace(base, status=Status.FAILED, error=str(exc), message=target.message, notes=notes)
     report = _with_policy(_with_cost(replace(base, status=Status.SUCCEEDED, outcome=outcome, notes=notes,
                                              message=target.message if op.operation == "up" else None), checks),
-                          policy, offline=False)
+                          policy, offline=not ctx.engine.runs_policy_pack)
     if op.operation == "preview" and request.pull_request is not None:
         # what the reviewer reads on the PR: its fingerprint is checked again when the PR is merged
         report = replace(report, plan_marker=fingerprint(outcome.changes).marker(op.stack, op.sha))

@@ -302,3 +302,30 @@ def test_the_alb_policy_leaves_other_controllers_ingresses_alone() -> None:
     alb = replace(nginx, props={"metadata": {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}}})
     (found,) = [v for v in rules.evaluate([alb], context("dev")) if v.policy == "alb-https-and-headers"]
     assert "drop_invalid_header_fields" in found.message
+
+
+def test_the_memory_engine_never_reports_a_pack_it_did_not_run_it_evaluates_the_pack_on_its_plan(tmp_path: Path) -> None:
+    """Issue 27's first finding: `up --engine memory` on a commit with a writable root filesystem said the pack ran and
+    deployed. The memory engine runs no CLI, so the runner evaluates the pack's functions on its plan: exit 9,
+    nothing applied, and the progress line says how the pack was evaluated."""
+    import shutil
+
+    repo = project_repo(tmp_path / "repo", ROOT)
+    shutil.copytree(ROOT / "policypack", repo / "policypack", ignore=shutil.ignore_patterns("__pycache__"))
+    source = (repo / "apps" / "ghost" / "component.py").read_text()
+    assert "read_only_root_filesystem=True" in source
+    commit(repo, {"apps/ghost/component.py": source.replace("read_only_root_filesystem=True",
+                                                              "read_only_root_filesystem=False")}, "writable root")
+    state = ["--engine", "memory", "--state-dir", str(tmp_path / "state"), "--lock-dir", str(tmp_path / "locks")]
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--project-dir", str(repo), "up", "--stack", "dev", "--json", *state], environ={}, out=out, err=err)
+    assert code == 9, err.getvalue()
+    (report,) = json.loads(out.getvalue())["reports"]
+    assert report["status"] == "policy-denied" and "this engine runs no pack" in report["error"]
+    assert {v["policy"] for v in report["policy"]["violations"] if v["level"] == "mandatory"} == {"k8s-pod-hardening"}
+    assert "evaluated on its plan by the engine's caller" in err.getvalue()
+    assert "previewing dev with the policy pack" not in err.getvalue()
+    out = io.StringIO()
+    assert main(["--project-dir", str(repo), "history", "--stack", "dev", "--json", *state], environ={}, out=out,
+                err=io.StringIO()) == 0
+    assert json.loads(out.getvalue())["updates"] == [], "nothing was applied"
