@@ -4,6 +4,7 @@ a preview or up (before → after, the delta, a collapsed per-resource table). P
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from automation.cost import CostChange, Estimate, Line, LineDelta, money, money_range, signed_range
@@ -61,8 +62,6 @@ def _fit(text: str, width: int) -> str:
 
 def _wrap(prefix: str, text: str) -> list[str]:
     """A note on lines of at most TABLE_WIDTH characters (continuations indented under the text)."""
-    import textwrap
-
     return textwrap.wrap(text, TABLE_WIDTH, initial_indent=prefix, subsequent_indent=" " * (len(prefix) + 2),
                          break_on_hyphens=False) or [prefix]
 

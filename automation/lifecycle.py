@@ -150,13 +150,13 @@ def _key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
-def major_of(product: Product, version: str) -> str:
+def major_of(version: str) -> str:
     """The table's key for a pinned version: EKS ``1.35``; RDS for MySQL ``8.4`` of ``8.4.3``."""
     return ".".join(version.split(".")[:2])
 
 
 def support(table: Lifecycle, product: Product, version: str, on: dt.date) -> Support:
-    key = major_of(product, version)
+    key = major_of(version)
     rows = table.rows(product)
     later = sorted((v for v in rows if _key(v) > _key(key)), key=_key)
     successor = later[0] if later else None

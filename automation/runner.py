@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -227,6 +227,11 @@ def _checks(ctx: RunContext, op: Operation, config: StackConfig | None, rule: Ru
                   hosts_others=ctx.envs.hosts_others(op.stack))
 
 
+def _named(violations: Iterable[PolicyViolation]) -> str:
+    """``policy (resource), ...`` of the violations that deny a change, for its error line."""
+    return ", ".join(sorted({f"{v.policy} ({v.name})" for v in violations}))
+
+
 def _with_policy(report: Report, policy: StackPolicy | None, *, offline: bool) -> Report:
     """Attach the pack's verdicts to a report. Offline they are evaluated here on what synth recorded (and mandatory
     ones deny, as the CLI would); on the real CLI they came from its policy events, and the waived ones (which the
@@ -247,7 +252,7 @@ def _with_policy(report: Report, policy: StackPolicy | None, *, offline: bool) -
     report = replace(report, policy=(*jumps, *found), policies_ran=policy.policies if policy else report.policies_ran)
     blocking = [v for v in found if v.blocking and offline] + list(jumps)
     if blocking:
-        names = ", ".join(sorted({f"{v.policy} ({v.name})" for v in blocking}))
+        names = _named(blocking)
         return replace(report, status=Status.POLICY_DENIED,
                        error=f"the policy pack denies this change: mandatory {names}"
                        + (" (evaluated offline)" if offline else ""))
@@ -357,7 +362,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                         and reviewed.after is not None):
                     found = policy.evaluate(reviewed.after.values())
                     if any(v.blocking for v in found):
-                        names = ", ".join(sorted({f"{v.policy} ({v.name})" for v in found if v.blocking}))
+                        names = _named(v for v in found if v.blocking)
                         return replace(base, status=Status.POLICY_DENIED, notes=notes, message=target.message,
                                        policy=found, policies_ran=policy.policies,
                                        error=f"the policy pack denies this change: mandatory {names} (evaluated on "
@@ -367,7 +372,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                     return replace(base, status=Status.POLICY_DENIED, notes=notes, message=target.message, policy=jumps,
                                    policies_ran=policy.policies if policy else None,
                                    error="the engine's guard denies this change: mandatory "
-                                   + ", ".join(sorted({f'{v.policy} ({v.name})' for v in jumps})))
+                                   + _named(jumps))
                 if op.operation == "up" and budget is not None and checks.costs is not None and not op.allow_older:
                     refused, planned, message = _check_budget(ctx, op, target, budget, checks, reviewed, request)
                     if refused is not None:
