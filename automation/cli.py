@@ -35,10 +35,14 @@ from automation.commands import (
 )
 from automation.errors import AutomationError, ConfigError, InternalError
 from automation.output import render
-from automation.results import ReportsOutput, Result
+from automation.results import Result
 
 if TYPE_CHECKING:
     from automation.render import Redactor
+
+
+#: a Python package the engine needs is missing (as for a missing tool: README, exit codes)
+MISSING_DEPENDENCY_EXIT_CODE = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = sub.add_parser("synth", help="evaluate the program offline for a stack and print what it declares")
     synth.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
-    synth.add_argument("--format", choices=("tree", "json"), default="tree", help="output format (default: tree)")
+    synth.add_argument("--json", action="store_true", help="print as JSON (as every command's --json)")
+    synth.add_argument("--format", choices=("tree", "json"), default="tree", help="output format (default: tree; "
+                       "--format json is --json)")
     synth.add_argument("--manifests", metavar="DIR", help="also write every Kubernetes object as YAML into DIR")
     synth.add_argument("--policy", action="store_true", help="also evaluate the project's policy pack (policypack/) on "
                        "what the program declares; exit 9 on a mandatory violation")
@@ -144,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     cost = sub.add_parser("cost", help="print a stack's monthly cost estimate from its synth (offline; prices: "
                           "automation/prices/aws.yaml, usage assumptions: costs.yaml)")
     cost.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
-    cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    cost.add_argument("--json", action="store_true", help="print as JSON (as every command's --json)")
+    cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table; "
+                      "--format json is --json)")
     cost.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="price the 730 hours from this day (versions' "
                       "support compared with it; default: today, or GHOST_GITOPS_TODAY)")
     cost.set_defaults(func=cmd_cost)
@@ -206,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     extend.set_defaults(func=cmd_extend)
 
     drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
-    drift.add_argument("--stack", action="append", help="an environment stack (repeatable; default: all environments)")
+    drift.add_argument("--stack", action="append", help="a stack: an environment, or a personal stack by its name "
+                       "(repeatable; default: every environment stack)")
     drift.add_argument("--remediate", action="store_true", help="refresh and re-apply drifted stacks whose rule sets "
                        "drift_remediation (audited), then check again")
     drift.add_argument("--issues", action="store_true", help="keep one GitHub issue per drifted stack (opened, updated, "
@@ -274,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
 Command = Callable[[argparse.Namespace, Context], Result]
 
 
+def console() -> None:
+    """The ``ghost-gitops`` console script (pyproject.toml)."""
+    sys.exit(main())
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
          out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one command. Returns the process exit code (see automation.errors and README)."""
@@ -287,14 +301,21 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         result = func(args, Context(environ=environ, out=out, err=err))
         out.write(render(result, as_json=bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json",
                          redact=_redactor_of(environ)))
-        if isinstance(result, ReportsOutput) and result.error is not None:
-            raise result.error  # the reports of what finished are printed (and published) first
+        error = getattr(result, "error", None)
+        if isinstance(error, AutomationError):
+            raise error  # what finished (reports, answered branches) is printed (and published) first
         return result.exit_code
     except AutomationError as exc:
         if debug and isinstance(exc, InternalError) and exc.__cause__ is not None:
             raise exc.__cause__ from None
         print(f"error: {_redact_env(str(exc), environ)}", file=err)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a command's lazy import on a Python without the requirements
+        if debug:
+            raise
+        print(f"error: the Python package {exc.name!r} is not installed for {sys.executable}: run `bash .ci/setup` in the "
+              "repository, then use `.venv/bin/ghost-gitops` or `.venv/bin/python -m automation`", file=err)
+        return MISSING_DEPENDENCY_EXIT_CODE
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
     except KeyboardInterrupt:

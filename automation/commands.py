@@ -33,7 +33,7 @@ from automation.results import (
 
 if TYPE_CHECKING:
     from automation.engine import Engine
-    from automation.environments import Environments
+    from automation.environments import Environments, Route
     from automation.events import Request
     from automation.git import Git
     from automation.github import GitHubClient
@@ -93,15 +93,12 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
     count = 0
     if args.manifests:
         target = Path(args.manifests)
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"--manifests {target}: cannot create the directory ({exc.strerror})") from None
-        for res, manifest in result.manifests():
-            (target / f"{str(manifest['kind']).lower()}-{res.name}.yaml").write_text(
-                yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
-            count += 1
-        print(f"wrote {count} Kubernetes manifests to {target}", file=ctx.err)
+        files = {f"{str(manifest['kind']).lower()}-{res.name}.yaml": yaml.safe_dump(manifest, sort_keys=False)
+                 for res, manifest in result.manifests()}
+        removed = _replace_manifests(target, args.stack, files)
+        count = len(files)
+        print(f"wrote {count} Kubernetes manifests of {args.stack} to {target}"
+              + (f" (removed {removed} of the previous synth)" if removed else ""), file=ctx.err)
     if checks is None:
         return SynthOutput(result, manifests=count if args.manifests else None)
     from automation.policy import POLICY_DENIED_EXIT_CODE
@@ -110,6 +107,36 @@ def cmd_synth(args: argparse.Namespace, ctx: Context) -> SynthOutput:
     found = checks.evaluate(Resource(r.urn, r.type, r.name, r.inputs, r.protect) for r in result.resources)
     return SynthOutput(result, manifests=count if args.manifests else None, policies_ran=checks.policies, policy=found,
                        exit_code=POLICY_DENIED_EXIT_CODE if any(v.blocking for v in found) else 0)
+
+
+#: the file ``synth --manifests`` leaves in its directory: the stack and the files it wrote there
+MANIFESTS_MARKER = ".synth-manifests"
+
+
+def _replace_manifests(target: Path, stack: str, files: Mapping[str, str]) -> int:
+    """Write ``files`` into ``target``, removing those an earlier ``synth --manifests`` wrote there (so another stack's
+    manifests never mix with these). A directory holding anything else is refused. Returns how many were removed."""
+    marker = target / MANIFESTS_MARKER
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--manifests {target}: cannot create the directory ({exc.strerror})") from None
+    try:
+        previous = marker.read_text(encoding="utf-8").splitlines()[1:] if marker.is_file() else []
+        others = sorted(p.name for p in target.iterdir() if p.name != MANIFESTS_MARKER and p.name not in previous)
+        if others:
+            raise ConfigError(f"--manifests {target}: the directory holds files synth did not write ({', '.join(others[:3])}"
+                              f"{' ...' if len(others) > 3 else ''}): name an empty or new directory")
+        for name in previous:
+            if "/" not in name and name not in files:
+                (target / name).unlink(missing_ok=True)
+        for name, text in files.items():
+            (target / name).write_text(text, encoding="utf-8")
+        marker.write_text("\n".join([f"# written by `synth --stack {stack} --manifests`", *sorted(files)]) + "\n",
+                          encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--manifests {target}: cannot write the manifests ({exc.strerror or exc})") from None
+    return len([n for n in previous if n not in files])
 
 
 # -- cost ------------------------------------------------------------------------------------------
@@ -137,9 +164,20 @@ def cmd_cost(args: argparse.Namespace, ctx: Context) -> CostOutput:
 # -- environments ----------------------------------------------------------------------------------
 def cmd_environments(args: argparse.Namespace, ctx: Context) -> EnvironmentsOutput:
     from automation.environments import load_environments
+    from automation.policy import check_rules
 
-    envs = load_environments(_project_root(args.project_dir))
-    return EnvironmentsOutput(envs, tuple((branch, envs.route(branch)) for branch in args.branch or ()))
+    root = _project_root(args.project_dir)
+    envs = load_environments(root)
+    check_rules(root, envs.rules)
+    routes: list[tuple[str, Route | str | None]] = []
+    first: ConfigError | None = None
+    for branch in args.branch or ():
+        try:
+            routes.append((branch, envs.route(branch)))
+        except ConfigError as exc:  # answer every branch, then refuse
+            routes.append((branch, str(exc)))
+            first = first or exc
+    return EnvironmentsOutput(envs, tuple(routes), error=first)
 
 
 # -- plan / run ------------------------------------------------------------------------------------
@@ -160,9 +198,11 @@ def _plan(args: argparse.Namespace, ctx: Context, engine_for: Callable[[Path, En
     from automation.environments import load_environments
     from automation.git import changed_files
     from automation.planner import plan
+    from automation.policy import check_rules
 
     root = _project_root(args.project_dir)
     envs = load_environments(root)
+    check_rules(root, envs.rules)
     request = _request(args, ctx)
     git = _git(root, ctx.environ)
     if request.event == "workflow_dispatch" and request.sha is None:
@@ -251,7 +291,7 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
                                                 allow_dirty=getattr(args, "allow_dirty", False),
                                                 accept_plan_change=_override(args),
                                                 accept_over_budget=_override(args, "accept_over_budget"),
-                                                operator=_operator(ctx),
+                                                operator=_operator(ctx, root),
                                                 skip_health=getattr(args, "skip_health_check", False)),
                              review=review_lookup(gh, audit, request)
                              if request.event in ("push", "workflow_dispatch") else None,
@@ -266,12 +306,14 @@ def _execute(args: argparse.Namespace, ctx: Context, root: Path, envs: Environme
             gh.close()
 
 
-def _operator(ctx: Context) -> str | None:
-    """Who runs the engine: the person who started (or re-ran) the workflow, else the local user."""
-    for key in ("GITHUB_TRIGGERING_ACTOR", "GITHUB_ACTOR", "USER"):
+def _operator(ctx: Context, root: Path | None = None) -> str | None:
+    """Who runs the engine: the person who started (or re-ran) the workflow, else the local user, else git's
+    ``user.name`` of the project (a shell without $USER)."""
+    for key in ("GITHUB_TRIGGERING_ACTOR", "GITHUB_ACTOR", "USER", "LOGNAME"):
         if ctx.environ.get(key):
             return ctx.environ[key]
-    return None
+    git = _git(root, ctx.environ) if root is not None else None
+    return git.user_name() if git is not None else None
 
 
 def _override(args: argparse.Namespace, name: str = "accept_plan_change") -> str | None:
@@ -313,7 +355,7 @@ def cmd_stack_operation(args: argparse.Namespace, ctx: Context) -> ReportsOutput
     root = _project_root(args.project_dir)
     envs = load_environments(root)
     git = _git(root, ctx.environ)
-    who = _operator(ctx) or "unknown"
+    who = _operator(ctx, root) or "unknown"
     sha = args.sha or (git.head() if git else None)
     the_plan = manual(envs, args.stack, args.command, sha=sha, actor=who, rollback=args.rollback,
                       destroy_environment=args.yes_destroy_environment)
@@ -393,7 +435,7 @@ def cmd_extend(args: argparse.Namespace, ctx: Context) -> ExtendOutput:
     until = (datetime.now(UTC) + timedelta(days=args.days)).replace(microsecond=0)
     engine.set_tags(args.stack, {EXTENDED_TAG: until.isoformat()})
 
-    return ExtendOutput(args.stack, until.isoformat(), _operator(ctx) or "unknown")
+    return ExtendOutput(args.stack, until.isoformat(), _operator(ctx, root) or "unknown")
 
 
 def cmd_history(args: argparse.Namespace, ctx: Context) -> HistoryOutput:
@@ -437,7 +479,7 @@ def cmd_drift(args: argparse.Namespace, ctx: Context) -> ReportsOutput:
         if envs.by_stack(stack) is None:
             raise ConfigError(f"drift --stack {stack!r}: not a stack of {envs.source} (environments: "
                               f"{', '.join(envs.environment_stacks())}; personal stacks by their name, e.g. dev-alice)")
-    request = Request(event="schedule", actor=_operator(ctx))
+    request = Request(event="schedule", actor=_operator(ctx, root))
     gh = github_client(ctx.environ, request) if args.issues else None
     if args.issues and gh is None:
         raise ConfigError("drift --issues needs GITHUB_TOKEN and GITHUB_REPOSITORY (the workflow's token with "
@@ -568,7 +610,7 @@ def cmd_rollback(args: argparse.Namespace, ctx: Context) -> ReportsOutput:
         if problem is not None:
             raise problem
     current, sha = rollback_commit(engine.history(args.stack, 100), to=args.to, steps=args.steps)
-    actor = _operator(ctx) or "unknown"
+    actor = _operator(ctx, root) or "unknown"
     progress = Progress(ctx.err, redact=_redactor(ctx), heartbeat_s=args.heartbeat)
     locks = StackLocks(Path(args.lock_dir) if args.lock_dir else root / ".pulumi-state" / "locks", args.lock_timeout,
                        notify=progress.message)
@@ -683,6 +725,20 @@ def cmd_versions(args: argparse.Namespace, ctx: Context) -> VersionsOutput:
     return VersionsOutput(found, issues)
 
 
+def _plugin_rows(environ: Mapping[str, str], cli_dir: Path | None) -> list[tuple[str, str, str]]:
+    """One row per provider plugin the program needs (automation.plugins), where the CLI would find it."""
+    from automation.plugins import Plugin, locate, required
+
+    rows = []
+    for plugin in required():
+        if isinstance(plugin, Plugin):
+            status, detail = locate(plugin, environ, cli_dir)
+            rows.append((f"plugin {plugin.name}", status, detail))
+        else:
+            rows.append(("plugin", "missing", plugin))
+    return rows
+
+
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
     """Which Pulumi CLI, language host, backend, secrets provider and aws CLI the engine would use, and why."""
     import shutil
@@ -705,8 +761,10 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
 
     rows: list[tuple[str, str, str]] = []  # (check, ok|warn|missing, detail)
     code = 0
+    cli_dir: Path | None = None
     try:
         choice = find_cli(ctx.environ, args.pulumi_root)
+        cli_dir = choice.path.parent
         rows.append(("pulumi CLI", "ok", f"{choice.version} at {choice.path} ({choice.source}; pinned {PULUMI_CLI_VERSION})"))
         launcher = choice.path.parent / DYNAMIC_PROVIDER_LAUNCHER
         rows.append(("dynamic providers", "ok" if launcher.is_file() else "warn",
@@ -731,6 +789,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> DoctorOutput:
     except PulumiCliMissing as exc:
         rows.append(("pulumi CLI", "missing", str(exc)))
         code = PulumiCliMissing.exit_code
+    rows += _plugin_rows(ctx.environ, cli_dir)
     rows.append(("language host", "ok", "not needed: projects run as inline programs in the engine's process "
                  "(the Go module proxy does not serve pulumi-language-python)"))
     backend = args.backend_url or ctx.environ.get("PULUMI_BACKEND_URL")

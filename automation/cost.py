@@ -142,6 +142,51 @@ def load_table(path: Path = TABLE_PATH) -> PriceTable:
         raise ConfigError(f"price table {path}: {exc}") from None
 
 
+#: The usage keys costs.yaml may assume a quantity for: the price keys of the charges the estimate bills by usage
+#: (``usage_line``; tests/test_cost.py keeps the two equal). Anything else is a typo, refused with the nearest key.
+USAGE_KEYS = ("nat_gateway_gb", "alb_lcu_hour", "logs_ingest_gb", "logs_storage_gb", "data_out_gb", "rds_backup_gb",
+              "kms_requests", "nlb_nlcu_hour")
+_PROJECT_KEYS = ("usage", "prices", "free")
+_PRICE_KEYS = tuple(CustomPrice.__struct_fields__)
+
+
+def _nearest(word: str, choices: tuple[str, ...]) -> str:
+    import difflib
+
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean `{found[0]}`? " if found else ""
+
+
+def _check_project_doc(doc: object) -> None:
+    """What msgspec would refuse without naming the key: unknown keys (with the nearest known one) and usage
+    quantities that are not numbers ≥ 0, each named by its path in the file."""
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{PROJECT_FILE}: must be a YAML mapping with `usage`, `prices` and `free`")
+    for key in doc:
+        if key not in _PROJECT_KEYS:
+            raise ConfigError(f"{PROJECT_FILE}: unknown key `{key}`: {_nearest(str(key), _PROJECT_KEYS)}"
+                              f"(known: {', '.join(_PROJECT_KEYS)})")
+    usage = doc.get("usage") or {}
+    if not isinstance(usage, dict):
+        raise ConfigError(f"{PROJECT_FILE}: usage must map stack names (or globs) to usage keys and quantities")
+    for stack, values in usage.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{PROJECT_FILE}: usage.{stack} must map usage keys to monthly quantities "
+                              f"(e.g. nat_gateway_gb: 20), not {values!r}")
+        for key, qty in values.items():
+            if key not in USAGE_KEYS:
+                raise ConfigError(f"{PROJECT_FILE}: usage.{stack}.{key} is not a usage key: {_nearest(str(key), USAGE_KEYS)}"
+                                  f"(usage keys: {', '.join(USAGE_KEYS)})")
+            if isinstance(qty, bool) or not isinstance(qty, (int, float)) or qty < 0 or not math.isfinite(qty):
+                raise ConfigError(f"{PROJECT_FILE}: usage.{stack}.{key} must be a number ≥ 0 (a monthly quantity), "
+                                  f"not {qty!r}")
+    for i, price in enumerate(doc.get("prices") or ()):
+        for key in price if isinstance(price, dict) else ():
+            if key not in _PRICE_KEYS:
+                raise ConfigError(f"{PROJECT_FILE}: prices[{i}].{key} is not a price field: {_nearest(str(key), _PRICE_KEYS)}"
+                                  f"(fields: {', '.join(_PRICE_KEYS)})")
+
+
 def load_project(root: Path) -> ProjectCosts:
     """The project's ``costs.yaml`` (optional: none means no assumptions, no custom prices)."""
     path = root / PROJECT_FILE
@@ -149,16 +194,15 @@ def load_project(root: Path) -> ProjectCosts:
         return ProjectCosts()
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        project = msgspec.convert(doc, ProjectCosts)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{PROJECT_FILE}: not valid YAML: {exc}") from None
+    _check_project_doc(doc)
+    try:
+        return msgspec.convert(doc, ProjectCosts)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{PROJECT_FILE}: {exc}") from None
-    for stack, values in project.usage.items():
-        for key, qty in values.items():
-            if qty < 0 or not math.isfinite(qty):
-                raise ConfigError(f"{PROJECT_FILE}: usage.{stack}.{key} must be a number ≥ 0, not {qty}")
-    return project
+        msg, _, where = str(exc).partition(" - at ")
+        where = where.strip("`").removeprefix("$").removeprefix(".") or "(top level)"
+        raise ConfigError(f"{PROJECT_FILE}: {where}: {msg}") from None
 
 
 # -- results ------------------------------------------------------------------------------------------------

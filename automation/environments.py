@@ -234,16 +234,51 @@ def touches_infra(paths: tuple[str, ...], changed: tuple[str, ...]) -> tuple[str
     return tuple(f for f in changed if any(fnmatch.fnmatchcase(f, p) for p in paths))
 
 
+#: the struct at a place in the file, by the last part of its path (for unknown keys: the keys it has)
+_STRUCTS: dict[str, type[msgspec.Struct]] = {"health": HealthRule, "policy": PolicyRule, "waivers": WaiverRule,
+                                             "environments": Rule, "(top level)": EnvironmentsFile}
+
+
+def _unknown_field(name: str, where: str) -> str:
+    import difflib
+
+    last = re.sub(r"\[\d+\]$", "", where.rsplit(".", 1)[-1])
+    struct = _STRUCTS.get(last)
+    known = list(struct.__struct_fields__) if struct is not None else []
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean `{guess[0]}`?" if guess else f"known: {', '.join(known)}" if known else "check its spelling"
+    return f"unknown key `{name}` ({hint})"
+
+
+LEVELS = ("mandatory", "advisory", "disabled")
+
+
+def _check_levels(data: dict[str, Any], source: str) -> None:
+    """Enforcement levels, named by rule and policy (msgspec would say only "Invalid enum value")."""
+    rules = data.get("environments")
+    for i, rule in enumerate(rules if isinstance(rules, list) else ()):
+        policy = rule.get("policy") if isinstance(rule, dict) else None
+        levels = policy.get("enforcement") if isinstance(policy, dict) else None
+        for name, level in (levels.items() if isinstance(levels, dict) else ()):
+            if level not in LEVELS:
+                raise ConfigError(f"{source}: environments[{i}].policy.enforcement.{name}: {level!r} is not an enforcement "
+                                  f"level (allowed: {', '.join(LEVELS)})")
+
+
 def parse_environments(data: object, source: str) -> Environments:
     """Validate a parsed environments document. :raises ConfigError: with the first problem found."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: must be a YAML mapping with an `environments` list")
+    _check_levels(data, source)
     try:
         doc = msgspec.convert(data, EnvironmentsFile)
     except msgspec.ValidationError as exc:
         # msgspec says "<problem> - at `$.environments[0].kind`": name the place first, as a path into the file
         msg, _, where = str(exc).partition(" - at ")
         where = where.strip("`").removeprefix("$").removeprefix(".") or "(top level)"
+        unknown = re.match(r"Object contains unknown field `(.+)`$", msg)
+        if unknown:
+            raise ConfigError(f"{source}: {where}: {_unknown_field(unknown[1], where)}") from None
         allowed = _CHOICES.get(where.rsplit(".", 1)[-1]) if msg.startswith("Invalid enum value") else None
         raise ConfigError(f"{source}: {where}: {msg}" + (f" (allowed: {', '.join(allowed)})" if allowed else "")) from None
     paths = doc.defaults.get("infra_paths", DEFAULT_INFRA_PATHS)

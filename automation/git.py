@@ -93,6 +93,11 @@ class Git:
                 files.append(path)
         return tuple(sorted(files))
 
+    def user_name(self) -> str | None:
+        """git's ``user.name`` for this repository (who commits here), or None."""
+        proc = self._run("config", "user.name")
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
     def head(self) -> str | None:
         proc = self._run("rev-parse", "HEAD")
         return proc.stdout.strip() if proc.returncode == 0 else None

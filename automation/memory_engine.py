@@ -138,25 +138,42 @@ class MemoryEngine:
         if operation != "destroy" or result != "succeeded":
             self._save(target.stack, state)
 
+    # Missing stacks are answered as the Pulumi engine answers them (tests/test_contract.py runs both): refresh,
+    # drift and destroy of a stack that does not exist raise StackMissing; a personal stack whose shared stack is
+    # not deployed is refused before its program runs.
+    def _existing(self, stack: str) -> dict[str, Any]:
+        if not self._path(stack).exists():
+            raise StackMissing(f"stack {stack} does not exist in {self.state_dir}")
+        return self._load(stack)
+
+    def _shared_deployed(self, target: Target) -> None:
+        personal = target.config.personal
+        if personal is not None and not self._path(personal.template).exists():
+            raise StackMissing(f"personal stack {target.stack} runs on the shared stack {personal.template}, which does "
+                               f"not exist in {self.state_dir}: deploy {personal.template} first")
+
     def preview(self, target: Target, progress: Progress) -> Outcome:
+        self._shared_deployed(target)
         desired, outputs = self.program(target)
         return self._run("preview", target, progress, desired, outputs)
 
     def up(self, target: Target, progress: Progress) -> Outcome:
+        self._shared_deployed(target)
         desired, outputs = self.program(target)
         return self._run("up", target, progress, desired, outputs)
 
     def refresh(self, target: Target, progress: Progress) -> Outcome:
-        state = self._load(target.stack)
+        state = self._existing(target.stack)
         return self._run("refresh", target, progress, from_json(state["resources"]), state["outputs"])
 
     def drift(self, target: Target, progress: Progress) -> Outcome:
         """The memory engine has no cloud that could drift: its state is all there is."""
-        state = self._load(target.stack)
+        state = self._existing(target.stack)
         changes = tuple(ResourceChange(urn, r["type"], r["name"], "same") for urn, r in sorted(state["resources"].items()))
         return Outcome(stack=target.stack, operation="drift", succeeded=True, changes=changes, counts=count(changes))
 
     def destroy(self, target: Target, progress: Progress) -> Outcome:
+        self._existing(target.stack)
         return self._run("destroy", target, progress, None, {})
 
     def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]:

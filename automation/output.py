@@ -97,7 +97,9 @@ def _(result: EnvironmentsOutput) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.append(f"infra paths (default): {', '.join(envs.infra_paths)}")
     for branch, route in result.routes:
-        if route is None:
+        if isinstance(route, str):
+            lines.append(f"branch {branch!r}: refused: {route}")
+        elif route is None:
             lines.append(f"branch {branch!r}: no rule matches (nothing is deployed)")
         else:
             lines.append(f"branch {branch!r}: rule {route.rule_index + 1} ({route.rule.branch}) -> stack {route.stack} "

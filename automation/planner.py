@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from automation.environments import Environments, Route, touches_infra
-from automation.errors import ConfigError
+from automation.errors import ConfigError, GuardRefused
 from automation.events import PR_ACTIONS, Request
 from automation.git import ChangedFiles
 
@@ -196,6 +196,7 @@ def manual(envs: Environments, stack: str, operation: OperationName, *, sha: str
     same rules as events: an environment is destroyed only when asked explicitly, a protected stack never.
 
     :raises ConfigError: an unknown stack, a bad SHA, or an environment destroy without ``destroy_environment``.
+    :raises GuardRefused: a destroy of a protected stack (exit 6), before any flag is asked for.
     """
     from automation.events import SHA
 
@@ -203,6 +204,9 @@ def manual(envs: Environments, stack: str, operation: OperationName, *, sha: str
     if route is None:
         raise ConfigError(f"unknown stack {stack!r}: no rule in {envs.source} maps a branch to it "
                           f"(known: {', '.join(envs.environment_stacks())}, and personal stacks)")
+    if operation == "destroy" and route.rule.protected:  # refused whatever the flags: say so before asking for one
+        raise GuardRefused(f"stack {stack} is protected (environments.yaml, rule {route.rule.branch!r}: protected: true): "
+                           "destroy is refused; remove `protected` from its rule in a reviewed change first")
     if operation == "destroy" and route.kind == "environment" and not destroy_environment:
         raise ConfigError(f"{stack} is an environment stack: destroying it needs --yes-destroy-environment")
     if sha is not None and not SHA.match(sha):

@@ -114,6 +114,30 @@ class StackPolicy:
                                      type=v.type, fix=v.fix, severity=v.severity, waived=v.waived) for v in found)
 
 
+def _check_names(pack: Path, where: str, named: Iterable[str]) -> None:
+    import difflib
+
+    names = sorted(p.name for p in load_rules(pack).POLICIES)
+    for name in sorted(set(named)):
+        if name not in names:
+            guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f"did you mean `{guess[0]}`?" if guess else f"the pack {pack} has: {', '.join(names)}"
+            raise ConfigError(f"environments.yaml: the policy settings of {where} name an unknown policy `{name}` ({hint})")
+
+
+def check_rules(root: Path, rules: Iterable[Any]) -> None:
+    """Every rule's policy settings name policies of the pack (``environments`` and ``plan`` check it, as every
+    operation does): a misspelt policy name is bad input (exit 2). Nothing to check without a pack."""
+    pack = pack_dir(root)
+    if pack is None:
+        return
+    for rule in rules:
+        settings = getattr(rule, "policy", None)
+        if settings is not None:
+            _check_names(pack, f"rule {rule.branch!r}",
+                         [*settings.enforcement, *(w.policy for w in settings.waivers)])
+
+
 def stack_policy(root: Path, stack: str, environment: str | None, rule: Any, stateful: tuple[str, ...] | None
                  ) -> StackPolicy | None:
     """The pack settings of ``stack`` from its environments.yaml rule (``rule.policy``), checked against the pack:
@@ -121,14 +145,10 @@ def stack_policy(root: Path, stack: str, environment: str | None, rule: Any, sta
     pack = pack_dir(root)
     if pack is None:
         return None
-    names = {p.name for p in load_rules(pack).POLICIES}
     settings = getattr(rule, "policy", None) if rule is not None else None
     levels = dict(settings.enforcement) if settings is not None else {}
     waivers = tuple((w.policy, w.resource, w.reason.strip()) for w in settings.waivers) if settings is not None else ()
-    unknown = sorted({n for n in levels if n not in names} | {p for p, _, _ in waivers if p not in names})
-    if unknown:
-        raise ConfigError(f"environments.yaml: policy settings of {stack} name unknown policies: {', '.join(unknown)} "
-                          f"(the pack {pack} has: {', '.join(sorted(names))})")
+    _check_names(pack, stack, [*levels, *(p for p, _, _ in waivers)])
     return StackPolicy(pack=pack, stack=stack, environment=environment, levels=levels, waivers=waivers,
                        stateful=stateful, calendar=lifecycle.load().to_policy_config(lifecycle.today()))
 

@@ -53,6 +53,7 @@ from automation.errors import (
     StackMissing,
     ToolMissing,
 )
+from automation.plugins import missing_message, missing_plugin
 from automation.render import change_text
 from automation.snapshot import Resource
 from automation.stackconfig import ENGINE_WRITTEN_HEADER
@@ -444,6 +445,10 @@ class PulumiEngine:
             if _LOCKED.search(text):
                 raise StackBusyError(f"stack {target.stack} is locked in the state backend by another update; "
                                      + recovery_hint(target.stack)) from None
+            plugin = missing_plugin(text)
+            if plugin is not None:  # before the program's own errors: they only echo the cancelled connection
+                progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
+                raise ToolMissing(f"{operation} of {target.stack}: {missing_message(plugin)}") from None
             if "validating stack config" in text or "validating project" in text:
                 raise ConfigError(f"the Pulumi CLI refused the config of {target.stack}: {_tail(exc, 2)}") from None
             violations = collector.violations()

@@ -46,16 +46,20 @@ class SynthOutput:
 @dataclass(frozen=True)
 class EnvironmentsOutput:
     environments: Environments
-    routes: tuple[tuple[str, Route | None], ...] = ()
+    #: each branch asked about, and its route (None: no rule matches; a string: why the branch is refused)
+    routes: tuple[tuple[str, Route | str | None], ...] = ()
     command: str = "environments"
     exit_code: int = 0
+    #: the first refused branch's error: every branch is answered first, then it is raised (exit 2)
+    error: AutomationError | None = None
 
     def to_json(self) -> dict[str, Any]:
         rules = [{"branch": r.branch, "stack": r.stack, "kind": r.kind, "template": r.template,
                   "auto_destroy": r.auto_destroy, "ttl_days": r.ttl_days, "protected": r.protected,
                   "reviewed_plan": r.reviewed_plan, "health": r.health is not None, "auto_rollback": r.auto_rollback,
                   "drift_remediation": r.drift_remediation} for r in self.environments.rules]
-        routes = [{"branch": b, "stack": r.stack if r else None, "kind": r.kind if r else None,
+        routes = [{"branch": b, "error": r} if isinstance(r, str) else
+                  {"branch": b, "stack": r.stack if r else None, "kind": r.kind if r else None,
                    "rule": r.rule_index + 1 if r else None} for b, r in self.routes]
         return {"rules": rules, "infra_paths": list(self.environments.infra_paths), "routes": routes}
 

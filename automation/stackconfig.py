@@ -134,6 +134,10 @@ def load_stack_config(root: Path, stack: str, personal: PersonalSpec | None = No
     stack_file = root / f"Pulumi.{stack}.yaml"
     if personal is None and (not stack_file.exists() or is_engine_written(stack_file)):
         personal = personal_spec(stack, project)
+    elif personal is not None and stack_file.exists() and not is_engine_written(stack_file):
+        raise ConfigError(f"{stack_file.name} is not read: personal stack {stack!r} takes its config from "
+                          f"Pulumi.{personal.template}.yaml plus derived values (README, 'Commands'); move the "
+                          f"settings you need into Pulumi.{personal.template}.yaml, then delete {stack_file.name}")
     source_stack = personal.template if personal else stack
     source_file = root / f"Pulumi.{source_stack}.yaml"
     if source_file.is_dir():

@@ -10,10 +10,11 @@ and are raised before any resource is declared.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -62,16 +63,64 @@ Environment = Literal["integration", "production", "personal"]
 
 
 class SettingsError(ValueError):
-    """A config value is missing or invalid. ``str()`` is the user-facing message."""
+    """A config value is missing or invalid. ``str()`` is the user-facing message.
 
-    def __init__(self, stack: str, key: str, value: object, expected: str) -> None:
-        self.stack, self.key, self.expected = stack, key, expected
+    :param file_stack: the stack whose file holds the value (a personal stack's config is its template's file);
+        default: ``stack``.
+    :param fix: how to fix it, when it is not "set the key" (an unknown key: rename it).
+    """
+
+    def __init__(self, stack: str, key: str, value: object, expected: str, *, file_stack: str | None = None,
+                 fix: str | None = None) -> None:
+        self.stack, self.key, self.value, self.expected, self.fix = stack, key, value, expected, fix
+        self.file_stack = file_stack or stack
         shown = "(not set)" if value is None else repr(value)
+        where = f"Pulumi.{self.file_stack}.yaml"
+        if self.file_stack != stack:
+            where += f" (personal stack {stack} takes its config from stack {self.file_stack})"
+        how = fix or f"pulumi config set{'' if self.file_stack == stack else ' --stack ' + self.file_stack} {_qualified(key)} ..."
         super().__init__(
             f"stack '{stack}': config key '{_qualified(key)}' has invalid value {shown}: "
-            f"expected {expected}. Fix it in Pulumi.{stack}.yaml "
-            f"(pulumi config set {_qualified(key)} ...)."
+            f"expected {expected}. Fix it in {where} ({how})."
         )
+
+    def located(self, file_stack: str) -> SettingsError:
+        """The same error, naming the file of ``file_stack`` as the one to fix."""
+        return SettingsError(self.stack, self.key, self.value, self.expected, file_stack=file_stack, fix=self.fix)
+
+
+#: Config namespaces a stack file may use besides the project's: the providers and packages the program uses
+#: (requirements.txt) and Pulumi's own settings (``pulumi:disable-default-providers``, ``pulumi:tags``).
+KNOWN_NAMESPACES = ("aws", "eks", "kubernetes", "random", "pulumi")
+
+
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelt ``word`` (difflib's ratio ≥ 0.6), or None."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_key_error(stack: str, key: str, value: object, known: Iterable[str]) -> SettingsError:
+    """An unknown key (``key`` as written, with or without namespace): refused, naming the key it probably meant."""
+    guess = nearest(key, known)
+    hint = f"did you mean '{_qualified(guess)}'?" if guess else "no documented key is close to it"
+    return SettingsError(stack, key, value, f"a key documented in Pulumi.yaml (unknown key; {hint})",
+                         fix=f"rename it to '{_qualified(guess)}'" if guess else "remove it, or see the README's configuration table")
+
+
+def check_namespaces(stack: str, keys: Iterable[str]) -> None:
+    """Refuse a key in a namespace that is neither the project's nor one of :data:`KNOWN_NAMESPACES`: a misspelt
+    namespace (``ghost-gitop:ghostStorageGb``) would otherwise be ignored and the default deployed."""
+    namespaces = (PROJECT, *KNOWN_NAMESPACES)
+    ours = [f"{PROJECT}:{k}" for k in config_keys()]
+    for key in sorted(keys):
+        namespace, sep, name = key.partition(":")
+        if sep and namespace not in namespaces:
+            guess = nearest(key, ours) or (f"{nearest(namespace, namespaces)}:{name}" if nearest(namespace, namespaces) else None)
+            hint = f"did you mean '{guess}'?" if guess else f"known namespaces: {', '.join(namespaces)}"
+            raise SettingsError(stack, key, None, f"a namespace of this project or of a provider it uses "
+                                f"(unknown namespace '{namespace}'; {hint})",
+                                fix=f"rename it to '{guess}'" if guess else "remove it")
 
 
 def _qualified(key: str) -> str:
@@ -398,7 +447,7 @@ def _first_error(stack: str, exc: ValidationError, raw: Mapping[str, Any]) -> Se
     elif err["type"] == "missing":
         msg = "a value (this key is required)"
     elif err["type"] == "extra_forbidden":
-        return SettingsError(stack, key, value, "a key documented in Pulumi.yaml (unknown key; check its spelling)")
+        return unknown_key_error(stack, key, value, config_keys())
     elif err["type"] == "literal_error":
         msg = msg.replace("Input should be", "one of")
     else:

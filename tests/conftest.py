@@ -93,3 +93,12 @@ def container(result: SynthResult, kind_type: str = "kubernetes:apps/v1:Deployme
     spec = one(result, kind_type)["spec"]["template"]["spec"]
     assert len(spec["containers"]) == 1
     return spec["containers"][0]
+
+
+def shared_stack_deployed(state_dir: Path, stack: str = "dev") -> None:
+    """The memory engine's state of a deployed (empty) ``stack``: personal stacks run only on a deployed template, as
+    on the real engine. For tests about the personal stack itself, not about deploying its template."""
+    import json
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / f"{stack}.json").write_text(json.dumps({"resources": {}, "history": [], "outputs": {}}))

@@ -211,11 +211,35 @@ def test_project_file_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"costs.yaml: usage.prod.nat_gateway_gb must be a number ≥ 0"):
         load_project(tmp_path)
     (tmp_path / "costs.yaml").write_text("prices:\n  - match: x\n    usd: 1\n")
-    with pytest.raises(ConfigError, match=r"costs.yaml: Object missing required field `billed` - at `\$.prices\[0\]`"):
+    with pytest.raises(ConfigError, match=r"costs.yaml: prices\[0\]: Object missing required field `billed`"):
         load_project(tmp_path)
     (tmp_path / "costs.yaml").write_text("usgae: {}\n")
-    with pytest.raises(ConfigError, match=r"costs.yaml: Object contains unknown field `usgae`"):
+    with pytest.raises(ConfigError, match=r"costs.yaml: unknown key `usgae`: did you mean `usage`\?"):
         load_project(tmp_path)
+    # a misspelt usage key would leave its charge unassumed and change the total without a word (issue 27)
+    (tmp_path / "costs.yaml").write_text("usage:\n  dev:\n    nat_gatway_gb: 20\n")
+    with pytest.raises(ConfigError, match=r"usage.dev.nat_gatway_gb is not a usage key: did you mean `nat_gateway_gb`\?"):
+        load_project(tmp_path)
+    (tmp_path / "costs.yaml").write_text("usage:\n  dev:\n    nat_gateway_gb: lots\n")
+    with pytest.raises(ConfigError, match=r"usage.dev.nat_gateway_gb must be a number ≥ 0 \(a monthly quantity\), not 'lots'"):
+        load_project(tmp_path)
+    (tmp_path / "costs.yaml").write_text("prices:\n  - match: x\n    billed: y\n    usd: 1\n    unit: u\n    source: s\n"
+                                         "    as_of: '2026-01-01'\n    quantiy: size_gb\n")
+    with pytest.raises(ConfigError, match=r"prices\[0\].quantiy is not a price field: did you mean `quantity`\?"):
+        load_project(tmp_path)
+
+
+def test_every_usage_charge_of_the_estimate_is_a_usage_key_costs_yaml_may_assume() -> None:
+    """USAGE_KEYS (what costs.yaml may name) is exactly the keys the estimate bills by usage, each a table price."""
+    import re
+
+    from automation.cost import USAGE_KEYS, load_table
+
+    source = (ROOT / "automation" / "cost.py").read_text()
+    billed = set(re.findall(r'usage_line\(res, "[^"]*", "([a-z_]+)"', source))
+    assert billed == set(USAGE_KEYS)
+    prices = load_table().regions["us-east-1"].prices
+    assert set(USAGE_KEYS) <= set(prices)
 
 
 def test_custom_prices_use_an_input_as_the_quantity() -> None:

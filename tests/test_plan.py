@@ -286,7 +286,7 @@ ENV_ERRORS = [
     ({"environments": [{"branch": "main", "stack": "dev", "kind": "staging"}]},
      "environments[0].kind: Invalid enum value 'staging' (allowed: environment, personal)"),
     ({"environments": [{"branch": "main", "stack": "dev", "kind": "environment", "colour": 1}]},
-     "environments[0]: Object contains unknown field `colour`"),
+     "environments[0]: unknown key `colour` (known: branch, stack, kind"),
     ({"environments": [{"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev", "ttl_days": 0},
                        {"branch": "main", "stack": "dev", "kind": "environment"}]},
      "environments[0].ttl_days: Expected `int` >= 1"),
@@ -404,8 +404,13 @@ def test_manual_operations_are_planned_like_events() -> None:
     assert (op.stack, op.operation, op.branch, op.sha, op.kind, op.allow_older, op.protected) == (
         "dev-alice", "up", "dev/alice", A, "personal", True, False)
     assert op.reason == "manual up of dev-alice by carol"
-    (prod,) = manual(ENVS, "prod", "destroy", sha=None, actor="x", destroy_environment=True).operations
+    (prod,) = manual(ENVS, "prod", "up", sha=None, actor="x").operations
     assert prod.protected and prod.kind == "environment" and not prod.allow_older
+    from automation.errors import GuardRefused
+
+    for flag in (False, True):  # a protected stack's destroy is refused (exit 6) before any flag is asked for
+        with pytest.raises(GuardRefused, match=r"stack prod is protected .*protected: true\): destroy is refused"):
+            manual(ENVS, "prod", "destroy", sha=None, actor="x", destroy_environment=flag)
     (preview,) = manual(ENVS, "dev", "preview", sha=None, actor="x", rollback=True).operations
     assert not preview.allow_older, "only an up can deploy an older commit"
     (default,) = manual(ENVS, "dev", "up", sha=None, actor="x").operations

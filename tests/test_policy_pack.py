@@ -203,7 +203,7 @@ def test_environments_policy_settings_are_checked_against_the_pack(tmp_path: Pat
             enforcement = {"rds-backupz": "advisory"}
             waivers = ()
     from automation.errors import ConfigError
-    with pytest.raises(ConfigError, match=r"policy settings of dev name unknown policies: rds-backupz"):
+    with pytest.raises(ConfigError, match=r"policy settings of dev name an unknown policy `rds-backupz`"):
         stack_policy(ROOT, "dev", "integration", Bad, envs.stateful)
     (tmp_path / "environments.yaml").write_text("environments:\n  - branch: main\n    stack: dev\n    kind: environment\n"
                                                 "    policy:\n      waivers:\n        - policy: rds-backups\n"

@@ -153,4 +153,4 @@ def test_5_a_waiver_with_its_reason_is_recorded_in_the_report(world: World) -> N
     bad = RULES + "    policy:\n      enforcement:\n        prod-stateful-protectd: advisory\n"
     gitrepo.commit(world.repo, {"environments.yaml": bad}, "typo")
     proc = world.engine("preview", "--stack", "dev")
-    assert proc.returncode == 2 and "unknown policies: prod-stateful-protectd" in proc.stderr
+    assert proc.returncode == 2 and "unknown policy `prod-stateful-protectd` (did you mean `prod-stateful-protected`?)" in proc.stderr

@@ -218,18 +218,25 @@ def test_mysql_users_stay_unique_within_mysqls_32_characters() -> None:
     assert mysql_user("ghost") == "ghost_ghost"
 
 
-def test_personal_stack_config_ignores_a_generated_stack_file(project_copy) -> None:
+def test_personal_stack_config_ignores_a_generated_stack_file_and_refuses_a_hand_written_one(project_copy) -> None:
     from automation.environments import parse_environments
-    from automation.stackconfig import load_stack_config
+    from automation.errors import ConfigError
+    from automation.stackconfig import ENGINE_WRITTEN_HEADER, load_stack_config
 
-    (project_copy / "Pulumi.dev-alice.yaml").write_text("config:\n  ghost-gitops:ghostStorageGb: 99\n")
+    stale = "config:\n  ghost-gitops:ghostStorageGb: 99\n"
+    (project_copy / "Pulumi.dev-alice.yaml").write_text(f"{ENGINE_WRITTEN_HEADER}\n{stale}")
     envs = parse_environments({"environments": [
         {"branch": "main", "stack": "dev", "kind": "environment"},
         {"branch": "dev/{name}", "stack": "dev-{name}", "kind": "personal", "template": "dev"}]}, "e.yaml")
     cfg = envs.stack_config(project_copy, "dev-alice")
-    assert cfg.values["ghost-gitops:ghostStorageGb"] == "5", "derived from Pulumi.dev.yaml, not the stale file"
+    assert cfg.values["ghost-gitops:ghostStorageGb"] == "5", "derived from Pulumi.dev.yaml, not the engine's output"
     assert cfg.personal is not None and cfg.source.startswith("Pulumi.dev.yaml + derived")
     assert load_stack_config(project_copy, "dev").personal is None
+    # the same settings written by hand: never silently ignored
+    (project_copy / "Pulumi.dev-alice.yaml").write_text(stale)
+    with pytest.raises(ConfigError, match=r"Pulumi.dev-alice.yaml is not read: personal stack 'dev-alice' takes its "
+                       r"config from Pulumi.dev.yaml .* move the settings you need into Pulumi.dev.yaml"):
+        envs.stack_config(project_copy, "dev-alice")
 
 
 def test_every_name_a_personal_stack_reads_is_exported_by_dev(dev: SynthResult, prod: SynthResult) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shared_stack_deployed
 from tests.gitrepo import commit, git, project_repo
 
 
@@ -120,6 +120,7 @@ def test_dispatch_audits_name_who_started_them(tmp_path: Path) -> None:
     (origin / ".gitignore").write_text(".pulumi-state/\n")
     c3 = commit(origin, {}, "ignore state")
     engine = ["--engine", "memory", "--state-dir", str(tmp_path / "s"), "--lock-dir", str(tmp_path / "l"), "--json"]
+    shared_stack_deployed(tmp_path / "s")
     out = io.StringIO()
     assert main(["--project-dir", str(origin), "run", "--event-name", "workflow_dispatch", "--event-path",
                  str(_dispatch(tmp_path, "dev")), *engine], environ={"GITHUB_SHA": c3}, out=out, err=io.StringIO()) == 0
@@ -142,6 +143,7 @@ def test_a_recreated_or_force_pushed_branch_compares_with_the_deployed_commit(tm
     git(origin, "checkout", "-q", "-b", "dev/alice")
     c3 = commit(origin, {}, "ignore state")
     engine = ["--engine", "memory", "--state-dir", str(tmp_path / "s"), "--lock-dir", str(tmp_path / "l"), "--json"]
+    shared_stack_deployed(tmp_path / "s")
 
     def run(payload: dict[str, Any]) -> dict[str, Any]:
         event = tmp_path / f"run-{payload['after'][:7]}-{payload['forced']}.json"

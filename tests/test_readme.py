@@ -30,3 +30,45 @@ def test_the_two_commands_and_ci_agree() -> None:
     assert "bash .ci/setup && .venv/bin/python -m automation synth --stack dev" in README
     assert "bash .ci/test" in README
     assert "bash .ci/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _examples() -> list[tuple[str, list[str]]]:
+    """Every ``$ command`` line of the README's fenced blocks, with the lines it shows as its output."""
+    found: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", README, re.M | re.S):
+        current: list[str] | None = None
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                current = []
+                found.append((line[2:], current))
+            elif current is not None:
+                current.append(line)
+    return found
+
+
+def test_the_readme_s_examples_print_what_it_says(tmp_path) -> None:
+    """Issue 27: each ``$`` line runs in a fresh copy of the repository (a git clone's files, the same .venv) with
+    `python` from .venv, as user alice on the day the examples were recorded; its output is compared line by line
+    (stderr is read where a terminal shows it, with stdout)."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.gitrepo import git
+
+    examples = _examples()
+    assert len(examples) >= 8, examples
+    copy = tmp_path / "clone"
+    shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".tools", ".pulumi-state", "__pycache__", "node_modules", "*.egg-info", "out"))
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    git(copy, "init", "-q", "-b", "main")
+    git(copy, "add", "-A")
+    git(copy, "commit", "-q", "-m", "clone")
+    env = {"PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path),
+           "USER": "alice", "LANG": "C.UTF-8", "GHOST_GITOPS_TODAY": "2026-12-02"}
+    for command, expected in examples:
+        proc = subprocess.run(["bash", "-c", command], cwd=copy, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
+        got = proc.stdout.rstrip("\n").splitlines()
+        assert got == expected, f"README: $ {command}\nexpected:\n" + "\n".join(expected) + "\ngot:\n" + "\n".join(got)

@@ -23,7 +23,7 @@ from automation.memory_engine import MemoryEngine
 from automation.planner import Operation, Plan
 from automation.runner import RunContext, RunOptions, exit_code, run_plan
 from automation.snapshot import Resource, Snapshot, snapshot
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shared_stack_deployed
 from tests.gitrepo import commit, git, project_repo
 
 ENVS = load_environments(ROOT)
@@ -192,6 +192,7 @@ def test_run_command_end_to_end_with_the_memory_engine(tmp_path: Path) -> None:
     payload["after"] = head
     event.write_text(json.dumps(payload))
     out, err = io.StringIO(), io.StringIO()
+    shared_stack_deployed(tmp_path / "state")
     code = main(["--project-dir", str(repo), "run", "--event-name", "push", "--event-path", str(event), "--engine", "memory",
                  "--state-dir", str(tmp_path / "state"), "--lock-dir", str(tmp_path / "locks")],
                 environ={}, out=out, err=err)
@@ -225,6 +226,7 @@ def test_expire_command_with_the_memory_engine(tmp_path: Path) -> None:
     state = tmp_path / "state"
     engine = MemoryEngine(state, tiny_program)
     ctx, _, _ = context(tmp_path, engine)
+    shared_stack_deployed(state)
     run_plan(ctx, up("dev-old"), Request(event="manual"), None)
     run_plan(ctx, up("dev-new"), Request(event="manual"), None)
     doc = json.loads((state / "dev-old.json").read_text())
@@ -239,7 +241,7 @@ def test_expire_command_with_the_memory_engine(tmp_path: Path) -> None:
     assert main(["expire", "--remote", "", "--engine", "memory", "--state-dir", str(state), "--lock-dir",
                  str(tmp_path / "locks")], environ={}, out=out, err=err) == 0, err.getvalue()
     assert out.getvalue().startswith("destroy  dev-old          succeeded")
-    assert sorted(p.stem for p in state.glob("*.json")) == ["dev-new"]
+    assert sorted(p.stem for p in state.glob("*.json")) == ["dev", "dev-new"], "the environment is never expired"
 
 
 def test_deploying_without_a_pulumi_cli_exits_4_with_how_to_get_it(tmp_path: Path) -> None:
