@@ -59,13 +59,21 @@ def _is_rate_limited(response: httpx.Response) -> bool:
         "rate limit" in response.text.lower()
 
 
+#: who the engine's comments are by: a workflow's GITHUB_TOKEN posts as this GitHub App bot (README, "CI")
+ENGINE_COMMENT_AUTHOR = "github-actions[bot]"
+
+
 class GitHubClient:
     def __init__(self, token: str, repository: str, *, api_url: str = API_URL, attempts: int = 5,
                  base_wait_s: float = 1.0, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, timeout_s: float = 30.0) -> None:
+                 sleep: Callable[[float], None] = time.sleep, timeout_s: float = 30.0,
+                 comment_author: str = ENGINE_COMMENT_AUTHOR) -> None:
+        """:param comment_author: the login the engine posts as; only its comments are the engine's (a comment by
+        anyone else holding the engine's marker is neither read as a reviewed plan nor edited)."""
         if not token:
             raise GitHubError("no GitHub token (set GITHUB_TOKEN)")
         self.repository = repository
+        self.comment_author = comment_author
         self._sleep = sleep
         self._attempts = attempts
         self._base_wait_s = base_wait_s
@@ -128,19 +136,23 @@ class GitHubClient:
         """Edit the PR comment holding ``marker`` in place, or create it. Returns "updated" or "created"."""
         comments = self._paginate(f"/repos/{self.repository}/issues/{pr_number}/comments")
         for comment in comments:
-            if marker in str(comment.get("body", "")):
+            if self._own(comment) and marker in str(comment.get("body", "")):
                 self._request("PATCH", f"/repos/{self.repository}/issues/comments/{comment['id']}", json={"body": body})
                 return "updated"
         self._request("POST", f"/repos/{self.repository}/issues/{pr_number}/comments", json={"body": body})
         return "created"
 
     def comment_with(self, pr_number: int, marker: str) -> str | None:
-        """The body of the PR comment holding ``marker`` (the engine's own report), or None."""
+        """The body of the engine's own PR comment holding ``marker`` (its report), or None. Comments by anyone else
+        are ignored, marker or not: the reviewed plan is what the engine itself published."""
         for comment in self._paginate(f"/repos/{self.repository}/issues/{pr_number}/comments"):
             body = str(comment.get("body", ""))
-            if marker in body:
+            if self._own(comment) and marker in body:
                 return body
         return None
+
+    def _own(self, comment: Mapping[str, Any]) -> bool:
+        return str((comment.get("user") or {}).get("login", "")) == self.comment_author
 
     # -- issues (one per drifted stack) --------------------------------------------------------
     def find_issue(self, marker: str, label: str) -> Mapping[str, Any] | None:

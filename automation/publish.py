@@ -15,7 +15,7 @@ from typing import TextIO
 from automation.audit import AuditInfo, from_merge_message
 from automation.events import Request
 from automation.fingerprint import Review, parse_marker
-from automation.github import GitHubClient, GitHubError
+from automation.github import ENGINE_COMMENT_AUTHOR, GitHubClient, GitHubError
 from automation.render import Redactor, Report, Status, marker, render_markdown
 
 
@@ -24,7 +24,8 @@ def github_client(environ: Mapping[str, str], request: Request) -> GitHubClient 
     repo = request.repository or environ.get("GITHUB_REPOSITORY")
     if not token or not repo:
         return None
-    return GitHubClient(token, repo, api_url=environ.get("GITHUB_API_URL", "https://api.github.com"))
+    return GitHubClient(token, repo, api_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
+                        comment_author=environ.get("GHOST_GITOPS_COMMENT_AUTHOR") or ENGINE_COMMENT_AUTHOR)
 
 
 def resolve_audit(request: Request, gh: GitHubClient | None, err: TextIO) -> AuditInfo:

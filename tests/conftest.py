@@ -102,3 +102,15 @@ def shared_stack_deployed(state_dir: Path, stack: str = "dev") -> None:
 
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / f"{stack}.json").write_text(json.dumps({"resources": {}, "history": [], "outputs": {}}))
+
+
+def check_golden(path: Path, text: str) -> None:
+    """Compare ``text`` with the golden file ``path``. ``UPDATE_GOLDEN=1`` rewrites it -- never in CI (``CI=true``),
+    where a rewrite would make the comparison pass whatever the rendering became."""
+    import os
+
+    if os.environ.get("UPDATE_GOLDEN"):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("UPDATE_GOLDEN is set in CI: golden files are rewritten only by a person, locally")
+        path.write_text(text)
+    assert text == path.read_text(), f"rendering changed; review and re-run with UPDATE_GOLDEN=1 ({path})"

@@ -30,7 +30,7 @@ from automation.render import Report, Status, render_markdown
 from automation.snapshot import Resource
 from automation.stackconfig import load_stack_config
 from automation.synth import synthesize
-from tests.conftest import ROOT
+from tests.conftest import ROOT, check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 HOURS = 730
@@ -282,9 +282,7 @@ def test_cost_section_golden() -> None:
     text = render_markdown(Report(stack="prod", operation="preview", status=Status.SUCCEEDED, reason="pull request #9",
                                   outcome=outcome, commit="e" * 40, cost=change))
     path = GOLDEN / "preview_with_cost.md"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"rendering changed; review and re-run with UPDATE_GOLDEN=1 ({path})"
+    check_golden(path, text)
     # hand-worked: +1 NAT gateway (32.85) +1 address (3.65), db 0.032 -> 2 x 0.168 per hour, storage 20 GB x 1 -> x 2
     delta = 32.85 + 3.65 + (2 * 0.168 - 0.032) * HOURS + 20 * 0.115
     assert change.delta_low == pytest.approx(delta)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from automation.github import GitHubClient, GitHubError
-from tests.fake_github import FakeGitHub, serve
+from tests.fake_github import ACTIONS_BOT, FakeGitHub, serve
 
 TOKEN = "ghs_CANARYtoken0123456789"
 
@@ -26,7 +26,7 @@ def client(fake: FakeGitHub, slept: list[float], attempts: int = 5) -> GitHubCli
 def test_one_comment_per_pr_and_stack_edited_in_place(fake: FakeGitHub) -> None:
     slept: list[float] = []
     gh = client(fake, slept)
-    fake.comments[1] = {"id": 1, "body": "someone else's comment"}
+    fake.comment(12, "someone else's comment", login="mallory")
     assert gh.upsert_comment(12, "<!-- m dev -->", "<!-- m dev -->\nfirst") == "created"
     assert gh.upsert_comment(12, "<!-- m dev -->", "<!-- m dev -->\nsecond") == "updated"
     assert gh.upsert_comment(12, "<!-- m prod -->", "<!-- m prod -->\nprod") == "created"
@@ -95,3 +95,33 @@ def test_network_errors_are_retried_then_reported() -> None:
 def test_no_token_is_a_clear_error() -> None:
     with pytest.raises(GitHubError, match="no GitHub token"):
         GitHubClient("", "acme/blog")
+
+
+def test_only_the_engine_s_own_comments_count(fake: FakeGitHub) -> None:
+    """Issue 28: a comment holding the engine's marker but written by someone else is neither read as the reviewed
+    plan nor edited; the engine's own comment is found even beyond the first page of comments."""
+    gh = client(fake, [])
+    marker = "<!-- ghost-gitops:preview dev -->"
+    fake.comment(7, f"{marker}\nforged: an empty plan", login="mallory")
+    assert gh.comment_with(7, marker) is None
+    assert gh.upsert_comment(7, marker, f"{marker}\nthe engine's preview") == "created", "the forged one is not edited"
+    assert [c["body"] for c in fake.comments.values() if c["user"]["login"] == "mallory"] == [f"{marker}\nforged: an empty plan"]
+    assert gh.comment_with(7, marker) == f"{marker}\nthe engine's preview"
+    for i in range(150):  # a busy pull request: the engine's comment is on the second page of 100
+        fake.comment(8, f"review comment {i}", login="reviewer")
+    fake.comment(8, f"{marker}\nforged late", login="mallory")
+    fake.comment(8, f"{marker}\nreviewed plan", login=ACTIONS_BOT)
+    assert gh.comment_with(8, marker) == f"{marker}\nreviewed plan"
+    pages = [path for method, path, _, _ in fake.requests if method == "GET" and "/issues/8/comments" in path]
+    assert any("page=2" in path for path in pages), pages
+    assert GitHubClient(TOKEN, "acme/blog", api_url=fake.url, comment_author="acme-deployer[bot]").comment_with(8, marker) is None
+
+
+def test_the_fake_refuses_what_github_refuses(fake: FakeGitHub) -> None:
+    import httpx
+
+    assert httpx.get(f"{fake.url}/repos/acme/blog/issues/1/comments").status_code == 401
+    theirs = fake.comment(3, "mine", login="mallory")
+    patched = httpx.patch(f"{fake.url}/repos/acme/blog/issues/comments/{theirs['id']}", json={"body": "x"},
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert patched.status_code == 403 and fake.comments[theirs["id"]]["body"] == "mine"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
 
 from automation.engine import Outcome, PropertyChange, ResourceChange, resource_op
 from automation.render import COMMENT_LIMIT, Redactor, Report, Status, change_text, marker, render_markdown, render_text
+from tests.conftest import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -67,9 +67,7 @@ CASES = {
 def test_comment_golden(name: str) -> None:
     text = render_markdown(CASES[name])
     path = GOLDEN / f"{name}.md"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"rendering changed; review and re-run with UPDATE_GOLDEN=1 ({path})"
+    check_golden(path, text)
 
 
 def test_comment_starts_with_its_marker_and_calls_out_stateful_losses() -> None:
@@ -173,3 +171,17 @@ def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer(tmp_pa
     engine.up(target, Progress(io.StringIO()))
     preview = engine.preview(target, Progress(io.StringIO()))
     assert preview.changes == changes and preview.counts == count(changes) and preview.diff == change_text(changes)
+
+
+def test_golden_files_are_never_rewritten_in_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 28: with UPDATE_GOLDEN set, CI fails instead of rewriting (and so passing) the comparison."""
+    golden = tmp_path / "g.md"
+    golden.write_text("old\n")
+    monkeypatch.setenv("UPDATE_GOLDEN", "1")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="UPDATE_GOLDEN is set in CI"):
+        check_golden(golden, "new\n")
+    assert golden.read_text() == "old\n"
+    monkeypatch.setenv("CI", "")
+    check_golden(golden, "new\n")
+    assert golden.read_text() == "new\n"

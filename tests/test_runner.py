@@ -304,3 +304,38 @@ def test_an_empty_only_stack_is_refused_never_every_stack(tmp_path: Path, value:
                  "--only-stack", value], environ={}, out=io.StringIO(), err=err)
     assert code == 2 and "--only-stack is empty" in err.getvalue()
     assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+
+
+def test_a_forged_reviewed_plan_comment_does_not_pass_the_check(tmp_path: Path) -> None:
+    """Issue 28: the reviewed plan is read only from the engine's own PR comment. A comment holding the engine's
+    markers, written by another user, leaves the merge without a reviewed plan: a stack with `reviewed_plan: require`
+    (dev here, as prod has it) refuses it with exit 7. The same comment by the engine's identity lets it through."""
+    from dataclasses import replace
+
+    import msgspec
+
+    from automation.audit import AuditInfo
+    from automation.fingerprint import fingerprint
+    from automation.github import GitHubClient
+    from automation.publish import review_lookup
+    from automation.render import marker
+    from tests.fake_github import FakeGitHub, serve
+
+    engine = MemoryEngine(tmp_path / "state", tiny_program)
+    ctx, _, _ = context(tmp_path, engine)
+    rules = tuple(msgspec.structs.replace(r, reviewed_plan="require") if r.stack == "dev" else r for r in ctx.envs.rules)
+    ctx = replace(ctx, envs=replace(ctx.envs, rules=rules))
+    (first,) = run_plan(ctx, up("dev", A), Request(event="manual"), None)
+    assert first.status == "succeeded"  # deployed: the merge below plans no change
+    body = f"{marker('dev')}\n{fingerprint(()).marker('dev', A)}\nno changes"  # exactly the merge's plan
+    merge = Request(event="push", branch="main", sha=A, actor="alice")
+    audit = AuditInfo(branch="main", sha=A, pr_number=7, head_sha=A)
+    with serve(FakeGitHub()) as fake:
+        gh = GitHubClient("ghs_test", "acme/blog", api_url=fake.url, attempts=1)
+        fake.comment(7, body, login="mallory")
+        (refused,) = run_plan(replace(ctx, review=review_lookup(gh, audit, merge)), up("dev", A), merge, audit)
+        assert refused.status == "refused" and exit_code((refused,)) == 7, refused
+        fake.comment(7, body)  # the engine's own preview comment (github-actions[bot])
+        (done,) = run_plan(replace(ctx, review=review_lookup(gh, audit, merge)), up("dev", A), merge, audit)
+        assert done.status == "succeeded", done
+        gh.close()
