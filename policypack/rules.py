@@ -334,7 +334,9 @@ def _rds_encrypted(s: Subject, ctx: Context) -> list[str]:
 def _rds_backups(s: Subject, ctx: Context) -> list[str]:
     out = []
     days = s.props.get("backupRetentionPeriod")
-    if known(days) and (not isinstance(days, (int, float)) or days < 7):
+    if days is None:
+        out.append("backupRetentionPeriod is not set (AWS then keeps 1 day): keep backups at least 7 days")
+    elif known(days) and (not isinstance(days, (int, float)) or days < 7):
         out.append(f"backupRetentionPeriod is {days}: keep backups at least 7 days")
     if ctx.production:
         out += _require(s.props, "skipFinalSnapshot", False, "production keeps a final snapshot")
@@ -357,18 +359,34 @@ def _rds_maintenance(s: Subject, ctx: Context) -> list[str]:
     return out
 
 
-def _db_port_from_security_group(s: Subject, ctx: Context) -> list[str]:
-    low, high = s.props.get("fromPort"), s.props.get("toPort")
-    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)) or not low <= 3306 <= high:
-        return []
-    if s.type == "aws:ec2/securityGroupRule:SecurityGroupRule" and s.props.get("type") != "ingress":
-        return []
+def _opens_mysql_to_cidrs(rule: Mapping[str, Any]) -> list[Any]:
+    """The CIDRs an ingress rule (a rule resource's inputs, or one inline ``ingress`` entry) opens 3306 to. Protocol
+    ``-1`` (all traffic) covers every port whatever fromPort/toPort say (AWS ignores them then)."""
+    protocol = str(rule.get("protocol", rule.get("ipProtocol", ""))).lower()
+    if protocol not in ("-1", "all"):
+        low, high = rule.get("fromPort"), rule.get("toPort")
+        if not isinstance(low, (int, float)) or not isinstance(high, (int, float)) or not low <= 3306 <= high:
+            return []
+        if protocol not in ("tcp", "6", ""):
+            return []
     cidrs: list[Any] = []
     for key in ("cidrIpv4", "cidrIpv6", "cidrBlocks", "ipv6CidrBlocks"):
-        value = s.props.get(key)
+        value = rule.get(key)
         cidrs += [c for c in (value if isinstance(value, list) else [value]) if c and known(c)]
-    return [f"MySQL (3306) is open to {', '.join(map(str, cidrs))}: allow it from the cluster's security group only "
-            "(referencedSecurityGroupId)"] if cidrs else []
+    return cidrs
+
+
+def _db_port_from_security_group(s: Subject, ctx: Context) -> list[str]:
+    if s.type == "aws:ec2/securityGroupRule:SecurityGroupRule" and s.props.get("type") != "ingress":
+        return []
+    rules = s.props.get("ingress") if s.type == "aws:ec2/securityGroup:SecurityGroup" else [s.props]
+    out = []
+    for rule in rules if isinstance(rules, list) else []:
+        cidrs = _opens_mysql_to_cidrs(rule) if isinstance(rule, Mapping) else []
+        if cidrs:
+            out.append(f"MySQL (3306) is open to {', '.join(map(str, cidrs))}: allow it from the cluster's security "
+                       "group only (referencedSecurityGroupId)")
+    return out
 
 
 def _log_retention(s: Subject, ctx: Context) -> list[str]:
@@ -411,6 +429,8 @@ def _iam_no_wildcard(s: Subject, ctx: Context) -> list[str]:
                 wild = [a for a in actions if isinstance(a, str) and "*" in a]
                 if wild:
                     out.append(f"{key} allows wildcard actions {', '.join(wild)}: name each action")
+                if isinstance(st, Mapping) and st.get("Effect", "Allow") == "Allow" and "NotAction" in st:
+                    out.append(f"{key} allows NotAction (every action but those listed): name each action in Action")
     return out
 
 
@@ -428,6 +448,9 @@ def _pod_hardening(s: Subject, ctx: Context) -> list[str]:
     out = []
     if pod.get("automountServiceAccountToken") is not False:
         out.append("automountServiceAccountToken must be false (no API token in the pod)")
+    for host in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(host) is True:
+            out.append(f"{host} must not be true (the pod would share the node's namespace)")
     pod_sc = pod.get("securityContext") or {}
     for c in _containers(s):
         sc = c.get("securityContext") or {}
@@ -436,7 +459,11 @@ def _pod_hardening(s: Subject, ctx: Context) -> list[str]:
             out.append(f"container {name}: securityContext.allowPrivilegeEscalation must be false")
         if sc.get("readOnlyRootFilesystem") is not True:
             out.append(f"container {name}: securityContext.readOnlyRootFilesystem must be true (mount an emptyDir for /tmp)")
-        if not (sc.get("runAsNonRoot") is True or pod_sc.get("runAsNonRoot") is True):
+        if sc.get("privileged") is True:
+            out.append(f"container {name}: securityContext.privileged must not be true")
+        # the container's own setting wins over the pod's (Pod Security "restricted" refuses an explicit false)
+        non_root = sc.get("runAsNonRoot") if "runAsNonRoot" in sc else pod_sc.get("runAsNonRoot")
+        if non_root is not True:
             out.append(f"container {name}: runAsNonRoot must be true")
         if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
             out.append(f"container {name}: securityContext.capabilities.drop must include ALL")
@@ -498,7 +525,7 @@ def _default_deny(subjects: Sequence[Subject], ctx: Context) -> list[tuple[Subje
     for s in subjects:
         if s.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy":
             spec = s.props.get("spec") or {}
-            if spec.get("podSelector") == {} and "Ingress" in (spec.get("policyTypes") or []):
+            if spec.get("podSelector") == {} and {"Ingress", "Egress"} <= set(spec.get("policyTypes") or []):
                 denied.add(str(get(s.props, "metadata.namespace")))
     out = []
     for s in subjects:
@@ -576,8 +603,9 @@ POLICIES: tuple[Policy, ...] = (
     Policy("rds-maintenance-logs-tags", "Minor version upgrades on, error and slowquery logs exported, tags copied "
            "to snapshots.", "low", ("aws:rds/instance:Instance",), _rds_maintenance, controls=("RDS.13", "RDS.9", "RDS.17")),
     Policy("mysql-only-from-security-group", "MySQL (3306) is allowed from the cluster's security group only, never "
-           "from a CIDR.", "critical", ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-                                        "aws:ec2/securityGroupRule:SecurityGroupRule"), _db_port_from_security_group,
+           "from a CIDR (rule resources, a security group's inline ingress, and all-traffic rules).", "critical",
+           ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:ec2/securityGroupRule:SecurityGroupRule",
+            "aws:ec2/securityGroup:SecurityGroup"), _db_port_from_security_group,
            controls=("RDS.2",)),
     Policy("log-retention", "Log groups have a retention period (config flowLogRetentionDays).", "low",
            ("aws:cloudwatch/logGroup:LogGroup",), _log_retention),
@@ -588,11 +616,13 @@ POLICIES: tuple[Policy, ...] = (
            ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",), _default_sg_closed, controls=("EC2.2",)),
     Policy("subnet-no-public-ip", "No subnet gives instances public IPs by default (mapPublicIpOnLaunch=False).",
            "medium", ("aws:ec2/subnet:Subnet",), _subnet_no_public_ip, controls=("EC2.15",)),
-    Policy("iam-no-wildcard-actions", "IAM policies name each action; no '*' in Action.", "high",
+    Policy("iam-no-wildcard-actions", "IAM policies name each action; no '*' in Action, no Allow with NotAction.",
+           "high",
            ("aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"), _iam_no_wildcard,
            controls=("IAM.1", "IAM.21")),
-    Policy("k8s-pod-hardening", "Pods run restricted: no service-account token, non-root, no privilege escalation, "
-           "read-only root filesystem (emptyDir for /tmp), capabilities drop ALL, seccomp RuntimeDefault.", "high",
+    Policy("k8s-pod-hardening", "Pods run restricted: no service-account token, no host namespaces, not privileged, "
+           "non-root (the container's own runAsNonRoot wins over the pod's), no privilege escalation, read-only root "
+           "filesystem (emptyDir for /tmp), capabilities drop ALL, seccomp RuntimeDefault.", "high",
            tuple(WORKLOADS), _pod_hardening, controls=("CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_28",
                                                        "CKV_K8S_29", "CKV_K8S_30", "CKV_K8S_31", "CKV_K8S_37", "CKV_K8S_38")),
     Policy("k8s-resources-and-probes", "Every container sets CPU and memory requests and limits; long-running "
