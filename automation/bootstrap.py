@@ -169,9 +169,22 @@ def apply(spec: BootstrapSpec, session: Any, *, endpoint_url: str | None = None,
                               "re-running is safe)") from None
     except BotoCoreError as exc:
         raise OperationFailed(f"bootstrap failed: {exc} (re-running is safe)") from None
-    return BootstrapResult(backend_url=f"s3://{spec.bucket}?region={spec.region}&awssdk=v2",
-                           secrets_provider=f"awskms://{spec.key_alias}?region={spec.region}",
+    return BootstrapResult(backend_url=backend_url(spec.bucket, spec.region, endpoint_url),
+                           secrets_provider=secrets_provider(spec.key_alias, spec.region, endpoint_url),
                            role_arns=arns, steps=tuple(steps))
+
+
+def backend_url(bucket: str, region: str, endpoint_url: str | None = None) -> str:
+    """The Pulumi backend URL of the state bucket. With an AWS-compatible endpoint (moto, a local S3), the URL names
+    it (and path-style addressing), so the CLI talks to it without AWS_ENDPOINT_URL (gocloud.dev s3blob URL options)."""
+    base = f"s3://{bucket}?region={region}&awssdk=v2"
+    return f"{base}&endpoint={endpoint_url}&s3ForcePathStyle=true" if endpoint_url else base
+
+
+def secrets_provider(alias: str, region: str, endpoint_url: str | None = None) -> str:
+    """The Pulumi secrets provider of the key (gocloud.dev awskms URL; with an endpoint, as for the backend)."""
+    base = f"awskms://{alias}?region={region}"
+    return f"{base}&awssdk=v2&endpoint={endpoint_url}" if endpoint_url else base
 
 
 def _key(kms: Any, spec: BootstrapSpec, step: Callable[..., None]) -> str:
