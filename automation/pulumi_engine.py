@@ -588,26 +588,18 @@ class PulumiEngine:
             raise _backend_error(f"cannot read the name of stack {stack}", exc) from None
         return str(result.stdout).strip()
 
-    def _lock_files(self, stack: str) -> list[Path]:
-        """The DIY backend's lock files of ``stack`` (file:// backends only; others keep them elsewhere)."""
-        if not self.backend_url.startswith("file://"):
-            return []
-        base = Path(self.backend_url.removeprefix("file://")) / ".pulumi" / "locks"
-        return sorted(base.glob(f"*/{self._project()}/{stack}/*.json"))
-
     def status(self, stack: str) -> StackStatus:
         """Locks held on the stack (who, where, since when, whether that process still runs on this host) and the
         operations a killed update left pending, read from the backend; and what is safe to do."""
         from pulumi import automation as auto
 
+        from automation.backend_locks import lock_documents
+
         if stack not in {s.name for s in self.stacks()}:
             return StackStatus(stack, False, (), (), f"{stack} does not exist in {self.backend_url}: nothing to recover")
+        documents = lock_documents(self.backend_url, self._project(), stack, self.environ)
         locks = []
-        for path in self._lock_files(stack):
-            try:
-                content = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                content = {}
+        for content in documents or ():
             here = content.get("hostname") == socket.gethostname()
             alive = _pid_alive(int(content.get("pid", 0))) if here and content.get("pid") else None
             locks.append({"pid": content.get("pid"), "username": content.get("username"),
@@ -618,7 +610,11 @@ class PulumiEngine:
             raise _backend_error(f"cannot export the state of {stack}", exc) from None
         pending = tuple({"type": str(op.get("type")), "urn": str(op.get("resource", {}).get("urn"))}
                         for op in deployment.get("pending_operations") or [])
-        if any(lock["alive"] for lock in locks):
+        if documents is None:
+            advice = (f"this engine cannot list the locks of {self.backend_url.split('?', 1)[0]} (file:// and s3:// only): "
+                      + ("pending operations remain: run `python -m automation recover --stack "
+                         f"{stack} --yes` once no update runs" if pending else "check the backend before operating"))
+        elif any(lock["alive"] for lock in locks):
             advice = "an update is running on this host: wait for it; do not recover"
         elif locks or pending:
             advice = (f"no live update holds {stack}: run `python -m automation recover --stack {stack} --yes` "
@@ -732,13 +728,19 @@ class StackStatus:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs. A zombie (killed, its parent gone and not yet reaped, as
+    after a runner's SIGKILL in a container whose PID 1 does not reap) does not: its lock is stale."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return True  # not Linux, or gone meanwhile: as os.kill said
+    return state not in ("Z", "X")
 
 
 def target_project(root: Path) -> str:

@@ -233,3 +233,50 @@ def test_6_sdk_noise_never_reaches_a_report_but_real_errors_do(team: Team) -> No
     assert report["status"] == "failed" and "NoSuchBucket" in report["error"], report
     assert SDK_NOISE not in report["error"] and "Traceback" not in proc.stdout + proc.stderr
     assert not any(CANARY in text for text in team.outputs)
+
+
+def _records(team: Team) -> list[str]:
+    return sorted(p.name for kind in ("record", "database") for p in (team.tmp / "cloud" / kind).glob("*.json"))
+
+
+def test_7_a_runner_killed_mid_update_leaves_a_lock_in_the_bucket_that_status_and_recover_handle(team: Team) -> None:
+    import signal
+
+    gitrepo.git(team.repo, "checkout", "-q", "greet")
+    before = _records(team)
+    cloud = (team.repo / "fixture_cloud.py").read_text()
+    slow = cloud.replace("    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n",
+                         "    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n"
+                         "        import time; time.sleep(30)  # noqa: E702\n", 1)
+    config = (team.repo / "Pulumi.dev.yaml").read_text().replace("hello-team", "killed-midway")
+    gitrepo.commit(team.repo, {"fixture_cloud.py": slow, "Pulumi.dev.yaml": config}, "a slow update that gets killed")
+    proc = subprocess.Popen([sys.executable, "-m", "automation", "--project-dir", str(team.repo), "up", "--stack", "dev",
+                             "--skip-health-check", "--heartbeat", "1", *team.backend_args()], cwd=ENGINE_ROOT,
+                            env=team.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stderr is not None
+    seen, deadline = "", time.monotonic() + 120
+    while time.monotonic() < deadline and "still updating" not in seen:
+        seen += proc.stderr.readline()
+    assert "still updating" in seen, seen
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner dies: the engine, the CLI and the provider with it
+    proc.wait(timeout=30)
+    locks = [k for k in team.objects() if k.startswith(".pulumi/locks/organization/fixture/dev/")]
+    assert len(locks) == 1, locks
+    status = team.engine("status", "--stack", "dev", "--json", *team.backend_args())
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert len(state["locks"]) == 1 and state["locks"][0]["alive"] is False, state
+    assert "recover --stack dev --yes" in state["advice"], state
+    recovered = team.engine("recover", "--stack", "dev", "--yes", "--json", *team.backend_args())
+    assert recovered.returncode == 0, recovered.stderr
+    after = json.loads(recovered.stdout)
+    assert after["locks"] == [] and after["pending_operations"] == [] and "safe to operate" in after["advice"], after
+    assert not [k for k in team.objects() if k.startswith(".pulumi/locks/")], "the lock is gone from the bucket"
+    # the next up, without the sleep, converges: the change lands once, nothing duplicated or lost in the "cloud"
+    gitrepo.commit(team.repo, {"fixture_cloud.py": cloud}, "fast again")
+    report = _report(team.engine("up", "--stack", "dev", "--skip-health-check", "--json", *team.backend_args()))
+    assert report["status"] == "succeeded"
+    assert _records(team) == before
+    contents = [json.loads(p.read_text()).get("content") for p in (team.tmp / "cloud" / "record").glob("*.json")]
+    assert "killed-midway zone-a" in contents and "hello-team zone-a" not in contents, contents
