@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="after a killed run: cancel the stale lock and clear pending creates")
     recover.add_argument("--stack", required=True)
     recover.add_argument("--yes", action="store_true", help="required: recover changes the state backend")
+    recover.add_argument("--restore-checkpoint", action="store_true", help="first put back the newest readable version "
+                         "of a damaged checkpoint from the S3 bucket's object versions (recorded in the bucket)")
+    recover.add_argument("--reason", help="with --restore-checkpoint: why (recorded with who and when)")
     _engine_args(recover)
     recover.set_defaults(func=cmd_recover)
 

@@ -659,10 +659,16 @@ def cmd_recover(args: argparse.Namespace, ctx: Context) -> StatusOutput:
 
     if not args.yes:
         raise ConfigError("recover changes the state backend (cancels a lock, refreshes): pass --yes")
+    restore = None
+    if args.restore_checkpoint:
+        if not (args.reason or "").strip():
+            raise ConfigError("recover --restore-checkpoint needs --reason (recorded with who and when in the bucket)")
+        root = _project_root(args.project_dir)
+        restore = (_operator(ctx, root) or "unknown", args.reason.strip())
     root = _project_root(args.project_dir)
     _known_stack(root, args.stack)
-    return StatusOutput(_pulumi_engine(args, root, ctx).recover(args.stack, Progress(ctx.err, redact=_redactor(ctx))),
-                        command="recover")
+    return StatusOutput(_pulumi_engine(args, root, ctx).recover(args.stack, Progress(ctx.err, redact=_redactor(ctx)),
+                                                                restore=restore), command="recover")
 
 
 # -- bootstrap -------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from automation import valuediff
+from automation.diy_backend import damaged_message, is_damaged, restore_checkpoint
 from automation.engine import (
     HistoryEntry,
     Outcome,
@@ -445,6 +446,9 @@ class PulumiEngine:
             if _LOCKED.search(text):
                 raise StackBusyError(f"stack {target.stack} is locked in the state backend by another update; "
                                      + recovery_hint(target.stack)) from None
+            if is_damaged(text):
+                progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
+                raise OperationFailed(damaged_message(target.stack, self.backend_url, _tail(exc, 1))) from None
             plugin = missing_plugin(text)
             if plugin is not None:  # before the program's own errors: they only echo the cancelled connection
                 progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
@@ -593,9 +597,17 @@ class PulumiEngine:
         operations a killed update left pending, read from the backend; and what is safe to do."""
         from pulumi import automation as auto
 
-        from automation.backend_locks import lock_documents
+        from automation.diy_backend import lock_documents
 
-        if stack not in {s.name for s in self.stacks()}:
+        try:
+            names = {s.name for s in self.stacks()}
+        except OperationFailed as exc:
+            if not is_damaged(str(exc)):
+                raise
+            raise OperationFailed(damaged_message(stack, self.backend_url, str(exc).rsplit("|", 1)[-1].strip())
+                                  + " (the CLI could not list the stacks: if another stack's checkpoint is the damaged "
+                                  "one, name that stack)") from None
+        if stack not in names:
             return StackStatus(stack, False, (), (), f"{stack} does not exist in {self.backend_url}: nothing to recover")
         documents = lock_documents(self.backend_url, self._project(), stack, self.environ)
         locks = []
@@ -607,6 +619,8 @@ class PulumiEngine:
         try:
             deployment = auto.Stack.select(stack, self._workspace()).export_stack().deployment or {}
         except auto.CommandError as exc:
+            if is_damaged(f"{getattr(exc, 'stderr', '')}\n{exc}"):
+                raise OperationFailed(damaged_message(stack, self.backend_url, _tail(exc, 1))) from None
             raise _backend_error(f"cannot export the state of {stack}", exc) from None
         pending = tuple({"type": str(op.get("type")), "urn": str(op.get("resource", {}).get("urn"))}
                         for op in deployment.get("pending_operations") or [])
@@ -640,11 +654,23 @@ class PulumiEngine:
             return f"could not cancel the lock on {stack} ({_tail(exc, 1)}): {recovery_hint(stack)}"
         return f"cancelled the lock the stopped CLI left on {stack}{pending}"
 
-    def recover(self, stack: str, progress: Progress) -> StackStatus:
+    def recover(self, stack: str, progress: Progress, restore: tuple[str, str] | None = None) -> StackStatus:
         """Cancel a stale lock and clear pending creates (refresh with clear_pending_creates). Refuses when the lock's
-        process is still running on this host. Returns the status afterwards."""
+        process is still running on this host. Returns the status afterwards.
+
+        :param restore: (who, why): first put back the newest readable version of a damaged checkpoint from the
+            bucket's object versions (automation.diy_backend.restore_checkpoint), recorded in the bucket."""
+        from datetime import UTC, datetime
+
         from pulumi import automation as auto
 
+        restored = None
+        if restore is not None:
+            self._writes_state()  # no `stack ls` first: a damaged checkpoint breaks it; the bucket says what exists
+            restored = restore_checkpoint(self.backend_url, self._project(), stack, self.environ, by=restore[0],
+                                          reason=restore[1], now=datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ"))
+            progress.message(f"recover {stack}: restored the checkpoint saved {restored['restored_version_saved']} "
+                             f"(version {restored['restored_version']}); recorded in {restored['audit']}")
         before = self.status(stack)
         if not before.exists:
             raise StackMissing(before.advice)
@@ -664,7 +690,7 @@ class PulumiEngine:
         except auto.CommandError as exc:
             raise _backend_error(f"refresh of {stack} failed while recovering", exc) from None
         progress.message(f"recover {stack}: refreshed ({len(before.pending_operations)} pending operation(s) cleared)")
-        return self.status(stack)
+        return replace(self.status(stack), restored=restored)
 
     def tags(self, stack: str) -> Mapping[str, str]:
         """The engine's tags of ``stack`` (without the ``gitops:`` prefix); {} for a missing stack."""
@@ -721,10 +747,13 @@ class StackStatus:
     locks: tuple[Mapping[str, Any], ...]  # {pid, username, hostname, timestamp, alive} (file:// backends)
     pending_operations: tuple[Mapping[str, str], ...]  # {type, urn}
     advice: str
+    #: ``recover --restore-checkpoint``: the audit record of the restore (automation.diy_backend); None otherwise
+    restored: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"stack": self.stack, "exists": self.exists, "locks": [dict(lock) for lock in self.locks],
-                "pending_operations": [dict(op) for op in self.pending_operations], "advice": self.advice}
+                "pending_operations": [dict(op) for op in self.pending_operations], "advice": self.advice,
+                "restored": dict(self.restored) if self.restored is not None else None}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -776,8 +805,14 @@ def _counts_from_result(result: Any) -> dict[str, int]:
     return _op_counts(summary)
 
 
+#: the AWS SDK's warnings on the CLI's stderr (on every call to an endpoint without checksums, such as moto): noise
+_SDK_NOISE = re.compile(r"SDK \d{4}/\d\d/\d\d \d\d:\d\d:\d\d WARN [^\n|]*")
+
+
 def _tail(exc: Exception, lines: int = 5) -> str:
-    text = [ln for ln in str(getattr(exc, "stderr", "") or exc).strip().splitlines() if ln.strip()]
+    """The last lines of a CLI failure for a report, without the AWS SDK's warnings."""
+    raw = _SDK_NOISE.sub("", str(getattr(exc, "stderr", "") or exc))
+    text = [ln for ln in raw.strip().splitlines() if ln.strip() and ln.strip() not in ("stderr:", "stdout:")]
     return " | ".join(text[-lines:])[:1000]
 
 

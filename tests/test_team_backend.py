@@ -280,3 +280,35 @@ def test_7_a_runner_killed_mid_update_leaves_a_lock_in_the_bucket_that_status_an
     assert _records(team) == before
     contents = [json.loads(p.read_text()).get("content") for p in (team.tmp / "cloud" / "record").glob("*.json")]
     assert "killed-midway zone-a" in contents and "hello-team zone-a" not in contents, contents
+
+
+def test_8_a_damaged_checkpoint_is_named_and_restored_from_the_bucket_s_versions(team: Team) -> None:
+    key = ".pulumi/stacks/fixture/dev.json"
+    s3 = team.s3()
+    good = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert json.loads(good)["checkpoint"]["latest"]["resources"], "a deployed stack's checkpoint"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=good[: len(good) // 2])  # a bad manual edit: truncated JSON
+    proc = team.engine("preview", "--stack", "dev", "--json", *team.backend_args())
+    assert proc.returncode == 1, proc.stderr
+    (report,) = json.loads(proc.stdout)["reports"]
+    assert report["status"] == "failed"
+    assert report["error"].startswith("the checkpoint of dev in s3://acme-fixture-state is damaged and cannot be read ("), report
+    assert "unexpected end of JSON input" in report["error"] and "recover --stack dev --restore-checkpoint" in report["error"]
+    assert SDK_NOISE not in report["error"], "the SDK's warnings never reach a report"
+    status = team.engine("status", "--stack", "dev", *team.backend_args())
+    assert status.returncode == 1 and "is damaged" in status.stderr and SDK_NOISE not in status.stderr, status.stderr
+    # the documented way back: the newest readable version, with who, when and why recorded in the bucket
+    assert team.engine("recover", "--stack", "dev", "--restore-checkpoint", "--yes", *team.backend_args()).returncode == 2
+    proc = team.engine("recover", "--stack", "dev", "--restore-checkpoint", "--reason", "truncated by a manual edit (OPS-7)",
+                       "--yes", "--json", *team.backend_args())
+    assert proc.returncode == 0, proc.stderr
+    restored = json.loads(proc.stdout)
+    assert restored["locks"] == [] and restored["pending_operations"] == [] and "safe to operate" in restored["advice"]
+    record = restored["restored"]
+    assert record["by"] == "carol" and record["reason"] == "truncated by a manual edit (OPS-7)"
+    assert json.loads(team.objects()[record["audit"].split(f"{BUCKET}/", 1)[1]])["damaged_version"] == record["damaged_version"]
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())["checkpoint"], "readable again"
+    again = team.engine("recover", "--stack", "dev", "--restore-checkpoint", "--reason", "twice", "--yes", *team.backend_args())
+    assert again.returncode == 2 and "is readable: nothing to restore" in again.stderr
+    report = _report(team.engine("preview", "--stack", "dev", "--json", *team.backend_args()))
+    assert report["status"] == "succeeded" and report["counts"].get("create", 0) == 0, report["counts"]
