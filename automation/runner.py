@@ -104,6 +104,10 @@ def retry_busy(ctx: RunContext, stack: str, fn: Callable[[], Outcome]) -> Outcom
                           f"{ctx.options.busy_attempts} attempts over {waited['s']:.1f}s of waiting. {exc}") from None
 
 
+class _Superseded(Exception):
+    """A newer commit was deployed by another runner while this one waited: nothing is applied."""
+
+
 def _superseded(ctx: RunContext, op: Operation) -> str | None:
     """A reason if a newer commit of the branch is already deployed; None to go ahead."""
     if op.operation != "up" or op.allow_older or not op.sha or op.stack is None:
@@ -382,7 +386,20 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 if (op.operation == "up" and route is not None and route.rule.health is not None
                         and not ctx.options.skip_health and ctx.engine.runs_applications):
                     previous_healthy = ctx.engine.tags(op.stack).get("healthy-commit")
-                outcome = retry_busy(ctx, op.stack, lambda: call(target, ctx.progress))
+                final_target = target
+
+                def attempt() -> Outcome:
+                    # re-checked right before every attempt of an up: another runner (another CI job, another lock
+                    # directory) may have deployed a newer commit while this one previewed or waited for the backend's lock
+                    later = _superseded(ctx, op) if op.operation == "up" else None
+                    if later:
+                        raise _Superseded(later)
+                    return call(final_target, ctx.progress)
+
+                outcome = retry_busy(ctx, op.stack, attempt)
+    except _Superseded as exc:
+        ctx.progress.message(f"superseded: {exc}")
+        return replace(base, status=Status.SUPERSEDED, reason=str(exc), notes=notes)
     except StackMissing as exc:
         if op.operation != "destroy":
             raise

@@ -9,6 +9,7 @@ on the fixture project (tests/fixture_project), whose "cloud" is a folder.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -190,35 +191,83 @@ def test_4_a_preview_writes_nothing_to_the_bucket(team: Team) -> None:
     assert team.versions(key) == versions, "no new version of the checkpoint"
 
 
-def test_5_two_runners_deploy_one_at_a_time(team: Team) -> None:
-    """Two CI jobs: separate working copies, PULUMI_HOMEs and lock directories, the same stack, started together.
-    The backend's lock in the bucket lets one update run at a time; the other waits (busy retries) and then finds
-    nothing to change."""
+def test_5_two_runners_deploy_one_at_a_time_and_the_later_commit_wins(team: Team) -> None:
+    """Two CI jobs: separate working copies, PULUMI_HOMEs and lock directories, the same stack, started together --
+    one at commit C1, the other at C2 (a child of C1). The backend's lock in the bucket lets one update run at a
+    time; whichever order they run in, the stack ends at C2: an `up` of C1 after C2 is superseded, never applied."""
     second = team.tmp / "repo-2"
-    subprocess.run(["git", "clone", "-q", str(team.repo), str(second)], check=True, capture_output=True)
     gitrepo.git(team.repo, "checkout", "-q", "-b", "greet")
-    head = gitrepo.commit(team.repo, {"Pulumi.dev.yaml": (team.repo / "Pulumi.dev.yaml").read_text().replace(
-        "config:\n", "config:\n  fixture:greeting: hello-team\n", 1)}, "greet the team")
-    gitrepo.git(second, "fetch", "-q", str(team.repo), "greet")
-    gitrepo.git(second, "checkout", "-q", head)
+    config = (team.repo / "Pulumi.dev.yaml").read_text()
+    c1 = gitrepo.commit(team.repo, {"Pulumi.dev.yaml": config.replace("config:\n", "config:\n  fixture:greeting: hello-team\n", 1)},
+                        "greet the team")
+    subprocess.run(["git", "clone", "-q", "-b", "greet", str(team.repo), str(second)], check=True, capture_output=True)
+    c2 = gitrepo.commit(second, {"Pulumi.dev.yaml": config.replace("config:\n", "config:\n  fixture:greeting: hello-later\n", 1)},
+                        "greet later")
+    gitrepo.git(team.repo, "fetch", "-q", str(second), "greet:greet-later")  # as the origin of both jobs would hold it
     runs = []
-    for repo, home, locks in ((team.repo, "runner-1", "locks-1"), (second, "runner-2", "locks-2")):
-        args = [sys.executable, "-m", "automation", "--project-dir", str(repo), "up", "--stack", "dev",
-                "--skip-health-check", "--json", "--busy-wait", "1", "--busy-attempts", "20",
-                *team.backend_args(locks)]
+    for repo, home, locks, sha in ((team.repo, "runner-1", "locks-1", c1), (second, "runner-2", "locks-2", c2)):
+        args = [sys.executable, "-m", "automation", "--project-dir", str(repo), "up", "--stack", "dev", "--sha", sha,
+                "--skip-health-check", "--json", "--busy-wait", "1", "--busy-attempts", "30", *team.backend_args(locks)]
         runs.append(subprocess.Popen(args, cwd=ENGINE_ROOT, env=team.env(home), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True))
     results = [(p.wait(timeout=600), *p.communicate()) for p in runs]
     for code, out, err in results:
         team.outputs += [out, err]
         assert code == 0, err
-    statuses = sorted(json.loads(out)["reports"][0]["status"] for _, out, _ in results)
-    assert statuses == ["succeeded", "succeeded"], statuses
+    statuses = [json.loads(out)["reports"][0]["status"] for _, out, _ in results]
+    print(f"\nrunners (C1, C2): {statuses}")
+    assert statuses[1] == "succeeded" and statuses[0] in ("succeeded", "superseded"), statuses
     history = json.loads(team.engine("history", "--stack", "dev", "--json", *team.backend_args()).stdout)["updates"]
-    spans = sorted((u["started"], u["ended"]) for u in history[:2])
-    assert spans[0][1] <= spans[1][0], f"two updates overlapped: {spans}"
+    updates = [u for u in history if u["kind"] == "update"]
+    spans = sorted((u["started"], u["ended"]) for u in updates[: statuses.count("succeeded")])
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), f"two updates overlapped: {spans}"
+    assert updates[0]["commit"] == c2, (updates[0], c2)
     contents = [json.loads(p.read_text()).get("content") for p in (team.tmp / "cloud" / "record").glob("*.json")]
-    assert "hello-team zone-a" in contents, contents
+    assert "hello-later zone-a" in contents and "hello-team zone-a" not in contents, contents
+    gitrepo.git(team.repo, "checkout", "-q", "greet-later")
+
+
+def test_5b_an_older_commit_waiting_on_the_bucket_s_lock_is_superseded_not_applied(team: Team) -> None:
+    """The order that used to lose the newer commit: C2's up holds the backend's lock (a slow update); C1's up (another
+    job, an older commit) passes its first check, then waits on the lock; when C2 is done, C1 must not apply."""
+    second = team.tmp / "repo-2"
+    cloud = (second / "fixture_cloud.py").read_text()
+    slow = cloud.replace("    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n",
+                         "    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n"
+                         "        import time; time.sleep(8)  # noqa: E702\n", 1)
+    config = (second / "Pulumi.dev.yaml").read_text()
+    c1 = gitrepo.commit(team.repo, {"Pulumi.dev.yaml": config.replace("hello-later", "hello-older")}, "older change")
+    gitrepo.git(second, "fetch", "-q", str(team.repo), "greet-later")
+    gitrepo.git(second, "merge", "-q", "--ff-only", "FETCH_HEAD")
+    c2 = gitrepo.commit(second, {"fixture_cloud.py": slow, "Pulumi.dev.yaml": config.replace("hello-later", "hello-newest")},
+                        "newer, slow change")
+    gitrepo.git(team.repo, "fetch", "-q", str(second), "greet:greet-newest")
+    newer = subprocess.Popen([sys.executable, "-m", "automation", "--project-dir", str(second), "up", "--stack", "dev",
+                              "--sha", c2, "--skip-health-check", "--json", "--heartbeat", "1",
+                              *team.backend_args("locks-2")], cwd=ENGINE_ROOT, env=team.env("runner-2"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert newer.stderr is not None
+    seen, deadline = "", time.monotonic() + 120
+    while time.monotonic() < deadline and "still updating" not in seen:
+        seen += newer.stderr.readline()
+    assert "still updating" in seen, seen
+    older = team.engine("up", "--stack", "dev", "--sha", c1, "--skip-health-check", "--json", "--busy-wait", "1",
+                        "--busy-attempts", "30", *team.backend_args("locks-1"))
+    out, err = newer.communicate(timeout=300)
+    team.outputs += [out, err]
+    assert newer.returncode == 0 and json.loads(out)["reports"][0]["status"] == "succeeded", err
+    assert older.returncode == 0, older.stderr
+    (report,) = json.loads(older.stdout)["reports"]
+    assert report["status"] == "superseded" and "a newer commit" in report["reason"], report
+    assert "locked by another update in the state backend; retry" in older.stderr, older.stderr
+    contents = [json.loads(p.read_text()).get("content") for p in (team.tmp / "cloud" / "record").glob("*.json")]
+    assert "hello-newest zone-a" in contents and "hello-older zone-a" not in contents, contents
+    history = json.loads(team.engine("history", "--stack", "dev", "--json", *team.backend_args()).stdout)["updates"]
+    assert history[0]["commit"] == c2
+    fast = gitrepo.commit(second, {"fixture_cloud.py": cloud}, "fast again")
+    gitrepo.git(team.repo, "fetch", "-q", str(second), "greet:greet-fast")
+    gitrepo.git(team.repo, "checkout", "-q", "greet-fast")
+    assert gitrepo.git(team.repo, "rev-parse", "HEAD") == fast
 
 
 def test_6_sdk_noise_never_reaches_a_report_but_real_errors_do(team: Team) -> None:
@@ -242,13 +291,12 @@ def _records(team: Team) -> list[str]:
 def test_7_a_runner_killed_mid_update_leaves_a_lock_in_the_bucket_that_status_and_recover_handle(team: Team) -> None:
     import signal
 
-    gitrepo.git(team.repo, "checkout", "-q", "greet")
     before = _records(team)
     cloud = (team.repo / "fixture_cloud.py").read_text()
     slow = cloud.replace("    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n",
                          "    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:\n"
                          "        import time; time.sleep(30)  # noqa: E702\n", 1)
-    config = (team.repo / "Pulumi.dev.yaml").read_text().replace("hello-team", "killed-midway")
+    config = (team.repo / "Pulumi.dev.yaml").read_text().replace("hello-newest", "killed-midway")
     gitrepo.commit(team.repo, {"fixture_cloud.py": slow, "Pulumi.dev.yaml": config}, "a slow update that gets killed")
     proc = subprocess.Popen([sys.executable, "-m", "automation", "--project-dir", str(team.repo), "up", "--stack", "dev",
                              "--skip-health-check", "--heartbeat", "1", *team.backend_args()], cwd=ENGINE_ROOT,
@@ -279,7 +327,7 @@ def test_7_a_runner_killed_mid_update_leaves_a_lock_in_the_bucket_that_status_an
     assert report["status"] == "succeeded"
     assert _records(team) == before
     contents = [json.loads(p.read_text()).get("content") for p in (team.tmp / "cloud" / "record").glob("*.json")]
-    assert "killed-midway zone-a" in contents and "hello-team zone-a" not in contents, contents
+    assert "killed-midway zone-a" in contents and "hello-newest zone-a" not in contents, contents
 
 
 def test_8_a_damaged_checkpoint_is_named_and_restored_from_the_bucket_s_versions(team: Team) -> None:
