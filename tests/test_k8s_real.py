@@ -228,6 +228,14 @@ def test_1_a_push_to_a_personal_branch_brings_the_stack_up_on_the_cluster(world:
     for name in ("ghost-db", "ghost-db-admin"):
         w.secret_values |= {base64.b64decode(v).decode() for k, v in secrets[name]["data"].items() if k == "password"}
     assert CANARY in w.secret_values, "the admin Secret holds the provisioner's password dev exports"
+    # kwok starts no container: check here that every Secret/ConfigMap key the pods reference exists in the cluster
+    from tests.references import missing
+
+    objects = {("Secret", n): o for n, o in secrets.items()}
+    objects |= {("ConfigMap", o["metadata"]["name"]): o for o in c.get("configmaps", "-n", NS)["items"]}
+    for kind, name in (("deployment", "ghost"), ("job", "ghost-db-bootstrap")):
+        template = c.get(kind, name, "-n", NS)["spec"]["template"]["spec"]
+        assert missing(template, objects) == [], (kind, name, missing(template, objects))
     assert "dev-alice" in w.stacks()
 
 

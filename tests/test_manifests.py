@@ -91,3 +91,19 @@ def test_kubernetes_version_is_one_validated_here() -> None:
                                      "ghostStaffDeviceVerification": "false"})
     kubernetes_validate.validate({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
                                  settings.kubernetes_version, strict=True)
+
+
+def test_every_secret_and_configmap_key_a_pod_references_is_found_or_reported() -> None:
+    """tests/references.py, which the Kubernetes tier runs against the cluster's real Secrets (kwok starts no container,
+    so nothing else would catch a wrong key): a reference to a missing key or object is named."""
+    from tests.references import missing
+
+    pod = {"containers": [{"name": "ghost", "env": [
+        {"name": "database__connection__password", "valueFrom": {"secretKeyRef": {"name": "ghost-db", "key": "password"}}},
+        {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "x", "optional": True}}}]}],
+        "volumes": [{"name": "config", "configMap": {"name": "ghost-config", "items": [{"key": "config.json", "path": "c"}]}}]}
+    good = {("Secret", "ghost-db"): {"data": {"password": "cA=="}}, ("ConfigMap", "ghost-config"): {"data": {"config.json": "{}"}}}
+    assert missing(pod, good) == []
+    assert missing(pod, {**good, ("Secret", "ghost-db"): {"data": {"passwd": "cA=="}}}) == [
+        "Secret ghost-db has no key 'password' (it has: passwd)"]
+    assert missing(pod, {("Secret", "ghost-db"): {"data": {"password": "cA=="}}}) == ["ConfigMap ghost-config does not exist"]
