@@ -240,7 +240,10 @@ class Engine(Protocol):
     def drift(self, target: Target, progress: Progress) -> Outcome:
         """A refresh preview: resources whose cloud state differs from the recorded one (op other than `same`)."""
     def history(self, stack: str, limit: int) -> tuple[HistoryEntry, ...]: ...
-    def deployed_commit(self, stack: str) -> str | None: ...
+    def deployed_commit(self, stack: str, *, from_history: bool = False) -> str | None:
+        """The commit of the last successful ``up``. ``from_history``: read it from the update history, which the
+        CLI writes before it releases the stack's lock (a tag is written after), never from a faster cache."""
+        ...
     def release(self, stack: str) -> str:
         """After an interrupted operation: cancel a backend lock its stopped CLI left (never a live one's); says what
         it did."""

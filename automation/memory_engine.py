@@ -217,7 +217,7 @@ class MemoryEngine:
         state["tags"] = {**state.get("tags", {}), **tags}
         self._save(stack, state)
 
-    def deployed_commit(self, stack: str) -> str | None:
+    def deployed_commit(self, stack: str, *, from_history: bool = False) -> str | None:
         for entry in reversed(self._load(stack)["history"]):
             if entry["kind"] == "update" and entry["result"] == "succeeded":
                 commit: str | None = entry.get("commit")

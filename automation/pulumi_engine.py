@@ -718,12 +718,20 @@ class PulumiEngine:
         except auto.CommandError as exc:
             raise _backend_error(f"cannot write the tags of {stack}", exc) from None
 
-    def deployed_commit(self, stack: str) -> str | None:
+    def deployed_commit(self, stack: str, *, from_history: bool = False) -> str | None:
         """The commit of the last successful ``up``: its ``gitops:commit`` tag (written after every successful
         ``up``: one ``stack tag ls``, which the ``up`` that follows reuses), else, for stacks deployed before tags
-        or on backends without them, the history."""
+        or on backends without them, the history. ``from_history``: the history only (``stack history``): the CLI
+        writes it before releasing the stack's lock, while the tag is written after, by the runner that deployed."""
         from pulumi import automation as auto
 
+        if from_history:
+            if self._tag_cache.get(stack, _UNREAD) is None:
+                self._tag_cache.pop(stack)  # it did not exist at the first check: maybe it does now
+            for e in self.history(stack, 20):
+                if e.kind == "update" and e.result == "succeeded":
+                    return e.commit
+            return None
         try:
             tags = self._read_tags(stack)
         except auto.CommandError:

@@ -108,11 +108,12 @@ class _Superseded(Exception):
     """A newer commit was deployed by another runner while this one waited: nothing is applied."""
 
 
-def _superseded(ctx: RunContext, op: Operation) -> str | None:
-    """A reason if a newer commit of the branch is already deployed; None to go ahead."""
+def _superseded(ctx: RunContext, op: Operation, *, from_history: bool = False) -> str | None:
+    """A reason if a newer commit of the branch is already deployed; None to go ahead. ``from_history``: read what is
+    deployed from the update history (right before an up: see Engine.deployed_commit)."""
     if op.operation != "up" or op.allow_older or not op.sha or op.stack is None:
         return None
-    deployed = ctx.engine.deployed_commit(op.stack)
+    deployed = ctx.engine.deployed_commit(op.stack, from_history=from_history)
     if not deployed or deployed == op.sha or ctx.git is None:
         return None
     newer = ctx.git.is_ancestor(op.sha, deployed)
@@ -391,7 +392,7 @@ def run_operation(ctx: RunContext, op: Operation, request: Request, audit: Audit
                 def attempt() -> Outcome:
                     # re-checked right before every attempt of an up: another runner (another CI job, another lock
                     # directory) may have deployed a newer commit while this one previewed or waited for the backend's lock
-                    later = _superseded(ctx, op) if op.operation == "up" else None
+                    later = _superseded(ctx, op, from_history=True) if op.operation == "up" else None
                     if later:
                         raise _Superseded(later)
                     return call(final_target, ctx.progress)

@@ -651,10 +651,10 @@ def test_8c_bad_input_is_named_with_exit_2_and_changes_nothing(world: World, arg
 
 def test_8d_an_up_starts_at_most_four_cli_processes_and_never_asks_for_plaintext_secrets(world: World) -> None:
     """Through a shim CLI that logs its arguments: the first `up` asks the new binary's version and writes the
-    tags that changed; the next, with nothing to change, is `stack tag ls` (the supersession check), `stack tag ls`
-    again right before the `up` itself (another runner may have deployed meanwhile: issue 30) and `up` (issue 18: at
-    most 4). No call ever asks for --show-secrets, and the outputs still arrive (from the event stream), the secret
-    one masked."""
+    tags that changed; the next, with nothing to change, is `stack tag ls` (the supersession check), `stack history`
+    right before the `up` itself (the check again, from what the CLI writes under the lock: another runner may have
+    deployed meanwhile, issue 30) and `up` (issue 18: at most 4). No call ever asks for --show-secrets, and the
+    outputs still arrive (from the event stream), the secret one masked."""
     shim, log = world.tmp / "shim", world.tmp / "cli-calls.log"
     (shim / "bin").mkdir(parents=True, exist_ok=True)
     (shim / "bin" / "pulumi").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {world.cli} "$@"\n')
@@ -671,7 +671,7 @@ def test_8d_an_up_starts_at_most_four_cli_processes_and_never_asks_for_plaintext
     assert not any("--show-secrets" in c for c in calls[0] + calls[1]), calls
     assert calls[0][0] == "version" and sum(c == "version" for c in calls[1]) == 0, calls
     assert len(calls[1]) <= 4, calls[1]
-    assert [c.split(" --")[0].split()[:3] for c in calls[1]] == [["stack", "tag", "ls"], ["stack", "tag", "ls"], ["up"]], calls[1]
+    assert [c.split(" --")[0].split()[:3] for c in calls[1]] == [["stack", "tag", "ls"], ["stack", "history"], ["up"]], calls[1]
 
 
 def test_9_canaries_never_leak(world: World) -> None:
