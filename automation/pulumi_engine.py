@@ -728,9 +728,16 @@ class PulumiEngine:
         if from_history:
             if self._tag_cache.get(stack, _UNREAD) is None:
                 self._tag_cache.pop(stack)  # it did not exist at the first check: maybe it does now
-            for e in self.history(stack, 20):
-                if e.kind == "update" and e.result == "succeeded":
-                    return e.commit
+            try:  # one CLI process (Stack.history would run `stack select` first)
+                result = self._command().run(["stack", "history", "--json", "--page-size", "20", "--stack", stack,
+                                              "--non-interactive"], str(self.root), self._env())
+            except auto.CommandError:
+                return None  # no stack (yet), or no history to read: nothing newer is known to be deployed
+            entries = json.loads(result.stdout or "[]")
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict) and entry.get("kind") == "update" and entry.get("result") == "succeeded":
+                    commit = (entry.get("environment") or {}).get("git.head")
+                    return str(commit) if commit else None
             return None
         try:
             tags = self._read_tags(stack)
