@@ -29,7 +29,7 @@ import msgspec
 import yaml
 
 from automation import lifecycle
-from automation.errors import ConfigError
+from automation.errors import ConfigError, nearest
 from automation.lifecycle import Lifecycle
 from automation.snapshot import Resource
 
@@ -151,10 +151,8 @@ _PRICE_KEYS = tuple(CustomPrice.__struct_fields__)
 
 
 def _nearest(word: str, choices: tuple[str, ...]) -> str:
-    import difflib
-
-    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean `{found[0]}`? " if found else ""
+    guess = nearest(word, choices)
+    return f"did you mean `{guess}`? " if guess else ""
 
 
 def _check_project_doc(doc: object) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from automation.errors import ConfigError
+from automation.errors import ConfigError, nearest
 from automation.health import HealthSpec
 from automation.resources import STATEFUL_TYPES
 from automation.stackconfig import PERSONAL_NAME, STACK_NAME, PersonalSpec, StackConfig, load_stack_config, project_name
@@ -240,13 +240,11 @@ _STRUCTS: dict[str, type[msgspec.Struct]] = {"health": HealthRule, "policy": Pol
 
 
 def _unknown_field(name: str, where: str) -> str:
-    import difflib
-
     last = re.sub(r"\[\d+\]$", "", where.rsplit(".", 1)[-1])
     struct = _STRUCTS.get(last)
     known = list(struct.__struct_fields__) if struct is not None else []
-    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"did you mean `{guess[0]}`?" if guess else f"known: {', '.join(known)}" if known else "check its spelling"
+    guess = nearest(name, known)
+    hint = f"did you mean `{guess}`?" if guess else f"known: {', '.join(known)}" if known else "check its spelling"
     return f"unknown key `{name}` ({hint})"
 
 

@@ -18,6 +18,7 @@ Exit codes (documented in README.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -87,3 +88,11 @@ class InternalError(AutomationError):
     """A bug: an exception nobody planned for. Distinct from a failed deployment (1)."""
 
     exit_code = 70
+
+
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelt ``word`` (difflib ratio ≥ 0.6), for "did you mean" hints; None if none is."""
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None

@@ -20,7 +20,7 @@ from typing import Any
 
 from automation import lifecycle
 from automation.engine import PolicyViolation, ResourceChange
-from automation.errors import ConfigError
+from automation.errors import ConfigError, nearest
 from automation.snapshot import Resource
 
 PACK_DIR = "policypack"
@@ -115,13 +115,11 @@ class StackPolicy:
 
 
 def _check_names(pack: Path, where: str, named: Iterable[str]) -> None:
-    import difflib
-
     names = sorted(p.name for p in load_rules(pack).POLICIES)
     for name in sorted(set(named)):
         if name not in names:
-            guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-            hint = f"did you mean `{guess[0]}`?" if guess else f"the pack {pack} has: {', '.join(names)}"
+            guess = nearest(name, names)
+            hint = f"did you mean `{guess}`?" if guess else f"the pack {pack} has: {', '.join(names)}"
             raise ConfigError(f"environments.yaml: the policy settings of {where} name an unknown policy `{name}` ({hint})")
 
 

@@ -447,7 +447,7 @@ def _first_error(stack: str, exc: ValidationError, raw: Mapping[str, Any]) -> Se
     elif err["type"] == "missing":
         msg = "a value (this key is required)"
     elif err["type"] == "extra_forbidden":
-        return unknown_key_error(stack, key, value, config_keys())
+        return unknown_key_error(stack, key, "[value not shown]", config_keys())  # it may be a misspelt secret key
     elif err["type"] == "literal_error":
         msg = msg.replace("Input should be", "one of")
     else:
