@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,47 @@ SCHEMA = PolicyConfigSchema(properties={
 })
 #: the project's version support table, relative to this pack (read only when the engine passed no calendar)
 LIFECYCLE = Path(__file__).resolve().parent.parent / "automation" / "prices" / "lifecycle.yaml"
+
+
+#: set to a directory, the pack records what the CLI sends it (tests/fixtures/analyzer, issue 28): per stack, every
+#: resource a resource policy was asked about, with its props as the policy saw them, secrets redacted
+RECORD_ENV = "GHOST_GITOPS_ANALYZER_RECORD"
+REDACTED = "[redacted]"
+_recorded: dict[str, dict[str, Any]] = {}
+_record_lock = threading.Lock()
+
+
+def redact(type_: str, value: Any, key: str = "") -> Any:
+    """``value`` with what may be secret replaced by ``[redacted]``: a Kubernetes Secret's data, a random password's
+    result, a provider's settings (kubeconfig: a client key) and any string under a secret-sounding key. The
+    analyzer receives secrets in plain text (pulumi_policy unwraps them), so this is the only line of defence."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            whole = (type_ == "kubernetes:core/v1:Secret" and k in ("data", "stringData")) or \
+                (type_.startswith("random:") and k in ("result", "bcryptHash"))
+            out[str(k)] = ({kk: REDACTED for kk in v} if isinstance(v, Mapping) else REDACTED) if whole \
+                else redact(type_, v, str(k))
+        return out
+    if isinstance(value, list):
+        return [redact(type_, v, key) for v in value]
+    if isinstance(value, str) and rules.SECRET_NAME.search(key):
+        return REDACTED
+    return value
+
+
+def record(stack: str, subject: rules.Subject) -> None:
+    """Add ``subject`` to ``$GHOST_GITOPS_ANALYZER_RECORD/<stack>.json`` (a no-op without the variable)."""
+    folder = os.environ.get(RECORD_ENV)
+    if not folder or subject.type.startswith("pulumi:providers:"):
+        return
+    entry = {"urn": subject.urn, "type": subject.type, "name": subject.name, "protect": subject.protect,
+             "props": redact(subject.type, subject.props)}
+    with _record_lock:
+        _recorded[subject.urn] = entry
+        path = Path(folder) / f"{stack or 'stack'}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(sorted(_recorded.values(), key=lambda e: e["urn"]), indent=1, sort_keys=True) + "\n")
 
 
 @functools.cache
@@ -88,10 +131,17 @@ def _resource_policy(policy: rules.Policy) -> ResourceValidationPolicy:
     assert check is not None
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if policy.types is not None and args.resource_type not in policy.types:
+        recording = bool(os.environ.get(RECORD_ENV))
+        if policy.types is not None and args.resource_type not in policy.types and not recording:
             return
         config = plain(args.get_config())
         subject = rules.Subject(args.urn, args.resource_type, args.name, plain(args.props), bool(args.opts.protect))
+        if recording:
+            record(str(config.get("stack") or ""), subject)
+            if policy.types is not None and args.resource_type not in policy.types:
+                return
+        if rules.opaque(subject):
+            return
         if any(w.covers(policy.name, subject) for w in _waivers(policy.name, config)):
             return
         for message in check(subject, _context(config)):

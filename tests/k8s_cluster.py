@@ -40,6 +40,8 @@ from typing import Any
 
 import httpx
 
+from tests.standins.aws_controllers import alb_refusal, ebs_refusal
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_NODE = "kwok-node-0"
 #: The storage class and ingress classes the stand-in platform exports (what dev's add-ons create on EKS).
@@ -287,6 +289,9 @@ class StandInControllers:
       completes the binding); a released volume of reclaim policy Delete is deleted. No data, no attach.
     - the AWS Load Balancer Controller: an Ingress whose IngressClass names ``eks.amazonaws.com/alb`` gets the
       hostname of its (imaginary) ALB in its status, once. No listener, no target group, no traffic.
+
+    Neither is kinder than AWS: what the real controller refuses (tests/standins/aws_controllers.py: a claim EBS
+    cannot serve, an Ingress the ALB controller cannot build) gets a Warning Event and stays as it is.
     """
 
     def __init__(self, cluster: Cluster) -> None:
@@ -294,6 +299,9 @@ class StandInControllers:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stand-in-aws-controllers", daemon=True)
         self.created: list[str] = []
+        #: (kind, namespace/name, message) of every refusal, in order; tests read it and the Events
+        self.refusals: list[tuple[str, str, str]] = []
+        self._refused: set[str] = set()
 
     def start(self) -> None:
         self._thread.start()
@@ -314,6 +322,20 @@ class StandInControllers:
         self._load_balancers(c)
         self._volumes(c)
 
+    def _refuse(self, c: httpx.Client, obj: dict[str, Any], reason: str, message: str, component: str) -> None:
+        """A Warning Event on the object, once per version of it, as the real controller reports a refusal."""
+        meta = obj["metadata"]
+        key = f"{meta['uid']}:{meta.get('resourceVersion')}"
+        if key in self._refused:
+            return
+        self._refused.add(key)
+        self.refusals.append((obj["kind"], f"{meta.get('namespace')}/{meta['name']}", message))
+        c.post(f"/api/v1/namespaces/{meta['namespace']}/events", json={
+            "apiVersion": "v1", "kind": "Event", "metadata": {"generateName": f"{meta['name']}."},
+            "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": meta["namespace"],
+                               "name": meta["name"], "uid": meta["uid"]},
+            "reason": reason, "message": message, "type": "Warning", "source": {"component": component}})
+
     def _load_balancers(self, c: httpx.Client) -> None:
         alb = {ic["metadata"]["name"] for ic in c.get("/apis/networking.k8s.io/v1/ingressclasses").json()["items"]
                if ic["spec"].get("controller") == ALB_CONTROLLER}
@@ -321,17 +343,30 @@ class StandInControllers:
             meta = ing["metadata"]
             if ing["spec"].get("ingressClassName") not in alb or ing.get("status", {}).get("loadBalancer", {}).get("ingress"):
                 continue
+            services = {s["metadata"]["name"]: s for s in
+                        c.get(f"/api/v1/namespaces/{meta['namespace']}/services").json()["items"]}
+            refusal = alb_refusal(ing, services)
+            if refusal is not None:
+                self._refuse(c, {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", **ing}, "FailedBuildModel",
+                             f"Failed build model due to {refusal}", "stand-in-alb-controller")
+                continue
             hostname = f"k8s-{meta['namespace']}-{meta['name']}.stand-in-alb.us-east-1.elb.amazonaws.com"
             ing["status"] = {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
             c.put(f"/apis/networking.k8s.io/v1/namespaces/{meta['namespace']}/ingresses/{meta['name']}/status", json=ing)
 
     def _volumes(self, c: httpx.Client) -> None:
-        classes = {sc["metadata"]["name"] for sc in c.get("/apis/storage.k8s.io/v1/storageclasses").json()["items"]
+        classes = {sc["metadata"]["name"]: sc for sc in c.get("/apis/storage.k8s.io/v1/storageclasses").json()["items"]
                    if sc["provisioner"] == EBS_PROVISIONER}
         for pvc in c.get("/api/v1/persistentvolumeclaims").json()["items"]:
             meta, spec = pvc["metadata"], pvc["spec"]
             if (spec.get("storageClassName") not in classes or spec.get("volumeName")
                     or "volume.kubernetes.io/selected-node" not in meta.get("annotations", {})):
+                continue
+            refusal = ebs_refusal(pvc, classes[spec["storageClassName"]])
+            if refusal is not None:
+                self._refuse(c, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **pvc}, "ProvisioningFailed",
+                             f"failed to provision volume with StorageClass \"{spec['storageClassName']}\": {refusal}",
+                             f"{EBS_PROVISIONER}_stand-in")
                 continue
             name = f"pvc-{meta['uid']}"
             pv = {"apiVersion": "v1", "kind": "PersistentVolume",

@@ -32,6 +32,7 @@ import pytest
 
 from infra.platform import SharedPlatform
 from tests import gitrepo
+from tests.analyzer_records import check_recording
 from tests.conftest import ROOT
 from tests.fake_github import FakeGitHub, serve
 from tests.k8s_cluster import (
@@ -75,7 +76,9 @@ class World:
                 "PULUMI_BACKEND_URL": self.backend.as_uri(), "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "GHOST_GITOPS_PULUMI_ROOT": str(self.cli_root),
                 "PYTHONPATH": str(ROOT), "GITHUB_ACTOR": "alice", "GITHUB_TOKEN": "ghs_test", "GITHUB_REPOSITORY": REPO,
-                "GITHUB_API_URL": self.gh.url, "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"), **extra}
+                "GITHUB_API_URL": self.gh.url, "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"),
+                # what the real CLI sends the policy pack, recorded (tests/analyzer_records.py; checked in test 10)
+                "GHOST_GITOPS_ANALYZER_RECORD": str(self.tmp / "analyzer"), **extra}
 
     def engine(self, *args: str, event: tuple[str, dict[str, Any]] | None = None,
                timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -206,6 +209,9 @@ def test_1_a_push_to_a_personal_branch_brings_the_stack_up_on_the_cluster(world:
     ns = c.get("namespace", NS)
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     deployment = c.get("deployment", "ghost", "-n", NS)
+    # KWOK MAKES THIS TRUE: no container runs, so "available", "Running" and the Job's "Complete" below prove that
+    # the API server admitted and the scheduler placed the pods, not that Ghost starts; what kwok cannot show is
+    # checked otherwise (the Secret/ConfigMap key references below; Ghost itself in the db tier)
     assert deployment["status"].get("availableReplicas") == 1, deployment["status"]
     pods = c.get("pods", "-n", NS, "-l", "app.kubernetes.io/name=ghost")["items"]
     assert len(pods) == 1 and pods[0]["status"]["phase"] == "Running", [p["status"] for p in pods]
@@ -453,7 +459,7 @@ def test_6_a_second_personal_stack_runs_beside_the_first_sharing_only_the_load_b
     dbs = {ns: json.loads(c.get("configmap", "ghost-config", "-n", ns)["data"]["config.json"])["database"]["connection"]
            for ns in (NS, "ghost-bob")}
     assert dbs[NS]["database"] == "ghost_alice" and dbs["ghost-bob"]["database"] == "ghost_bob"
-    assert all(j["status"].get("succeeded") == 1 for j in jobs.values())
+    assert all(j["status"].get("succeeded") == 1 for j in jobs.values())  # kwok makes this true (see test 1)
     assert {"dev-alice", "dev-bob"} <= w.stacks()
     w.shas["bob"] = head
 
@@ -506,6 +512,56 @@ def test_7b_a_program_change_a_kubernetes_policy_forbids_is_stopped_before_any_c
     again = _report(w.engine("run", "--json", event=push_event(w, "dev/alice", bad, good, "Revert")))  # type: ignore[arg-type]
     assert again["status"] == "succeeded" and again["policy"]["violations"] == [], again
     w.shas["alice"] = good
+
+
+def test_7c_the_stand_in_controllers_refuse_what_aws_refuses_on_the_cluster(world: World) -> None:
+    """The EBS and ALB stand-ins are no kinder than AWS (tests/standins/aws_controllers.py): a ReadWriteMany claim
+    of the platform's class stays Pending with a ProvisioningFailed Event, and an Ingress with the default (instance)
+    target type in front of a ClusterIP Service gets a FailedBuildModel Event and no address, while the same Ingress
+    with ``target-type: ip`` gets one. Applied with kubectl in a scratch namespace; the claim carries the
+    selected-node annotation the scheduler writes for a WaitForFirstConsumer class (no pod is needed for it)."""
+    w = world
+    ns = "standin-check"
+    assert w.cluster.provisioner is not None
+    w.cluster.kubectl("create", "namespace", ns)
+    try:
+        objects = [
+            {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": "shared", "namespace": ns,
+                          "annotations": {"volume.kubernetes.io/selected-node": "kwok-node-0"}},
+             "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": STORAGE_CLASS,
+                      "resources": {"requests": {"storage": "1Gi"}}}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+             "spec": {"type": "ClusterIP", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}}]
+        for name, annotations in (("instance", {}), ("ip", {"alb.ingress.kubernetes.io/target-type": "ip"})):
+            objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                            "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+                            "spec": {"ingressClassName": "alb-personal", "rules": [{"http": {"paths": [
+                                {"path": "/", "pathType": "Prefix",
+                                 "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}})
+        w.cluster.kubectl("apply", "-f", "-", input_=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+
+        def events() -> dict[str, str]:
+            return {f"{e['involvedObject']['kind']}/{e['involvedObject']['name']}": f"{e['reason']}: {e['message']}"
+                    for e in w.cluster.get("events", "-n", ns)["items"] if e["type"] == "Warning"}
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not ({"PersistentVolumeClaim/shared", "Ingress/instance"} <= events().keys()
+                                                   and w.cluster.get("ingress", "ip", "-n", ns).get("status", {})
+                                                   .get("loadBalancer", {}).get("ingress")):
+            time.sleep(0.5)
+        found = events()
+        assert found.get("PersistentVolumeClaim/shared", "").startswith("ProvisioningFailed: failed to provision volume"), found
+        assert "access modes ['ReadWriteMany']" in found["PersistentVolumeClaim/shared"], found
+        assert found.get("Ingress/instance", "").startswith("FailedBuildModel: Failed build model due to ingress: "
+                                                            f"{ns}/instance: TargetGroup port is empty"), found
+        claim = w.cluster.get("pvc", "shared", "-n", ns)
+        assert claim["status"]["phase"] == "Pending" and not claim["spec"].get("volumeName"), claim
+        assert not w.cluster.get("ingress", "instance", "-n", ns).get("status", {}).get("loadBalancer", {}).get("ingress")
+        assert w.cluster.get("ingress", "ip", "-n", ns)["status"]["loadBalancer"]["ingress"][0]["hostname"]
+        assert "Ingress/ip" not in found, found
+    finally:
+        w.cluster.kubectl("delete", "namespace", ns, "--wait=false")
 
 
 #: prod with mail configured (SES SMTP), the one shape of the component dev and prod do not use yet
@@ -622,3 +678,19 @@ def test_10_secrets_never_reach_any_output(world: World) -> None:
         "a Secret's value reached an output"
     kubeconfig = json.loads(world.cluster.kubeconfig_json)
     assert kubeconfig["users"][0]["user"]["client-key-data"] not in everything
+
+
+def test_11_what_the_real_cli_sends_the_policy_pack_is_the_committed_fixture_and_holds_no_secret(world: World) -> None:
+    """The pack recorded what the real CLI and the real pulumi-kubernetes provider sent it for alice's personal stack
+    (tests/analyzer_records.py): the same resources and property paths as tests/fixtures/analyzer/k8s-personal-stack.json,
+    which the fast tier runs the pack on (tests/test_policy_recorded.py); no secret reached any recording."""
+    recorded = world.tmp / "analyzer" / "dev-alice.json"
+    resources = check_recording(recorded, "k8s-personal-stack")
+    assert {r["type"] for r in resources} >= {"kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job",
+                                              "kubernetes:core/v1:Secret"}, resources
+    kubeconfig = json.loads(world.cluster.kubeconfig_json)
+    for path in (world.tmp / "analyzer").glob("*.json"):
+        text = path.read_text()
+        leaked = [v for v in [CANARY, MAIL_CANARY, *world.secret_values,
+                              kubeconfig["users"][0]["user"]["client-key-data"]] if v in text]
+        assert not leaked, f"{path.name} holds a secret"

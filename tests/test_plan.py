@@ -106,7 +106,8 @@ def test_every_operation_has_a_reason() -> None:
 
 def test_fork_pr_is_offline_and_says_so() -> None:
     (op,) = plan(parse_event("pull_request", pr("pull_request_fork")), ENVS).operations
-    assert op.offline and "fork" in op.reason and "offline" in op.reason
+    assert op.offline and op.reason == ("pull request #12 from a fork: no cloud credentials, offline structural diff "
+                                        "only"), op.reason
 
 
 def test_push_with_unknown_files_deploys_and_says_why() -> None:
@@ -353,7 +354,8 @@ def test_rollback_picks_the_earlier_deployed_commit() -> None:
         rollback_commit(history, to=c)
     with pytest.raises(ConfigError, match="nothing to roll back to"):
         rollback_commit(history, steps=3)
-    with pytest.raises(ConfigError, match="no successful deployment"):
+    with pytest.raises(ConfigError, match=r"^nothing to roll back: the stack has no successful deployment with a "
+                                          r"recorded commit$"):
         rollback_commit([entry(a, "failed")])
 
 
@@ -490,3 +492,65 @@ def test_expiry_ttl_extensions_warnings_and_deleted_branches() -> None:
     # a stack never deployed but given an extension expires when the extension does
     (never,) = expired(ENVS, [StackInfo("dev-x", None)], now, extensions={"dev-x": now - day}).operations
     assert never.reason == "personal stack dev-x never deployed, past its ttl of 14 days (after its extension)"
+
+
+# -- manual dispatches, whole (mutation testing found the dispatch-by-branch path and the reasons untested) --------
+def _dispatch(inputs: dict[str, Any] | None, ref: str | None = "refs/heads/production", actor: str | None = "alice") -> Any:
+    payload = fixture("workflow_dispatch_rollback")
+    payload["inputs"] = inputs or {}
+    if ref is None:
+        payload.pop("ref")
+    else:
+        payload["ref"] = ref
+    if actor is None:
+        payload.pop("sender")
+    return plan(parse_event("workflow_dispatch", payload), ENVS)
+
+
+def test_a_dispatch_without_a_stack_input_takes_the_stack_of_its_branch() -> None:
+    result = _dispatch({"operation": "refresh"}, ref="refs/heads/production")
+    (op,) = result.operations
+    assert result.event == "workflow_dispatch"
+    assert (op.stack, op.operation, op.branch, op.kind) == ("prod", "refresh", "production", "environment")
+    assert op.reason == "manual refresh of prod by alice"
+
+
+def test_a_dispatch_with_no_operation_is_an_up_and_names_no_one_without_an_actor() -> None:
+    (op,) = _dispatch({"stack": "dev"}, actor=None).operations
+    assert (op.stack, op.operation, op.reason) == ("dev", "up", "manual up of dev")
+
+
+def test_a_dispatch_on_a_branch_no_rule_maps_plans_nothing_and_says_why() -> None:
+    (op,) = _dispatch({}, ref="refs/heads/experiment").operations
+    assert op.operation == "none" and op.stack is None
+    assert op.reason == "no rule in environments.yaml matches branch 'experiment'"
+
+
+def test_a_dispatch_with_neither_a_stack_nor_a_branch_is_bad_input() -> None:
+    with pytest.raises(ConfigError, match=r"^workflow_dispatch needs a `stack` input or a branch ref$"):
+        _dispatch({}, ref="refs/tags/v1")
+
+
+def test_a_rollback_dispatch_names_the_commit_and_the_person() -> None:
+    (op,) = _dispatch({"stack": "prod", "operation": "up", "sha": A}).operations
+    assert op.reason == f"rollback of prod to {A[:7]} requested by alice" and op.sha == A and op.allow_older
+
+
+def test_destroying_an_environment_from_a_workflow_says_environments_are_never_destroyed() -> None:
+    with pytest.raises(ConfigError, match=r"environments are never destroyed by the engine$"):
+        _dispatch({"stack": "prod", "operation": "destroy"})
+
+
+def test_a_dispatched_destroy_of_a_personal_stack_carries_the_request() -> None:
+    (op,) = _dispatch({"stack": "dev-alice", "operation": "destroy"}, ref="refs/heads/dev/alice").operations
+    assert (op.stack, op.operation, op.kind, op.reason) == ("dev-alice", "destroy", "personal",
+                                                             "manual destroy of dev-alice by alice")
+
+
+def test_deleting_a_tag_says_it_is_not_a_branch() -> None:
+    (op,) = plan(parse_event("delete", {**fixture("delete_branch"), "ref_type": "tag", "ref": "v1"}), ENVS).operations
+    assert op.reason == "deleted tag is not a branch: nothing to do"
+    request = parse_event("delete", {**fixture("delete_branch"), "ref_type": "tag", "ref": "v1"})
+    from dataclasses import replace as _replace
+    (op,) = plan(_replace(request, action=None), ENVS).operations
+    assert op.reason == "deleted ref is not a branch: nothing to do"

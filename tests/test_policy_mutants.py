@@ -63,6 +63,9 @@ MUTANTS: list[tuple[str, str, str]] = [
     ("default deny Ingress only", '{"Ingress", "Egress"} <= set(spec.get("policyTypes") or [])',
      '"Ingress" in (spec.get("policyTypes") or [])'),
     ("no open endpoint in prod", 'if isinstance(cidrs, list) and any(c in ("0.0.0.0/0", "::/0") for c in cidrs):', "if False:"),
+    ("empty components judged", "return subject.type in COMPONENTS and not subject.props", "return False"),
+    ("every component opaque", "return subject.type in COMPONENTS and not subject.props",
+     "return subject.type in COMPONENTS"),
     ("no control plane logs", 'return [f"enabledClusterLogTypes misses {\', \'.join(missing)}"] if missing else []', "return []"),
 ]
 
@@ -94,6 +97,14 @@ def _killed_by(module: Any) -> str | None:
     old = module.Subject("urn:x", "eks:index:Cluster", "dev-eks", {"version": "1.31"})
     if not [v for v in module.evaluate([old], ctx) if v.policy == "eks-supported-version"]:
         return "Kubernetes 1.31 passes the version floor without a calendar"
+    # the real CLI sends a component's registration with no inputs: not judged; its provider resource is
+    empty = module.Subject("urn:pulumi:dev::ghost-gitops::eks:index:Cluster::dev-eks", "eks:index:Cluster", "dev-eks", {})
+    if [v for v in module.evaluate([empty], ctx) if v.policy.startswith("eks-")]:
+        return "an EKS component registration without inputs is judged as if it lacked every setting"
+    private_off = module.Subject("urn:pulumi:dev::ghost-gitops::eks:index:Cluster::dev-eks", "eks:index:Cluster",
+                                 "dev-eks", {"endpointPrivateAccess": False})
+    if not [v for v in module.evaluate([private_off], ctx) if v.policy == "eks-private-endpoint"]:
+        return "an EKS component with inputs (offline) is not judged"
     return None
 
 

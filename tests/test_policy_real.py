@@ -16,13 +16,15 @@ from typing import Any
 
 import pytest
 
+from policypack import rules
 from tests import gitrepo
+from tests.analyzer_records import check_recording, subjects
 from tests.conftest import ROOT
 from tests.fake_github import FakeGitHub, serve
 from tests.health_server import HealthServer
 from tests.health_server import serve as serve_health
 from tests.realcli import require_cli
-from tests.test_real_engine import FIXTURE, World, pr_event, push_event
+from tests.test_real_engine import FIXTURE, PASSPHRASE, World, pr_event, push_event
 
 pytestmark = pytest.mark.cli
 
@@ -88,6 +90,18 @@ def test_1_offline_and_real_cli_verdicts_are_the_same(world: World) -> None:
     assert real_v["message"] == offline_v["message"] and real_v["fix"] == offline_v["fix"] and real_v["fix"]
     assert "policy prod-stateful-protected [mandatory] (database)" in real.stderr
     assert world.stacks() == set() and world.records("database") == []  # a preview creates nothing
+
+
+def test_1b_what_the_real_cli_sends_the_pack_is_the_committed_fixture(world: World) -> None:
+    """The pack records what the real CLI sends it (tests/analyzer_records.py): the same resources and property paths
+    as tests/fixtures/analyzer/fixture-project.json, and the pack's verdicts on the recording are the CLI's."""
+    folder = world.tmp / "analyzer"
+    real = world.engine("preview", "--stack", "dev", "--json", GHOST_GITOPS_ANALYZER_RECORD=str(folder))
+    assert real.returncode == 9, (real.stdout, real.stderr)
+    resources = check_recording(folder / "dev.json", "fixture-project")
+    found = rules.evaluate(subjects(resources), rules.Context(stack="dev", environment="production", stateful=(DATABASE,)), {}, [])
+    assert {(v.policy, f"{v.type}::{v.name}", v.level) for v in found} == _verdicts(_report(real)["policy"]["violations"])
+    assert PASSPHRASE not in (folder / "dev.json").read_text()
 
 
 def test_2_a_pull_request_shows_the_violation_at_the_top_of_its_comment(world: World) -> None:

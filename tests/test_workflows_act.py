@@ -10,6 +10,7 @@ functions that raise AssertionError, so that test_9 can show one of them failing
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests import gitrepo, health_server
 from tests.health_server import HealthServer
 from tests.realcli import require_cli
 from tests.workflows_act import (
+    PASSPHRASE,
     REPO,
     ROOT,
     TOKEN,
@@ -331,3 +333,21 @@ def test_9_a_scenario_check_fails_on_a_broken_workflow_then_passes_when_fixed(wo
     run = timed("push with the fixed workflow", world, "push", push("main", head, fixed, "fix"), "deploy.yml")
     check_jobs(run, {"test": "success", "plan": "success", "deploy": "success"})
     check_deployed(world, "dev", versions, f"main@{fixed[:7]}")
+
+
+def test_10_no_secret_reaches_a_job_log_a_comment_an_issue_or_a_file(world: ActWorld) -> None:
+    """The canary (tests/workflows_act.py: the stack's secret config `apiToken`, which act does not mask, as GitHub
+    would not: it is not a repository secret) never appears in any job's log of any run above, in a PR comment or an
+    issue the engine wrote, nor in a file of the repository or the backend; the repository secrets act was given
+    reach the logs only masked."""
+    canary = "act-canary-token"
+    assert len(world.runs) >= 10, "the scenarios above ran"
+    for number, run in enumerate(world.runs):
+        for secret in (canary, PASSPHRASE, TOKEN):
+            assert secret not in run.log, f"run {number} printed a secret ({secret[:3]}...)"
+    texts = [c["body"] for c in world.gh.comments.values()] + [json.dumps(i) for i in world.gh.issues.values()]
+    assert texts, "the engine wrote comments"
+    assert not [t for t in texts if canary in t or PASSPHRASE in t]
+    leaked = [p for root in (world.repo, world.backend) for p in root.rglob("*")
+              if p.is_file() and ".git" not in p.parts and canary.encode() in p.read_bytes()]
+    assert not leaked, leaked

@@ -1,0 +1,165 @@
+"""The rollback guard (automation.runner.guarded_rollback) on the memory engine and a real git repository: every
+sub-check has a case where it alone decides (issue 28: mutation testing found it covered by the real tiers only).
+The earlier commit's program lacks the content claim, so rolling back to it would delete data."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automation.engine import Progress, ResourceChange, StackBusyError, Target
+from automation.environments import Environments, load_environments
+from automation.errors import ConfigError, GuardRefused, OperationFailed
+from automation.git import Git
+from automation.locking import StackLocks
+from automation.memory_engine import MemoryEngine
+from automation.runner import RunContext, RunOptions, guarded_rollback
+from automation.snapshot import Resource, Snapshot, snapshot
+from tests.gitrepo import commit, git, project_repo
+
+CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+
+
+def _program(old: set[str]) -> Any:
+    def program(target: Target) -> tuple[Snapshot, dict[str, Any]]:
+        resources = [Resource(f"urn:pulumi:{target.stack}::p::ghost:apps:Ghost::ghost", "ghost:apps:Ghost", "ghost",
+                              {"image": "ghost:6" if target.commit in old else "ghost:7"})]
+        if target.commit not in old:
+            resources.append(Resource(f"urn:pulumi:{target.stack}::p::{CLAIM}::content", CLAIM, "content", {"size": "5"}))
+        return snapshot(resources), {}
+    return program
+
+
+class World:
+    def __init__(self, tmp: Path, failures: dict[str, list[BaseException | None]] | None = None) -> None:
+        self.repo = project_repo(tmp / "repo", Path(__file__).resolve().parent.parent)
+        self.old = git(self.repo, "rev-parse", "HEAD")
+        self.new = commit(self.repo, {"NOTES.md": "newer\n"}, "newer")
+        self.program = _program({self.old})
+        self.state = tmp / "state"
+        self.engine = MemoryEngine(self.state, self.program)
+        self.engine.up(Target(stack="dev", config=load_environments(self.repo).stack_config(self.repo, "dev"),
+                              message="deploy newer", tags={"commit": self.new}, commit=self.new), Progress(io.StringIO()))
+        self.failures = failures
+        self.tree_engines: list[MemoryEngine] = []
+        self.targets: dict[str, list[Target]] = {}
+        self.slept: list[float] = []
+        self.log = io.StringIO()
+        self.locks = StackLocks(tmp / "locks", 5.0)
+
+    def engine_for(self, tree: Path, envs: Environments) -> MemoryEngine:
+        world = self
+
+        class Spy(MemoryEngine):
+            """The memory engine, keeping the targets it was given."""
+
+            def up(self, target: Target, progress: Progress) -> Any:
+                world.targets.setdefault("up", []).append(target)
+                return super().up(target, progress)
+
+        engine = Spy(self.state, self.program, failures=self.failures)
+        self.tree_engines.append(engine)
+        return engine
+
+    def ctx(self, *, with_git: bool = True, with_engine_for: bool = True) -> RunContext:
+        return RunContext(root=self.repo, envs=load_environments(self.repo), engine=self.engine, locks=self.locks,
+                          progress=Progress(self.log), git=Git(self.repo) if with_git else None,
+                          engine_for=self.engine_for if with_engine_for else None, sleep=self.slept.append,
+                          options=RunOptions(busy_attempts=3, busy_base_wait_s=1.0, busy_max_wait_s=4.0))
+
+    def rollback(self, sha: str | None = None, allow: bool = False, **kw: Any) -> Any:
+        return guarded_rollback(self.ctx(**kw), "dev", sha or self.old, "rollback to old", actor="alice",
+                                allow_stateful_changes=allow)
+
+
+def test_a_rollback_that_would_delete_data_is_refused_naming_it(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    with pytest.raises(GuardRefused) as refused:
+        w.rollback()
+    assert str(refused.value) == (f"rollback of dev to {w.old[:7]} would delete {CLAIM} content: data would be lost; "
+                                  "re-run with --allow-stateful-changes if that is intended")
+    assert w.engine.deployed_commit("dev") == w.new and [c[0] for c in w.tree_engines[0].calls] == ["preview"]
+
+
+def test_allowed_explicitly_it_applies_the_earlier_commit_as_its_owner(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    outcome = w.rollback(allow=True)
+    assert outcome.counts == {"delete": 1, "update": 1}
+    assert w.engine.deployed_commit("dev") == w.old
+    (entry, *_) = w.engine.history("dev", 5)
+    assert entry.commit == w.old and entry.message == "rollback to old"
+    (target,) = w.targets["up"]
+    assert target.tags == {"commit": w.old, "owner": "alice"} and target.commit == w.old and target.stack == "dev"
+
+
+def test_a_rollback_that_loses_nothing_applies_without_the_flag(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    w.program = _program(set())  # both commits declare the claim: an update only
+    w.engine.program = w.program
+    outcome = w.rollback()
+    assert outcome.counts.get("delete") is None and w.engine.deployed_commit("dev") == w.old
+
+
+def test_a_preview_that_fails_after_planning_a_loss_is_refused_with_both_reasons(tmp_path: Path) -> None:
+    planned = (ResourceChange(urn="urn:pulumi:dev::p::c", type=CLAIM, name="content", op="replace"),)
+    w = World(tmp_path, failures={"preview": [OperationFailed("the API server refused the dry run", planned)]})
+    with pytest.raises(GuardRefused, match=r"would replace kubernetes:core/v1:PersistentVolumeClaim content: data would "
+                                           r"be lost \(its preview then failed: the API server refused the dry run\); "):
+        w.rollback()
+    assert w.engine.deployed_commit("dev") == w.new
+
+
+def test_a_preview_that_fails_without_a_loss_fails_the_rollback_with_its_reason(tmp_path: Path) -> None:
+    w = World(tmp_path, failures={"preview": [OperationFailed("provider crashed")]})
+    with pytest.raises(OperationFailed, match=r"^provider crashed$"):
+        w.rollback(allow=False)
+    w2 = World(tmp_path / "b", failures={"preview": [OperationFailed("provider crashed", (
+        ResourceChange(urn="u", type=CLAIM, name="content", op="delete"),))]})
+    with pytest.raises(OperationFailed, match=r"^provider crashed$"):
+        w2.rollback(allow=True)  # allowed losses: the preview's own failure is what stops it
+    assert w2.engine.deployed_commit("dev") == w2.new
+
+
+def test_a_busy_backend_is_retried_for_the_preview_and_the_up(tmp_path: Path) -> None:
+    busy = StackBusyError("stack dev has an update in progress")
+    w = World(tmp_path, failures={"preview": [busy, None], "up": [busy, None]})
+    w.rollback(allow=True)
+    assert w.slept == [1.0, 1.0] and w.engine.deployed_commit("dev") == w.old
+
+
+@pytest.mark.parametrize(("kw", "sha", "message"), [
+    ({"with_git": False}, None, "a rollback needs the git repository (it checks out the earlier commit in a worktree)"),
+    ({"with_engine_for": False}, None, "a rollback needs an engine for the earlier commit's checkout"),
+    ({}, "d" * 40, "commit ddddddd is not in this clone nor fetchable from origin; fetch more history"),
+], ids=["no git", "no engine for the worktree", "unknown commit"])
+def test_what_a_rollback_needs_is_bad_input_when_missing(tmp_path: Path, kw: dict[str, bool], sha: str | None,
+                                                        message: str) -> None:
+    w = World(tmp_path)
+    with pytest.raises(ConfigError) as bad:
+        w.rollback(sha, **kw)
+    assert str(bad.value) == message and w.engine.deployed_commit("dev") == w.new
+
+
+def test_the_stack_lock_is_held_while_it_runs(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    seen: list[bool] = []
+    real_preview = MemoryEngine.preview
+
+    def preview(self: MemoryEngine, target: Target, progress: Progress) -> Any:
+        other = StackLocks(tmp_path / "locks", 0.1)
+        try:
+            with other.hold("dev"):
+                seen.append(False)
+        except Exception:  # noqa: BLE001 - the lock is taken: what we want to see
+            seen.append(True)
+        return real_preview(self, target, progress)
+
+    MemoryEngine.preview = preview  # type: ignore[method-assign]
+    try:
+        w.rollback(allow=True)
+    finally:
+        MemoryEngine.preview = real_preview  # type: ignore[method-assign]
+    assert seen == [True]
