@@ -532,7 +532,9 @@ def test_a_dispatch_with_neither_a_stack_nor_a_branch_is_bad_input() -> None:
 
 
 def test_a_rollback_dispatch_names_the_commit_and_the_person() -> None:
-    (op,) = _dispatch({"stack": "prod", "operation": "up", "sha": A}).operations
+    result = _dispatch({"stack": "prod", "operation": "up", "sha": A})
+    (op,) = result.operations
+    assert result.event == "workflow_dispatch"
     assert op.reason == f"rollback of prod to {A[:7]} requested by alice" and op.sha == A and op.allow_older
 
 
@@ -554,3 +556,9 @@ def test_deleting_a_tag_says_it_is_not_a_branch() -> None:
     from dataclasses import replace as _replace
     (op,) = plan(_replace(request, action=None), ENVS).operations
     assert op.reason == "deleted ref is not a branch: nothing to do"
+
+
+def test_a_dispatch_request_without_an_operation_is_an_up() -> None:
+    """The event parser fills the operation in from the inputs; a request built by other code may carry none."""
+    (op,) = plan(Request(event="workflow_dispatch", branch="main", dispatch_stack="dev"), ENVS).operations
+    assert (op.stack, op.operation, op.reason) == ("dev", "up", "manual up of dev")
