@@ -157,7 +157,7 @@ def test_2_the_merge_pushed_to_main_is_tested_planned_and_deployed(world: ActWor
     world.shas["merge1"] = merge
 
 
-def test_3_a_push_touching_no_infrastructure_path_skips_the_deploy_job(world: ActWorld) -> None:
+def test_3_a_push_touching_no_infrastructure_path_skips_the_deploy_job_and_failing_tests_stop_one(world: ActWorld) -> None:
     world.gh.commit_pulls, world.gh.reviews = [], []  # direct pushes: no pull request behind these commits
     before = gitrepo.git(world.repo, "rev-parse", "HEAD")
     after = gitrepo.commit(world.repo, {"NOTES.md": "release notes\n"}, "Notes only")
@@ -165,10 +165,19 @@ def test_3_a_push_touching_no_infrastructure_path_skips_the_deploy_job(world: Ac
     check_jobs(run, {"test": "success", "plan": "success"})
     assert "has_work=false" in run.output("plan")
     assert len(world.history("dev")) == 1, "nothing was deployed"
-    # a second change that does touch the program, deployed, so that test 5 has an earlier commit to go back to
+    # a change of the program whose tests fail: the deploy gate's test job fails, and plan and deploy never start
     set_config(world, "greeting", "hello again")
+    failing = gitrepo.commit(world.repo, {".ci/stand-in-tests-fail": "test_greeting: expected 'hello again'\n"},
+                             "Say hello again, with a failing test")
+    run = timed("push main, failing tests", world, "push", push("main", after, failing, "failing tests"), "deploy.yml")
+    assert run.jobs.get("deploy/test") == "failure", run.jobs
+    assert "deploy/plan" not in run.jobs and "deploy/deploy" not in run.jobs, run.jobs
+    assert "FAILED (stand-in): test_greeting" in run.output("test"), run.output("test")[-2000:]
+    assert len(world.history("dev")) == 1, "a failing test gate deploys nothing"
+    # the fix: the same change with its tests passing, deployed, so that test 5 has an earlier commit to go back to
+    (world.repo / ".ci" / "stand-in-tests-fail").unlink()
     after2 = gitrepo.commit(world.repo, {}, "Say hello again")
-    run = timed("push main (deploy)", world, "push", push("main", after, after2, "Say hello again"), "deploy.yml")
+    run = timed("push main (deploy)", world, "push", push("main", failing, after2, "Say hello again"), "deploy.yml")
     check_jobs(run, {"test": "success", "plan": "success", "deploy": "success"})
     check_deployed(world, "dev", 1, f"main@{after2[:7]}")
     world.shas["main2"] = after2

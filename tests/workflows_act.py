@@ -45,10 +45,15 @@ ACTIONS = {"actions/checkout@v4": "checkout", "actions/setup-python@v5": "setup-
 TEST_STANDIN = """#!/usr/bin/env bash
 # STAND-IN for the project's test command in the act scenarios (tests/workflows_act.py): the real suite is what
 # runs these scenarios; running it again in each scenario's test job would recurse. Records that the job ran, and
-# which tier it was asked for (the real command's first argument).
+# which tier it was asked for (the real command's first argument). A commit that carries .ci/stand-in-tests-fail
+# stands for a commit whose tests fail: the stand-in then fails as the real command would (exit 1).
 set -euo pipefail
 echo "test stand-in: the test suite runs outside act (tier ${1:-all})"
 echo "$GITHUB_WORKFLOW/$GITHUB_JOB ${1:-all} $GITHUB_SHA" >> "${STANDIN_CACHE_ROOT:?}/test-jobs.log"
+if [ -f .ci/stand-in-tests-fail ]; then
+  echo "FAILED (stand-in): $(cat .ci/stand-in-tests-fail)" >&2
+  exit 1
+fi
 """
 
 
