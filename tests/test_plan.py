@@ -562,3 +562,60 @@ def test_a_dispatch_request_without_an_operation_is_an_up() -> None:
     """The event parser fills the operation in from the inputs; a request built by other code may carry none."""
     (op,) = plan(Request(event="workflow_dispatch", branch="main", dispatch_stack="dev"), ENVS).operations
     assert (op.stack, op.operation, op.reason) == ("dev", "up", "manual up of dev")
+
+
+# -- pushes, whole: each reason and field a user reads (mutation testing: the plan is what the workflows act on) ---
+def test_a_push_to_a_tag_or_of_a_deleted_branch_plans_nothing_and_says_why() -> None:
+    (op,) = plan(parse_event("push", {**push("main"), "ref": "refs/tags/v1.0.0"}), ENVS).operations
+    assert op.reason == "push to a tag or other non-branch ref: nothing to deploy"
+    deleted = {**push("main"), "deleted": True, "after": "0" * 40}
+    request = parse_event("push", deleted)
+    assert request.action == "deleted"
+    result = plan(request, ENVS, ChangedFiles(("infra/network.py",), "payload"))
+    (op,) = result.operations
+    assert (op.operation, op.reason, op.branch, result.event) == (
+        "none", "branch deletion push: the delete event handles it", "main", "push")
+
+
+def test_a_new_branch_deploys_whole_unless_its_stack_already_has_a_deployed_commit_to_diff_from() -> None:
+    request = parse_event("push", push("dev/bob", ["README.md"], before="0" * 40))
+    (op,) = plan(request, ENVS, ChangedFiles(("README.md",), "git diff against the deployed commit",
+                                             since_deployed=True)).operations
+    assert op.operation == "none", "the branch's stack exists: only what changed since its deployed commit counts"
+    (op,) = plan(request, ENVS, ChangedFiles(("README.md",), "payload commit lists")).operations
+    assert op.operation == "up" and op.reason.startswith("personal environment dev-bob created/updated: new branch")
+
+
+def test_a_push_plan_names_where_the_changed_files_came_from() -> None:
+    request = parse_event("push", push("main", ["README.md"]))
+    result = plan(request, ENVS, ChangedFiles(("README.md",), "git diff a..b"))
+    (op,) = result.operations
+    assert result.event == "push" and result.changed_files_source == "git diff a..b"
+    assert op.reason == "no infrastructure path changed (1 file(s) changed, from git diff a..b)"
+    result = plan(parse_event("push", push("main")), ENVS, ChangedFiles(("infra/network.py",), "git diff a..b"))
+    assert result.event == "push" and result.changed_files_source == "git diff a..b"
+    assert result.operations[0].reason == "push to main: 1 infrastructure file(s) changed (from git diff a..b)"
+
+
+def test_a_push_whose_changed_files_are_unknown_deploys_and_says_so() -> None:
+    result = plan(parse_event("push", push("main")), ENVS, None)
+    (op,) = result.operations
+    assert result.changed_files_source is None
+    assert op.reason == "push to main: changed files unknown, so the whole stack is deployed"
+    (op,) = plan(parse_event("push", push("main")), ENVS, ChangedFiles(None, "a shallow clone")).operations
+    assert op.reason == "push to main: a shallow clone, so the whole stack is deployed"
+
+
+def test_only_a_personal_branch_says_it_is_a_personal_environment() -> None:
+    (personal,) = plan(parse_event("push", push("dev/alice")), ENVS, None).operations
+    (env,) = plan(parse_event("push", push("main")), ENVS, None).operations
+    assert personal.reason.startswith("personal environment dev-alice created/updated: push to dev/alice")
+    assert not env.reason.startswith("personal")
+
+
+def test_an_operation_carries_its_pull_request_and_whether_the_stack_is_protected() -> None:
+    (op,) = plan(parse_event("pull_request", pr()), ENVS).operations
+    assert op.pull_request == 12 and op.to_json()["pull_request"] == 12
+    (prod,) = plan(parse_event("push", push("production")), ENVS, None).operations
+    (dev,) = plan(parse_event("push", push("main")), ENVS, None).operations
+    assert prod.protected is True and dev.protected is False and dev.pull_request is None
