@@ -549,13 +549,12 @@ def guarded_rollback(ctx: RunContext, stack: str, sha: str, message: str, *, act
     with ctx.git.worktree(sha) as tree:
         tree_envs = load_environments(tree)
         engine = ctx.engine_for(tree, tree_envs)
-        tree_ctx = replace(ctx, root=tree, envs=tree_envs, engine=engine)
         target = Target(stack=stack, config=tree_envs.stack_config(tree, stack), message=message,
                         tags={"commit": sha, "owner": actor}, commit=sha)
         with ctx.locks.hold(stack):
             failed: OperationFailed | None = None
             try:
-                changes = retry_busy(tree_ctx, stack, lambda: engine.preview(target, ctx.progress)).changes
+                changes = retry_busy(ctx, stack, lambda: engine.preview(target, ctx.progress)).changes
             except OperationFailed as exc:  # e.g. the provider's dry run refused the replacement it had planned
                 failed, changes = exc, exc.planned
             losses = [c for c in changes if c.stateful_loss]
@@ -566,7 +565,7 @@ def guarded_rollback(ctx: RunContext, stack: str, sha: str, message: str, *, act
                                    "re-run with --allow-stateful-changes if that is intended")
             if failed is not None:
                 raise failed
-            return retry_busy(tree_ctx, stack, lambda: engine.up(target, ctx.progress))
+            return retry_busy(ctx, stack, lambda: engine.up(target, ctx.progress))
 
 
 @dataclass(frozen=True)

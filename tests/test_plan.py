@@ -619,3 +619,15 @@ def test_an_operation_carries_its_pull_request_and_whether_the_stack_is_protecte
     (prod,) = plan(parse_event("push", push("production")), ENVS, None).operations
     (dev,) = plan(parse_event("push", push("main")), ENVS, None).operations
     assert prod.protected is True and dev.protected is False and dev.pull_request is None
+
+
+def test_a_manual_operation_on_an_unknown_stack_or_sha_says_what_is_known_and_expected() -> None:
+    from automation.planner import manual
+
+    with pytest.raises(ConfigError) as bad:
+        manual(ENVS, "staging", "up", sha=None, actor="x")
+    assert str(bad.value) == ("unknown stack 'staging': no rule in environments.yaml maps a branch to it "
+                              "(known: prod, dev, and personal stacks)")
+    with pytest.raises(ConfigError) as bad:
+        manual(ENVS, "dev", "up", sha="abc1234", actor="x")
+    assert str(bad.value) == "--sha must be a full 40-character commit SHA"

@@ -46,12 +46,14 @@ class World:
         self.failures = failures
         self.tree_engines: list[MemoryEngine] = []
         self.targets: dict[str, list[Target]] = {}
+        self.trees: list[tuple[Path, Environments]] = []
         self.slept: list[float] = []
         self.log = io.StringIO()
         self.locks = StackLocks(tmp / "locks", 5.0)
 
     def engine_for(self, tree: Path, envs: Environments) -> MemoryEngine:
         world = self
+        self.trees.append((tree, envs))
 
         class Spy(MemoryEngine):
             """The memory engine, keeping the targets it was given."""
@@ -163,3 +165,20 @@ def test_the_stack_lock_is_held_while_it_runs(tmp_path: Path) -> None:
     finally:
         MemoryEngine.preview = real_preview  # type: ignore[method-assign]
     assert seen == [True]
+
+
+def test_the_earlier_commit_runs_from_its_own_worktree_and_needs_no_fetch_when_present(tmp_path: Path,
+                                                                                     monkeypatch: Any) -> None:
+    w = World(tmp_path)
+    fetched: list[tuple[str, ...]] = []
+
+    def fetch(self: Git, *shas: str, **kw: Any) -> bool:
+        fetched.append(shas)
+        return False
+
+    monkeypatch.setattr(Git, "fetch", fetch)
+    w.rollback(allow=True)
+    assert fetched == [], "the commit is in this clone: nothing to fetch"
+    ((tree, envs),) = w.trees
+    assert tree != w.repo and not tree.exists(), "a temporary worktree, removed after"
+    assert envs.source == "environments.yaml" and envs.by_stack("dev") is not None
