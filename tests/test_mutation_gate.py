@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.mutation_gate import THRESHOLD, module, parse, verdict
 
 P = "automation.planner.x_plan__mutmut_"
-C = "automation.cost.x_estimate__mutmut_"
+C = "automation.runner.x__check_budget__mutmut_"
 
 
 def _results(killed: int, **others: int) -> dict[str, str]:

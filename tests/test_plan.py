@@ -631,3 +631,11 @@ def test_a_manual_operation_on_an_unknown_stack_or_sha_says_what_is_known_and_ex
     with pytest.raises(ConfigError) as bad:
         manual(ENVS, "dev", "up", sha="abc1234", actor="x")
     assert str(bad.value) == "--sha must be a full 40-character commit SHA"
+
+
+def test_the_nightly_plan_previews_each_environment_from_its_branch() -> None:
+    result = plan(parse_event("schedule", fixture("schedule")), ENVS)
+    assert result.event == "schedule"
+    assert [(op.stack, op.operation, op.branch, op.kind, op.reason) for op in result.operations] == [
+        (stack, "preview", branch, "environment", "scheduled drift check: preview against the deployed state")
+        for stack, branch in (("prod", "production"), ("dev", "main"))]
