@@ -165,16 +165,20 @@ def test_3_a_push_touching_no_infrastructure_path_skips_the_deploy_job_and_faili
     check_jobs(run, {"test": "success", "plan": "success"})
     assert "has_work=false" in run.output("plan")
     assert len(world.history("dev")) == 1, "nothing was deployed"
-    # a change of the program whose tests fail: the deploy gate's test job fails, and plan and deploy never start
-    set_config(world, "greeting", "hello again")
+    # a change of the program whose tests fail (a typo a test catches): the deploy gate's test job fails, and plan and
+    # deploy never start
+    set_config(world, "greeting", "hello agian")
     failing = gitrepo.commit(world.repo, {".ci/stand-in-tests-fail": "test_greeting: expected 'hello again'\n"},
-                             "Say hello again, with a failing test")
+                             "Say hello again, with a typo a test catches")
     run = timed("push main, failing tests", world, "push", push("main", after, failing, "failing tests"), "deploy.yml")
     assert run.jobs.get("deploy/test") == "failure", run.jobs
     assert "deploy/plan" not in run.jobs and "deploy/deploy" not in run.jobs, run.jobs
     assert "FAILED (stand-in): test_greeting" in run.output("test"), run.output("test")[-2000:]
     assert len(world.history("dev")) == 1, "a failing test gate deploys nothing"
-    # the fix: the same change with its tests passing, deployed, so that test 5 has an earlier commit to go back to
+    # the fix (the typo corrected, the tests pass), deployed, so that test 5 has an earlier commit to go back to. It
+    # touches the program again: a fix touching no infrastructure path would plan nothing, and the failed commit's
+    # change would wait for the next one (the nightly drift check shows it meanwhile)
+    set_config(world, "greeting", "hello again")
     (world.repo / ".ci" / "stand-in-tests-fail").unlink()
     after2 = gitrepo.commit(world.repo, {}, "Say hello again")
     run = timed("push main (deploy)", world, "push", push("main", failing, after2, "Say hello again"), "deploy.yml")
