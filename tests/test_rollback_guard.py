@@ -130,6 +130,8 @@ def test_a_busy_backend_is_retried_for_the_preview_and_the_up(tmp_path: Path) ->
     w = World(tmp_path, failures={"preview": [busy, None], "up": [busy, None]})
     w.rollback(allow=True)
     assert w.slept == [1.0, 1.0] and w.engine.deployed_commit("dev") == w.old
+    # once for the preview, once for the up, each naming the stack
+    assert w.log.getvalue().count("stack dev is locked by another update in the state backend; retry 1/2") == 2
 
 
 @pytest.mark.parametrize(("kw", "sha", "message"), [
@@ -182,3 +184,11 @@ def test_the_earlier_commit_runs_from_its_own_worktree_and_needs_no_fetch_when_p
     ((tree, envs),) = w.trees
     assert tree != w.repo and not tree.exists(), "a temporary worktree, removed after"
     assert envs.source == "environments.yaml" and envs.by_stack("dev") is not None
+
+
+def test_every_loss_is_named_in_the_refusal(tmp_path: Path) -> None:
+    planned = (ResourceChange(urn="urn:pulumi:dev::p::c", type=CLAIM, name="content", op="replace"),
+               ResourceChange(urn="urn:pulumi:dev::p::n", type="kubernetes:core/v1:Namespace", name="ns", op="delete"))
+    w = World(tmp_path, failures={"preview": [OperationFailed("refused", planned)]})
+    with pytest.raises(GuardRefused, match=f"would replace {CLAIM} content, delete kubernetes:core/v1:Namespace ns: "):
+        w.rollback()
