@@ -57,8 +57,9 @@ _record_lock = threading.Lock()
 
 def redact(type_: str, value: Any, key: str = "") -> Any:
     """``value`` with what may be secret replaced by ``[redacted]``: a Kubernetes Secret's data, a random password's
-    result, a provider's settings (kubeconfig: a client key) and any string under a secret-sounding key. The
-    analyzer receives secrets in plain text (pulumi_policy unwraps them), so this is the only line of defence."""
+    result and any string under a secret-sounding key (providers, whose settings hold a kubeconfig's client key, are
+    not recorded at all). The analyzer receives secrets in plain text (pulumi_policy unwraps them), so this is the
+    only line of defence."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -82,6 +83,8 @@ def record(stack: str, subject: rules.Subject) -> None:
     entry = {"urn": subject.urn, "type": subject.type, "name": subject.name, "protect": subject.protect,
              "props": redact(subject.type, subject.props)}
     with _record_lock:
+        if _recorded.get(subject.urn) == entry:
+            return  # every resource policy sees the resource: write the file once per change, not once per policy
         _recorded[subject.urn] = entry
         path = Path(folder) / f"{stack or 'stack'}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

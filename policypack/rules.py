@@ -159,11 +159,12 @@ EKS = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
 #: component creates (aws:eks/cluster:Cluster) is. Offline, the mock runtime gives the component its inputs.
 COMPONENTS = ("eks:index:Cluster",)
 
+SECRET_NAME = re.compile(r"pass(word)?|secret|token|api[-_]?key|private[-_]?key|credential", re.IGNORECASE)
+
 
 def opaque(subject: Subject) -> bool:
     """A component registration the real CLI sent without inputs: nothing to judge (its resources are judged)."""
     return subject.type in COMPONENTS and not subject.props
-SECRET_NAME = re.compile(r"pass(word)?|secret|token|api[-_]?key|private[-_]?key|credential", re.IGNORECASE)
 
 
 def _eks_settings(subject: Subject) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import one, synth
 from tests.standins.aws_controllers import alb_refusal, ebs_refusal, quantity_bytes
+from tests.test_policy_subchecks import DELETE, _annotation
 
 
 def _program() -> dict[str, dict[str, Any]]:
@@ -39,13 +40,8 @@ def _alb(change: Callable[[dict[str, Any], dict[str, Any]], None] | None = None)
 
 
 def _annotate(key: str, value: str | None) -> Callable[[dict[str, Any], dict[str, Any]], None]:
-    def change(ingress: dict[str, Any], _: dict[str, Any]) -> None:
-        annotations = ingress["metadata"]["annotations"]
-        if value is None:
-            annotations.pop(key, None)
-        else:
-            annotations[key] = value
-    return change
+    """Set (or with None remove) one annotation of the Ingress (tests/test_policy_subchecks.py's helper)."""
+    return lambda ingress, _: _annotation(key, DELETE if value is None else value)(ingress)
 
 
 def test_what_the_program_declares_is_served() -> None:
