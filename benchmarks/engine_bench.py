@@ -22,10 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from automation.cost import CostChange, estimate, load_table  # noqa: E402
-from automation.engine import Outcome, PropertyChange, ResourceChange  # noqa: E402
-from automation.render import Report, Status, change_text, render_markdown  # noqa: E402
-from automation.snapshot import Resource  # noqa: E402
+from automation.model.changes import PropertyChange, ResourceChange  # noqa: E402
+from automation.model.outcome import Outcome  # noqa: E402
+from automation.model.snapshot import Resource  # noqa: E402
+from automation.review.cost import CostChange, estimate, load_table  # noqa: E402
+from automation.review.render import Report, Status, change_text, render_markdown  # noqa: E402
 
 
 def bench_plan(runs: int) -> tuple[float, float, list[str]]:
@@ -38,7 +39,7 @@ def bench_plan(runs: int) -> tuple[float, float, list[str]]:
         start = time.perf_counter()
         subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True)
         times.append(time.perf_counter() - start)
-    probe = ("import sys, io; from automation.cli import main; "
+    probe = ("import sys, io; from automation.cli.main import main; "
              f"main(['plan', '--event-name', 'push', '--event-path', {fh.name!r}], out=io.StringIO()); "
              "print(','.join(m for m in ('pulumi', 'pulumi_aws', 'pulumi_eks', 'pulumi_kubernetes', 'pydantic') "
              "if m in sys.modules))")

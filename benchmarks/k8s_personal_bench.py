@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from automation.toolchain import find_cli  # noqa: E402
+from automation.engines.toolchain import find_cli  # noqa: E402
 from tests import gitrepo  # noqa: E402
 from tests.fake_github import FakeGitHub, serve  # noqa: E402
 from tests.k8s_cluster import build_control_plane, build_k8s_provider, running_cluster  # noqa: E402
@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from pulumi import automation as auto
 sys.path.insert(0, {engine!r})
-from automation.program import inline_program
+from automation.engines.program import inline_program
 root = Path({repo!r})
 stack = auto.select_stack(stack_name="dev-alice", project_name="ghost-gitops", program=inline_program(root),
                           opts=auto.LocalWorkspaceOptions(work_dir=str(root), pulumi_command=auto.PulumiCommand(root={cli!r})))

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from automation.toolchain import find_cli  # noqa: E402
+from automation.engines.toolchain import find_cli  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixture_project"
 PASSPHRASE = "bench"  # noqa: S105 - a throwaway passphrase for a throwaway backend

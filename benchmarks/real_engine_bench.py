@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from automation.toolchain import find_cli  # noqa: E402
+from automation.engines.toolchain import find_cli  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixture_project"
 PASSPHRASE = "bench"  # noqa: S105 - a throwaway passphrase for a throwaway backend
@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from pulumi import automation as auto
 sys.path.insert(0, {engine!r})
-from automation.program import inline_program
+from automation.engines.program import inline_program
 root = Path({repo!r})
 stack = auto.select_stack(stack_name="dev", project_name="fixture", program=inline_program(root),
                           opts=auto.LocalWorkspaceOptions(work_dir=str(root), pulumi_command=auto.PulumiCommand(root={cli!r})))

@@ -30,7 +30,7 @@ OWN = ("automation", "infra", "apps", "__main__", "__mp_main__")
 #: prints the modules a synth of prod loaded for real (lazy modules never touched left out), as JSON
 LOADED = f"""
 import io, json, sys
-from automation.cli import main
+from automation.cli.main import main
 main(["synth", "--stack", "prod"], out=io.StringIO())
 loaded = [n for n, m in list(sys.modules.items())
           if m is not None and type(m).__name__ != "_LazyModule" and n.split(".")[0] not in {OWN!r}]

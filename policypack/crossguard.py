@@ -1,6 +1,6 @@
 """The CrossGuard side of the pack: each policy of :mod:`policypack.rules` as a ``pulumi_policy`` policy.
 
-Per policy, the CLI passes the config the engine wrote for the stack (``automation/policy.py``):
+Per policy, the CLI passes the config the engine wrote for the stack (``automation/review/policy.py``):
 ``enforcementLevel``, ``stack`` and ``environment`` (the stack's ``<project>:environment`` config value: a pack
 started as a plugin is not told the stack's config), ``waivers`` (``[{"resource": "type::name glob", "reason":
 ...}]``: a waived resource is not reported here, and the engine records the waiver in its report) and

@@ -4,7 +4,7 @@ import of Pulumi, of the program or of the engine), so that the same functions r
 - inside the CrossGuard pack (``policypack/crossguard.py``), which the real Pulumi CLI runs at every preview and
   up of the engine (an analyzer plugin), with the props the CLI sends;
 - offline, on what ``synth`` records (``python -m automation synth --stack S --policy``, and a fork's offline
-  diff), through ``automation/policy.py``;
+  diff), through ``automation/review/policy.py``;
 - in the tests, which build a passing and a failing case of each from the real program's synth.
 
 A check returns messages (never a property value that could be a secret: only property names, the expected
@@ -52,7 +52,7 @@ class Context:
     environment: str | None = None
     #: ``type`` or ``type::name`` globs of resources that hold data (environments.yaml ``defaults.stateful``)
     stateful: tuple[str, ...] = DEFAULT_STATEFUL
-    #: the version support calendar on a day (``automation.lifecycle.Lifecycle.to_policy_config``): ``today``,
+    #: the version support calendar on a day (``automation.config.lifecycle.Lifecycle.to_policy_config``): ``today``,
     #: ``warn_days``, and per product (``eks``, ``rds_mysql``) version -> [end of standard, end of extended
     #: support] as ISO dates. None: not known (the version policies then check only what needs no date)
     calendar: Mapping[str, Any] | None = None

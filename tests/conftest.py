@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from automation.stackconfig import load_stack_config
-from automation.synth import SynthResult, synthesize
+from automation.config.stackconfig import load_stack_config
+from automation.engines.synth import SynthResult, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_STACKS = ("dev", "prod")
@@ -16,7 +16,7 @@ PERSONAL_STACK = "dev-alice"
 ALL_STACKS = (*ENV_STACKS, PERSONAL_STACK)
 
 _cache: dict[str, SynthResult] = {}
-#: the day every test compares versions' support with (automation/lifecycle.py: GHOST_GITOPS_TODAY): the figures the
+#: the day every test compares versions' support with (automation/config/lifecycle.py: GHOST_GITOPS_TODAY): the figures the
 #: tests work by hand hold whatever the calendar says; tests/test_lifecycle.py moves the day on purpose
 TEST_DAY = "2026-12-02"
 

@@ -24,17 +24,17 @@ import yaml
 #: the guards a deploy relies on: the planner; the runner's budget gate, policy gate, reviewed-plan check, rollback
 #: guard, supersession check and exit code. Gated: every mutant run, at most THRESHOLD surviving, each one listed.
 SCOPE = (
-    "automation.planner.*",
-    "automation.runner.x__check_budget*", "automation.runner.x__check_review*", "automation.runner.x__with_policy*",
-    "automation.runner.x_guarded_rollback*", "automation.runner.x_cost_change*", "automation.runner.x_exit_code*",
-    "automation.runner.x__superseded*",
+    "automation.flow.planner.*",
+    "automation.flow.runner.x__check_budget*", "automation.flow.runner.x__check_review*", "automation.flow.runner.x__with_policy*",
+    "automation.flow.runner.x_guarded_rollback*", "automation.flow.runner.x_cost_change*", "automation.flow.runner.x_exit_code*",
+    "automation.flow.runner.x__superseded*",
 )
 #: the cost model's pricing of what the program declares: run and reported per module (`--measured`), not gated
 #: yet -- its survivors have not all been read (README "Tests")
 MEASURED = (
-    "automation.cost.x_estimate*", "automation.cost.x__rds*", "automation.cost.x__eks*", "automation.cost.x__pvc*",
-    "automation.cost.x__ingress*", "automation.cost.x__nat*", "automation.cost.x__compute*", "automation.cost.x__pack*",
-    "automation.cost.x__fits*", "automation.cost.x__node_cost*",
+    "automation.review.cost.x_estimate*", "automation.review.cost.x__rds*", "automation.review.cost.x__eks*", "automation.review.cost.x__pvc*",
+    "automation.review.cost.x__ingress*", "automation.review.cost.x__nat*", "automation.review.cost.x__compute*", "automation.review.cost.x__pack*",
+    "automation.review.cost.x__fits*", "automation.review.cost.x__node_cost*",
 )
 THRESHOLD = 0.05
 SURVIVORS = Path(__file__).resolve().parent / "mutation_survivors.yaml"

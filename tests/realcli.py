@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from automation.errors import PulumiCliMissing
-from automation.toolchain import CliChoice, find_cli
+from automation.engines.toolchain import CliChoice, find_cli
+from automation.model.errors import PulumiCliMissing
 
 
 def require_cli() -> CliChoice:

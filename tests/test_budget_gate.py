@@ -1,4 +1,4 @@
-"""The budget gate (automation.runner._check_budget) called directly, on the memory engine: each branch has a case
+"""The budget gate (automation.flow.runner._check_budget) called directly, on the memory engine: each branch has a case
 where it alone decides (issue 28: mutation testing found the gate covered by the real-CLI and act tiers only).
 The program is one NAT gateway in us-east-1 (priced by the project's table, about $33 a month)."""
 
@@ -9,14 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from automation.cost import load_project
-from automation.costrender import headline
-from automation.engine import Progress, StackBusyError, Target
-from automation.events import Request
-from automation.memory_engine import MemoryEngine
-from automation.planner import Operation
-from automation.runner import Checks, RunOptions, _check_budget
-from automation.snapshot import Resource, Snapshot, snapshot
+from automation.engines.memory_engine import MemoryEngine
+from automation.engines.port import Progress, Target
+from automation.flow.planner import Operation
+from automation.flow.runner import Checks, RunOptions, _check_budget
+from automation.model.errors import StackBusyError
+from automation.model.request import Request
+from automation.model.snapshot import Resource, Snapshot, snapshot
+from automation.review.cost import load_project
+from automation.review.costrender import headline
 from tests.conftest import ROOT
 from tests.test_runner import ENVS, context
 

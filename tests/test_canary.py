@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from automation.cli import main
+from automation.cli.main import main
 from tests.conftest import ROOT
 from tests.fake_github import FakeGitHub, serve
 from tests.gitrepo import commit, git, project_repo

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from automation.cli import main
-from automation.synth import SynthResult
+from automation.cli.main import main
+from automation.engines.synth import SynthResult
 from tests.conftest import ROOT
 from tests.gitrepo import project_repo
 from tests.realcli import require_cli

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from automation.bootstrap import BootstrapResult, Step
-from automation.cli import main
-from automation.output import render
-from automation.pulumi_engine import StackStatus
-from automation.render import Report, Status
-from automation.results import SCHEMA_VERSION, BootstrapOutput, ReportsOutput, StatusOutput
+from automation.adapters.bootstrap import BootstrapResult, Step
+from automation.cli.main import main
+from automation.cli.output import render
+from automation.cli.results import SCHEMA_VERSION, BootstrapOutput, ReportsOutput, StatusOutput
+from automation.engines.pulumi_engine import StackStatus
+from automation.review.render import Report, Status
 from tests.conftest import ROOT
 from tests.gitrepo import project_repo
 
@@ -105,7 +105,7 @@ def test_result_types_without_a_local_run_render_the_same_envelope() -> None:
 
 
 def test_text_and_json_pass_the_redactor() -> None:
-    from automation.render import Redactor
+    from automation.review.render import Redactor
 
     report = Report(stack="dev", operation="up", status=Status.FAILED, reason="r", error="token ghs_abcdef123456 leaked",
                     notes=(f"at {datetime.now(UTC):%Y}",))

@@ -1,4 +1,4 @@
-"""The cost model (automation/cost.py), table-tested: every figure is worked by hand from the price table
+"""The cost model (automation/review/cost.py), table-tested: every figure is worked by hand from the price table
 (automation/prices/aws.yaml) in the test, and the real program's synth is priced for dev, prod and the
 changes the issue names (NAT gateways per zone, the database class)."""
 
@@ -12,24 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from automation.cli import main
-from automation.cost import (
-    CostChange,
-    ProjectCosts,
-    estimate,
-    k8s_quantity,
-    load_project,
-    load_table,
-    money_range,
-    signed_range,
-)
-from automation.costrender import cost_markdown, estimate_table, headline
-from automation.engine import Outcome
-from automation.errors import ConfigError
-from automation.render import Report, Status, render_markdown
-from automation.snapshot import Resource
-from automation.stackconfig import load_stack_config
-from automation.synth import synthesize
+from automation.cli.main import main
+from automation.config.stackconfig import load_stack_config
+from automation.engines.synth import synthesize
+from automation.model.errors import ConfigError
+from automation.model.outcome import Outcome
+from automation.model.snapshot import Resource
+from automation.review.cost import CostChange, ProjectCosts, estimate, k8s_quantity, load_project, load_table, money_range, signed_range
+from automation.review.costrender import cost_markdown, estimate_table, headline
+from automation.review.render import Report, Status, render_markdown
 from tests.conftest import ROOT, check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -233,9 +224,9 @@ def test_every_usage_charge_of_the_estimate_is_a_usage_key_costs_yaml_may_assume
     """USAGE_KEYS (what costs.yaml may name) is exactly the keys the estimate bills by usage, each a table price."""
     import re
 
-    from automation.cost import USAGE_KEYS, load_table
+    from automation.review.cost import USAGE_KEYS, load_table
 
-    source = (ROOT / "automation" / "cost.py").read_text()
+    source = (ROOT / "automation" / "review" / "cost.py").read_text()
     billed = set(re.findall(r'usage_line\(res, "[^"]*", "([a-z_]+)"', source))
     assert billed == set(USAGE_KEYS)
     prices = load_table().regions["us-east-1"].prices

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from automation.engine import ResourceChange, resource_op
-from automation.fingerprint import PlanEntry, Review, fingerprint, judge, parse_marker
-from automation.health import HealthSpec, probe
+from automation.adapters.health import probe
+from automation.engines.port import resource_op
+from automation.model.changes import ResourceChange
+from automation.model.health import HealthSpec
+from automation.review.fingerprint import PlanEntry, Review, fingerprint, judge, parse_marker
 from tests import health_server
 from tests.health_server import HealthServer
 
@@ -105,7 +107,7 @@ def test_interrupts_forward_sigint_then_kill_after_the_grace_or_a_second_signal(
     import signal
     import time
 
-    from automation.interrupt import Interrupts
+    from automation.adapters.interrupt import Interrupts
 
     sent: list[tuple[int, int]] = []
     lines: list[str] = []
@@ -128,7 +130,7 @@ def test_cli_children_finds_only_pulumi_children_of_the_process(tmp_path: Path) 
     import subprocess
     import time
 
-    from automation.interrupt import cli_children, descendants
+    from automation.adapters.interrupt import cli_children, descendants
 
     sleeper = subprocess.Popen(["sh", "-c", "sleep 5 & wait"])
     try:
@@ -147,7 +149,7 @@ def test_the_engine_knows_every_resource_step_the_sdk_reports() -> None:
     """An SDK upgrade adding a step kind fails here, not in the middle of a deployment."""
     from pulumi.automation.events import OpType
 
-    from automation.engine import RESOURCE_OPS
+    from automation.model.changes import RESOURCE_OPS
 
     assert {o.value for o in OpType} == RESOURCE_OPS
     assert resource_op(OpType.CREATE_REPLACEMENT) == "create-replacement"

@@ -16,8 +16,8 @@ from unittest import mock
 import filelock
 import pytest
 
-from automation.cli import main
-from automation.memory_engine import MemoryEngine
+from automation.cli.main import main
+from automation.engines.memory_engine import MemoryEngine
 from tests.conftest import ROOT
 from tests.gitrepo import git, project_repo
 from tests.realcli import require_cli
@@ -198,8 +198,8 @@ def test_a_bug_mid_plan_is_exit_70_and_finished_reports_are_still_published(tmp_
 def test_a_failed_preview_still_names_the_data_holding_resource_it_had_planned_to_replace(tmp_path: Path) -> None:
     """Failure injection for what the real pulumi-kubernetes provider does (tests/test_k8s_real.py, test 4): it plans
     to replace a volume claim, then its dry run of the replacement is refused and the preview fails."""
-    from automation.engine import ResourceChange
-    from automation.errors import OperationFailed
+    from automation.model.changes import ResourceChange
+    from automation.model.errors import OperationFailed
 
     repo = project_repo(tmp_path / "repo", ROOT)
     claim = ResourceChange("urn:pulumi:dev::ghost-gitops::ghost:apps:Ghost$kubernetes:core/v1:PersistentVolumeClaim::"

@@ -79,8 +79,8 @@ def render_teardown(stack: str) -> dict[str, Any]:
     """The bootstrap Job as the teardown `up` before a personal stack's destroy renders it."""
     from dataclasses import replace
 
-    from automation.environments import load_environments
-    from automation.synth import synthesize
+    from automation.config.environments import load_environments
+    from automation.engines.synth import synthesize
 
     envs = load_environments(ROOT)
     route = envs.by_stack(stack)

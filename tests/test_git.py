@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from automation.errors import ConfigError
-from automation.events import Request
-from automation.git import Git, changed_files
+from automation.adapters.git import Git, changed_files
+from automation.model.errors import ConfigError
+from automation.model.request import Request
 from tests.gitrepo import commit, git, init
 
 

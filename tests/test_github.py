@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from automation.github import GitHubClient, GitHubError
+from automation.adapters.github import GitHubClient, GitHubError
 from tests.fake_github import ACTIONS_BOT, FakeGitHub, serve
 
 TOKEN = "ghs_CANARYtoken0123456789"

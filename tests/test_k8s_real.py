@@ -348,7 +348,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi import automation as auto
 from apps.ghost import Ghost
-from automation.stackconfig import load_stack_config
+from automation.config.stackconfig import load_stack_config
 from infra.ghost_wiring import ghost_args
 from infra.platform import PROVISIONER_USER, Platform
 from infra.settings import load_settings

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from automation import lifecycle
-from automation.cli import main
-from automation.cost import Estimate, Line, estimate, load_project
-from automation.costrender import TABLE_WIDTH, estimate_table
-from automation.engine import PropertyChange, ResourceChange
-from automation.errors import ConfigError
-from automation.policy import ONE_MINOR, minor_jumps
-from automation.snapshot import Resource
+from automation.cli.main import main
+from automation.config import lifecycle
+from automation.model.changes import PropertyChange, ResourceChange
+from automation.model.errors import ConfigError
+from automation.model.snapshot import Resource
+from automation.review.cost import Estimate, Line, estimate, load_project
+from automation.review.costrender import TABLE_WIDTH, estimate_table
+from automation.review.policy import ONE_MINOR, minor_jumps
 from tests.conftest import ROOT, synth
 from tests.gitrepo import commit, git, project_repo
 
@@ -237,8 +237,8 @@ def test_eks_supported_version_refuses_unlisted_and_ended_versions_from_the_tabl
 def test_the_pack_run_by_hand_reads_the_table_itself_and_the_engine_passes_the_same_calendar() -> None:
     calendar = crossguard.project_calendar()
     assert calendar == TABLE.to_policy_config(DAY)  # GHOST_GITOPS_TODAY reaches the pack's own reading too
-    from automation.environments import load_environments
-    from automation.policy import stack_policy
+    from automation.config.environments import load_environments
+    from automation.review.policy import stack_policy
 
     envs = load_environments(ROOT)
     settings = stack_policy(ROOT, "prod", "production", envs.by_stack("prod").rule, envs.stateful)  # type: ignore[union-attr]

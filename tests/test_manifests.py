@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from automation.cli import main
+from automation.cli.main import main
 from infra.settings import load_settings
 from tests.conftest import ALL_STACKS, ROOT, synth
 from tests.policy_exceptions import CHECKOV_SKIPS, SCHEMA_SKIPS

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from automation.cli import main
+from automation.cli.main import main
 from tests.conftest import ROOT
 from tests.gitrepo import git, project_repo
 

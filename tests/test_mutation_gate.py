@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.mutation_gate import THRESHOLD, module, parse, verdict
 
-P = "automation.planner.x_plan__mutmut_"
-C = "automation.runner.x__check_budget__mutmut_"
+P = "automation.flow.planner.x_plan__mutmut_"
+C = "automation.flow.runner.x__check_budget__mutmut_"
 
 
 def _results(killed: int, **others: int) -> dict[str, str]:
@@ -18,7 +18,7 @@ def _results(killed: int, **others: int) -> dict[str, str]:
 def test_a_complete_run_with_no_survivor_passes_and_prints_the_score_per_module() -> None:
     table, problems = verdict(_results(40, timeout=2), {})
     assert problems == []
-    assert any(line.startswith("automation.planner") and "100.0%" in line for line in table)
+    assert any(line.startswith("automation.flow.planner") and "100.0%" in line for line in table)
     assert table[-1].startswith("all") and "42" in table[-1]
 
 
@@ -53,11 +53,11 @@ def test_a_listed_survivor_that_is_now_killed_must_be_removed() -> None:
 
 
 def test_no_result_of_the_scope_fails() -> None:
-    (problem,) = verdict({"automation.render.x_render__mutmut_1": "killed"}, {})[1]
+    (problem,) = verdict({"automation.review.render.x_render__mutmut_1": "killed"}, {})[1]
     assert "no mutant of the scope" in problem
 
 
 def test_results_parse_as_mutmut_prints_them() -> None:
-    text = f"    {P}1: killed\n    automation.render.xǁReportǁto_json__mutmut_2: survived\n\n"
-    assert parse(text) == {f"{P}1": "killed", "automation.render.xǁReportǁto_json__mutmut_2": "survived"}
-    assert module(f"{P}1") == "automation.planner" and module("automation.render.xǁReportǁto_json__mutmut_2") == "automation.render"
+    text = f"    {P}1: killed\n    automation.review.render.xǁReportǁto_json__mutmut_2: survived\n\n"
+    assert parse(text) == {f"{P}1": "killed", "automation.review.render.xǁReportǁto_json__mutmut_2": "survived"}
+    assert module(f"{P}1") == "automation.flow.planner" and module("automation.review.render.xǁReportǁto_json__mutmut_2") == "automation.review.render"

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from automation.cli import main
+from automation.cli.main import main
 from tests.conftest import ROOT
 from tests.fake_github import FakeGitHub, serve
 from tests.gitrepo import commit, git, project_repo

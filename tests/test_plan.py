@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from automation.cli import main
-from automation.environments import load_environments, parse_environments
-from automation.errors import ConfigError
-from automation.events import Request, parse_event
-from automation.git import ChangedFiles
-from automation.planner import OPERATION_KEYS, plan
+from automation.adapters.git import ChangedFiles
+from automation.cli.main import main
+from automation.config.environments import load_environments, parse_environments
+from automation.flow.events import parse_event
+from automation.flow.planner import OPERATION_KEYS, plan
+from automation.model.errors import ConfigError
+from automation.model.request import Request
 from tests.conftest import ROOT
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
@@ -267,7 +268,7 @@ def test_plan_does_not_import_the_providers_or_pydantic(tmp_path: Path) -> None:
     """The fast path: routing a push loads no Pulumi SDK and no pydantic (the import cost issue 18 measured)."""
     path = tmp_path / "event.json"
     path.write_text(json.dumps(fixture("push")))
-    code = ("import sys, io; from automation.cli import main; "
+    code = ("import sys, io; from automation.cli.main import main; "
             f"rc = main(['plan', '--event-name', 'push', '--event-path', {str(path)!r}], out=io.StringIO()); "
             "heavy = [m for m in ('pulumi', 'pulumi_aws', 'pulumi_eks', 'pulumi_kubernetes', 'pydantic') if m in sys.modules]; "
             "print(rc, heavy)")
@@ -335,8 +336,8 @@ def test_request_is_frozen() -> None:
 def test_rollback_picks_the_earlier_deployed_commit() -> None:
     from datetime import UTC, datetime
 
-    from automation.engine import HistoryEntry
-    from automation.planner import rollback_commit
+    from automation.flow.planner import rollback_commit
+    from automation.model.outcome import HistoryEntry
 
     def entry(commit: str | None, result: str = "succeeded", kind: str = "update") -> HistoryEntry:
         return HistoryEntry(version=None, kind=kind, result=result, started=datetime.now(UTC), ended=None, message="",
@@ -359,7 +360,7 @@ def test_rollback_picks_the_earlier_deployed_commit() -> None:
         rollback_commit([entry(a, "failed")])
 
 
-# -- tables that kill the mutants mutmut found surviving (bash .ci/mutation 'automation.planner*') ------------------
+# -- tables that kill the mutants mutmut found surviving (bash .ci/mutation 'automation.flow.planner*') ------------------
 def test_a_plan_keeps_its_event_and_a_nothing_plan_keeps_the_request() -> None:
     request = parse_event("pull_request", pr(pull_request__draft=True))
     the_plan = plan(request, ENVS)
@@ -400,7 +401,7 @@ def test_deleting_branches_environment_personal_and_kept() -> None:
 
 
 def test_manual_operations_are_planned_like_events() -> None:
-    from automation.planner import manual
+    from automation.flow.planner import manual
 
     (op,) = manual(ENVS, "dev-alice", "up", sha=A, actor="carol", rollback=True).operations
     assert (op.stack, op.operation, op.branch, op.sha, op.kind, op.allow_older, op.protected) == (
@@ -408,7 +409,7 @@ def test_manual_operations_are_planned_like_events() -> None:
     assert op.reason == "manual up of dev-alice by carol"
     (prod,) = manual(ENVS, "prod", "up", sha=None, actor="x").operations
     assert prod.protected and prod.kind == "environment" and not prod.allow_older
-    from automation.errors import GuardRefused
+    from automation.model.errors import GuardRefused
 
     for flag in (False, True):  # a protected stack's destroy is refused (exit 6) before any flag is asked for
         with pytest.raises(GuardRefused, match=r"stack prod is protected .*protected: true\): destroy is refused"):
@@ -428,8 +429,8 @@ def test_manual_operations_are_planned_like_events() -> None:
 def test_expiry_ttl_extensions_warnings_and_deleted_branches() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from automation.engine import StackInfo
-    from automation.planner import expired, expiry
+    from automation.flow.planner import expired, expiry
+    from automation.model.outcome import StackInfo
 
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
     day = timedelta(days=1)
@@ -622,7 +623,7 @@ def test_an_operation_carries_its_pull_request_and_whether_the_stack_is_protecte
 
 
 def test_a_manual_operation_on_an_unknown_stack_or_sha_says_what_is_known_and_expected() -> None:
-    from automation.planner import manual
+    from automation.flow.planner import manual
 
     with pytest.raises(ConfigError) as bad:
         manual(ENVS, "staging", "up", sha=None, actor="x")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from automation.cli import main
-from automation.plugins import PROGRAM_SDKS, Plugin, locate, missing_plugin, required
+from automation.cli.main import main
+from automation.engines.plugins import PROGRAM_SDKS, Plugin, locate, missing_plugin, required
 from tests import gitrepo
 from tests.conftest import ROOT
 from tests.realcli import require_cli

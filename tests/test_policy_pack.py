@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from automation import lifecycle
-from automation.cli import main
-from automation.policy import StackPolicy, load_rules, stack_policy
-from automation.stackconfig import load_stack_config
-from automation.synth import synthesize
+from automation.cli.main import main
+from automation.config import lifecycle
+from automation.config.stackconfig import load_stack_config
+from automation.engines.synth import synthesize
+from automation.review.policy import StackPolicy, load_rules, stack_policy
 from tests.conftest import ROOT
 from tests.gitrepo import commit, project_repo
 
@@ -187,7 +187,7 @@ def test_levels_and_waivers_change_verdicts_never_silently() -> None:
 
 
 def test_environments_policy_settings_are_checked_against_the_pack(tmp_path: Path) -> None:
-    from automation.environments import load_environments
+    from automation.config.environments import load_environments
 
     envs = load_environments(ROOT)
     rule = envs.by_stack("dev")
@@ -202,7 +202,7 @@ def test_environments_policy_settings_are_checked_against_the_pack(tmp_path: Pat
         class policy:  # noqa: N801 - stands for a rule's `policy` settings
             enforcement = {"rds-backupz": "advisory"}
             waivers = ()
-    from automation.errors import ConfigError
+    from automation.model.errors import ConfigError
     with pytest.raises(ConfigError, match=r"policy settings of dev name an unknown policy `rds-backupz`"):
         stack_policy(ROOT, "dev", "integration", Bad, envs.stateful)
     (tmp_path / "environments.yaml").write_text("environments:\n  - branch: main\n    stack: dev\n    kind: environment\n"
@@ -268,8 +268,9 @@ def test_the_pack_loaded_by_the_engine_is_this_one() -> None:
 
 
 def test_reports_put_violations_first_mandatory_before_advisory_and_waivers_last() -> None:
-    from automation.engine import Outcome, PolicyViolation
-    from automation.render import Report, Status, render_markdown, render_text
+    from automation.model.changes import PolicyViolation
+    from automation.model.outcome import Outcome
+    from automation.review.render import Report, Status, render_markdown, render_text
 
     found = (PolicyViolation("rds-storage-encrypted", "mandatory", "urn:db", "db", "storageEncrypted must be true",
                              "aws:rds/instance:Instance", "RDS storage is encrypted.", "high"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from automation.policy import load_rules, pack_dir
+from automation.review.policy import load_rules, pack_dir
 from tests.conftest import ROOT, synth
 
 rules = load_rules(pack_dir(ROOT))  # type: ignore[arg-type]
@@ -266,7 +266,7 @@ CASES = [
 
 
 def _context(stack: str, module: Any = rules) -> Any:
-    from automation import lifecycle
+    from automation.config import lifecycle
 
     environment = {"dev": "integration", "prod": "production"}[stack]
     return module.Context(stack=stack, environment=environment,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from automation.synth import SECRET_MARKER, UNKNOWN_MARKER, SynthResult
+from automation.engines.synth import SECRET_MARKER, UNKNOWN_MARKER, SynthResult
 from infra.network import subnet_cidrs
 from tests.conftest import container, one
 
@@ -183,7 +183,7 @@ def test_personal_stack_shares_the_integration_platform(personal: SynthResult) -
 def test_personal_stack_gets_its_own_database(personal: SynthResult, dev: SynthResult) -> None:
     assert personal.of_type("kubernetes:core/v1:Secret")[0].inputs["stringData"] == SECRET_MARKER
     # the database name is derived from the branch, so it differs from dev's
-    from automation.stackconfig import load_stack_config
+    from automation.config.stackconfig import load_stack_config
     from tests.conftest import ROOT
 
     cfg = load_stack_config(ROOT, "dev-alice")
@@ -219,9 +219,9 @@ def test_mysql_users_stay_unique_within_mysqls_32_characters() -> None:
 
 
 def test_personal_stack_config_ignores_a_generated_stack_file_and_refuses_a_hand_written_one(project_copy) -> None:
-    from automation.environments import parse_environments
-    from automation.errors import ConfigError
-    from automation.stackconfig import ENGINE_WRITTEN_HEADER, load_stack_config
+    from automation.config.environments import parse_environments
+    from automation.config.stackconfig import ENGINE_WRITTEN_HEADER, load_stack_config
+    from automation.model.errors import ConfigError
 
     stale = "config:\n  ghost-gitops:ghostStorageGb: 99\n"
     (project_copy / "Pulumi.dev-alice.yaml").write_text(f"{ENGINE_WRITTEN_HEADER}\n{stale}")
@@ -262,8 +262,8 @@ def test_a_personal_teardown_stops_ghost_and_drops_its_database() -> None:
     """What the engine's `up` before destroying a personal stack renders (environments.yaml: before_destroy_config)."""
     from dataclasses import replace
 
-    from automation.environments import load_environments
-    from automation.synth import synthesize
+    from automation.config.environments import load_environments
+    from automation.engines.synth import synthesize
     from tests.conftest import ROOT
 
     envs = load_environments(ROOT)
@@ -311,9 +311,9 @@ def test_prod_declares_no_provisioner(prod: SynthResult) -> None:
 def test_only_templates_of_personal_rules_host_personal_stacks() -> None:
     """hostsPersonalStacks is true exactly on the stacks environments.yaml names as a personal rule's template; a
     personal stack on another template is refused with the fix, and personal stacks never inherit the key."""
-    from automation.environments import load_environments
-    from automation.errors import ConfigError
-    from automation.stackconfig import PersonalSpec, load_stack_config
+    from automation.config.environments import load_environments
+    from automation.config.stackconfig import PersonalSpec, load_stack_config
+    from automation.model.errors import ConfigError
     from tests.conftest import ROOT
 
     envs = load_environments(ROOT)

@@ -16,11 +16,11 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation import events as ev
 
-from automation.engine import Progress, StackBusyError, Target
-from automation.environments import load_environments
-from automation.errors import OperationFailed, PulumiCliMissing
-from automation.pulumi_engine import EventCollector, PulumiEngine, aware
-from automation.toolchain import PULUMI_CLI_VERSION
+from automation.config.environments import load_environments
+from automation.engines.port import Progress, Target
+from automation.engines.pulumi_engine import EventCollector, PulumiEngine, aware
+from automation.engines.toolchain import PULUMI_CLI_VERSION
+from automation.model.errors import OperationFailed, PulumiCliMissing, StackBusyError
 from tests.conftest import ROOT
 
 ENVS = load_environments(ROOT)
@@ -36,7 +36,7 @@ def stack() -> Any:
 def patched(stack: Any) -> Any:
     """The adapter's Automation API classes (pulumi_engine._lean_types) replaced: every stack opened is ``stack``; the
     command answers `stack output --json` (masked, as the CLI prints it) and `stack tag ls`."""
-    from automation.pulumi_engine import _lean_types
+    from automation.engines.pulumi_engine import _lean_types
 
     command = mock.create_autospec(auto.PulumiCommand, instance=True)
 
@@ -54,7 +54,7 @@ def patched(stack: Any) -> Any:
 
     lean = SimpleNamespace(Command=lambda *_: command, Workspace=lambda **_: mock.Mock(), Stack=open_stack,
                            Mode=_lean_types().Mode)
-    with mock.patch("automation.pulumi_engine._lean_types", return_value=lean):
+    with mock.patch("automation.engines.pulumi_engine._lean_types", return_value=lean):
         yield {"command": command, "opened": opened}
 
 
@@ -125,7 +125,7 @@ def test_a_too_old_or_broken_cli_is_exit_4_with_found_and_needed(tmp_path: Path,
 def test_the_cli_version_is_asked_once_per_binary(tmp_path: Path) -> None:
     """`pulumi version` runs once per binary (path, size, mtime); a changed binary is asked again; a cache that
     cannot be written only costs the question."""
-    from automation.toolchain import known_cli_version
+    from automation.engines.toolchain import known_cli_version
 
     root = fake_cli(tmp_path)
     exe = root / "bin" / "pulumi"
@@ -219,8 +219,8 @@ def test_the_pack_is_the_launcher_of_a_built_cli_or_the_directory_for_a_release_
         tmp_path: Path) -> None:
     """A CLI built by .ci/build-pulumi has no language host: the CLI is given its launcher; a Pulumi release
     (pulumi/actions on a runner) ships pulumi-language-python, which runs the pack directory itself; neither: exit 4."""
-    from automation.errors import ToolMissing
-    from automation.toolchain import LANGUAGE_HOST, POLICY_PACK_LAUNCHER, PULUMI_CLI_VERSION
+    from automation.engines.toolchain import LANGUAGE_HOST, POLICY_PACK_LAUNCHER, PULUMI_CLI_VERSION
+    from automation.model.errors import ToolMissing
 
     bin_dir = tmp_path / "cli" / "bin"
     bin_dir.mkdir(parents=True)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from automation.cli import main
+from automation.cli.main import main
 from tests.conftest import ROOT, shared_stack_deployed
 from tests.gitrepo import commit, git, project_repo
 

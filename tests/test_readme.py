@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 
-from automation import errors
-from automation.cli import build_parser
+from automation.cli.main import build_parser
+from automation.model import errors
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -1,7 +1,7 @@
 """THIS project's Pulumi.yaml and stack files on the real Pulumi CLI: `preview` of dev, prod and a personal
 stack must get past the CLI's project and config validation. The provider plugins (aws, eks, kubernetes,
 random) cannot be built on these machines, so the only acceptable failure is a missing resource plugin: exit 4, and
-the engine's one line naming the plugin, its version and how to install it (automation/plugins.py)."""
+the engine's one line naming the plugin, its version and how to install it (automation/engines/plugins.py)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from automation.engine import Outcome, PropertyChange, ResourceChange, resource_op
-from automation.render import COMMENT_LIMIT, Redactor, Report, Status, change_text, marker, render_markdown, render_text
+from automation.engines.port import resource_op
+from automation.model.changes import PropertyChange, ResourceChange
+from automation.model.outcome import Outcome
+from automation.review.render import COMMENT_LIMIT, Redactor, Report, Status, change_text, marker, render_markdown, render_text
 from tests.conftest import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -149,12 +151,12 @@ def test_nothing_to_do_renders_briefly() -> None:
 
 
 def test_one_diff_for_the_memory_engine_the_offline_diff_and_the_renderer(tmp_path: Path) -> None:
-    """One diff (automation.snapshot) behind the memory engine's preview and the offline PR diff, and one
+    """One diff (automation.model.snapshot) behind the memory engine's preview and the offline PR diff, and one
     diff text, with the values of changed inputs only where both snapshots are known (the offline diff)."""
-    from automation.engine import Progress, Target
-    from automation.memory_engine import MemoryEngine
-    from automation.snapshot import Resource, count, diff, snapshot
-    from automation.stackconfig import StackConfig
+    from automation.config.stackconfig import StackConfig
+    from automation.engines.memory_engine import MemoryEngine
+    from automation.engines.port import Progress, Target
+    from automation.model.snapshot import Resource, count, diff, snapshot
 
     old = snapshot([Resource("urn:a", "t", "a", {"x": 1, "y": 2}), Resource("urn:b", "t", "b", {})])
     new = snapshot([Resource("urn:a", "t", "a", {"x": 1, "y": 3, "z": 0}), Resource("urn:c", "t", "c", {})])

@@ -1,4 +1,4 @@
-"""The reviewed-plan check (automation.runner._check_review) called directly, on the memory engine: each of its
+"""The reviewed-plan check (automation.flow.runner._check_review) called directly, on the memory engine: each of its
 branches has a case where it alone decides (issue 28: mutation testing found the no-GitHub path, the override's
 attribution and the refusal's instructions untested)."""
 
@@ -8,12 +8,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-from automation.engine import Progress, Target
-from automation.events import Request
-from automation.fingerprint import Review, ReviewedPlan, fingerprint
-from automation.memory_engine import MemoryEngine
-from automation.planner import Operation
-from automation.runner import RunOptions, _check_review
+from automation.engines.memory_engine import MemoryEngine
+from automation.engines.port import Progress, Target
+from automation.flow.planner import Operation
+from automation.flow.runner import RunOptions, _check_review
+from automation.model.request import Request
+from automation.review.fingerprint import Review, ReviewedPlan, fingerprint
 from tests.test_runner import ENVS, context, tiny_program
 
 OP = Operation(stack="dev", operation="up", reason="merge", branch="main", sha="c" * 40)
@@ -101,7 +101,7 @@ def test_a_difference_is_refused_with_what_to_do(tmp_path: Path) -> None:
 def test_the_comparing_preview_waits_for_a_busy_backend_naming_the_stack(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from automation.engine import StackBusyError
+    from automation.model.errors import StackBusyError
 
     review = Review(7, "c" * 40, _reviewed(tmp_path))
     ctx, _, log = _ctx(tmp_path, review)

@@ -1,4 +1,4 @@
-"""The rollback guard (automation.runner.guarded_rollback) on the memory engine and a real git repository: every
+"""The rollback guard (automation.flow.runner.guarded_rollback) on the memory engine and a real git repository: every
 sub-check has a case where it alone decides (issue 28: mutation testing found it covered by the real tiers only).
 The earlier commit's program lacks the content claim, so rolling back to it would delete data."""
 
@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 
-from automation.engine import Progress, ResourceChange, StackBusyError, Target
-from automation.environments import Environments, load_environments
-from automation.errors import ConfigError, GuardRefused, OperationFailed
-from automation.git import Git
-from automation.locking import StackLocks
-from automation.memory_engine import MemoryEngine
-from automation.runner import RunContext, RunOptions, guarded_rollback
-from automation.snapshot import Resource, Snapshot, snapshot
+from automation.adapters.git import Git
+from automation.adapters.locking import StackLocks
+from automation.config.environments import Environments, load_environments
+from automation.engines.memory_engine import MemoryEngine
+from automation.engines.port import Progress, Target
+from automation.flow.runner import RunContext, RunOptions, guarded_rollback
+from automation.model.changes import ResourceChange
+from automation.model.errors import ConfigError, GuardRefused, OperationFailed, StackBusyError
+from automation.model.snapshot import Resource, Snapshot, snapshot
 from tests.gitrepo import commit, git, project_repo
 
 CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"

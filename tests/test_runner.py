@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from automation.cli import main
-from automation.engine import Progress, StackBusyError, Target
-from automation.environments import load_environments
-from automation.errors import ConfigError, LockTimeout
-from automation.events import Request
-from automation.git import Git
-from automation.locking import StackLocks
-from automation.memory_engine import MemoryEngine
-from automation.planner import Operation, Plan
-from automation.runner import RunContext, RunOptions, exit_code, run_plan
-from automation.snapshot import Resource, Snapshot, snapshot
+from automation.adapters.git import Git
+from automation.adapters.locking import StackLocks
+from automation.cli.main import main
+from automation.config.environments import load_environments
+from automation.engines.memory_engine import MemoryEngine
+from automation.engines.port import Progress, Target
+from automation.flow.planner import Operation, Plan
+from automation.flow.runner import RunContext, RunOptions, exit_code, run_plan
+from automation.model.errors import ConfigError, LockTimeout, StackBusyError
+from automation.model.request import Request
+from automation.model.snapshot import Resource, Snapshot, snapshot
 from tests.conftest import ROOT, shared_stack_deployed
 from tests.gitrepo import commit, git, project_repo
 
@@ -209,8 +209,8 @@ def test_run_command_end_to_end_with_the_memory_engine(tmp_path: Path) -> None:
 def test_idle_personal_stacks_past_their_ttl_are_destroyed(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from automation.engine import StackInfo
-    from automation.planner import expired
+    from automation.flow.planner import expired
+    from automation.model.outcome import StackInfo
 
     now = datetime(2026, 11, 26, tzinfo=UTC)
     stacks = [StackInfo("dev-old", now - timedelta(days=15)), StackInfo("dev-fresh", now - timedelta(days=2)),
@@ -257,7 +257,7 @@ def test_deploying_without_a_pulumi_cli_exits_4_with_how_to_get_it(tmp_path: Pat
 def test_an_interrupted_operation_is_reported_and_the_rest_is_not_started(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from automation.errors import OperationFailed
+    from automation.model.errors import OperationFailed
 
     engine = MemoryEngine(tmp_path / "state", tiny_program, failures={"up": [None, OperationFailed("CLI stopped")]})
     ctx, _, _ = context(tmp_path, engine)
@@ -277,7 +277,7 @@ def test_a_merge_whose_plan_is_not_the_reviewed_one_is_refused_unless_accepted(t
     """The push path of the reviewed-plan check (the real CLI runs the workflow_dispatch override path)."""
     from dataclasses import replace
 
-    from automation.fingerprint import Review, fingerprint, parse_marker
+    from automation.review.fingerprint import Review, fingerprint, parse_marker
 
     engine = MemoryEngine(tmp_path / "state", tiny_program)
     ctx, _, _ = context(tmp_path, engine)
@@ -314,11 +314,11 @@ def test_a_forged_reviewed_plan_comment_does_not_pass_the_check(tmp_path: Path) 
 
     import msgspec
 
-    from automation.audit import AuditInfo
-    from automation.fingerprint import fingerprint
-    from automation.github import GitHubClient
-    from automation.publish import review_lookup
-    from automation.render import marker
+    from automation.adapters.github import GitHubClient
+    from automation.flow.publish import review_lookup
+    from automation.review.audit import AuditInfo
+    from automation.review.fingerprint import fingerprint
+    from automation.review.render import marker
     from tests.fake_github import FakeGitHub, serve
 
     engine = MemoryEngine(tmp_path / "state", tiny_program)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from automation.synth import SECRET_MARKER, SynthResult
+from automation.engines.synth import SECRET_MARKER, SynthResult
 from infra.cluster import CONTROL_PLANE_LOG_TYPES
 from infra.settings import SUPPORTED_KUBERNETES_VERSIONS
 from tests.conftest import container, one
@@ -258,7 +258,7 @@ def test_the_rds_ca_is_pinned_to_the_one_ghost_verifies(env_stack: SynthResult) 
 
 
 def test_no_default_kubernetes_provider(any_stack: SynthResult) -> None:
-    from automation.stackconfig import load_stack_config
+    from automation.config.stackconfig import load_stack_config
     from tests.conftest import ROOT
 
     config = load_stack_config(ROOT, any_stack.stack)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation.cli import main
+from automation.cli.main import main
 from infra.settings import SettingsError, config_keys, load_settings
 
 P = "ghost-gitops:"

@@ -1,4 +1,4 @@
-"""The supersession check (automation.runner._superseded) called directly with a scripted engine and git: each of its
+"""The supersession check (automation.flow.runner._superseded) called directly with a scripted engine and git: each of its
 conditions has a case where it alone decides (issue 28: mutation testing found the unknown-ancestry path, the fetch
 and the history read untested in the fast tier)."""
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from automation.engine import Progress
-from automation.planner import Operation
-from automation.runner import _superseded
+from automation.engines.port import Progress
+from automation.flow.planner import Operation
+from automation.flow.runner import _superseded
 from tests.test_runner import context
 
 OLD, NEW = "a" * 40, "b" * 40

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation.cli import main
-from automation.synth import SECRET_MARKER
+from automation.cli.main import main
+from automation.engines.synth import SECRET_MARKER
 from tests.conftest import ROOT
 
 
@@ -131,8 +131,8 @@ def test_synth_as_a_process_exits_2_without_traceback() -> None:
 
 
 def test_the_sdk_still_has_every_private_name_synth_relies_on() -> None:
-    """Fails by name on an SDK upgrade that moves one (automation/offline_runtime.py is the only user)."""
-    from automation import offline_runtime
+    """Fails by name on an SDK upgrade that moves one (automation/engines/offline_runtime.py is the only user)."""
+    from automation.engines import offline_runtime
 
     assert offline_runtime.check() == []
     assert offline_runtime.PRIVATE_NAMES and all(m.startswith("pulumi.") for m, _ in offline_runtime.PRIVATE_NAMES)
@@ -143,9 +143,9 @@ def test_each_synth_runs_isolated_and_program_errors_become_one_error_type(tmp_p
     sys.modules or os.environ; a pulumi.RunError of the program is bad input (ConfigError), anything else SynthError."""
     import os
 
-    from automation.errors import ConfigError
-    from automation.stackconfig import StackConfig
-    from automation.synth import SynthError, synthesize
+    from automation.config.stackconfig import StackConfig
+    from automation.engines.synth import SynthError, synthesize
+    from automation.model.errors import ConfigError
 
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"proj:leak": "from-env"}))
     roots = []

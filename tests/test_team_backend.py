@@ -25,7 +25,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from automation.bootstrap import tls_only_policy
+from automation.adapters.bootstrap import tls_only_policy
 from tests import gitrepo
 from tests.realcli import require_cli
 

@@ -1,4 +1,4 @@
-"""Value-level diffs (automation/valuediff.py): paths, secrets, unknowns, detailed diffs, replacements.
+"""Value-level diffs (automation/model/valuediff.py): paths, secrets, unknowns, detailed diffs, replacements.
 
 The shapes of the inputs are the real CLI's: a secret in a step event is the blinded
 ``{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}`` (captured
@@ -13,17 +13,8 @@ from typing import Any
 import pytest
 from pulumi.automation import events as ev
 
-from automation.engine import PropertyChange
-from automation.valuediff import (
-    SECRET,
-    detailed_changes,
-    merge,
-    normalize,
-    parse_path,
-    secret_changes,
-    step_changes,
-    value_changes,
-)
+from automation.model.changes import PropertyChange
+from automation.model.valuediff import SECRET, detailed_changes, merge, normalize, parse_path, secret_changes, step_changes, value_changes
 
 BLINDED = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -116,8 +107,8 @@ def test_the_steps_of_a_replacement_merge() -> None:
 def test_the_event_collector_reads_values_and_the_stack_outputs_from_real_event_shapes() -> None:
     import io
 
-    from automation.engine import Progress
-    from automation.pulumi_engine import EventCollector
+    from automation.engines.port import Progress
+    from automation.engines.pulumi_engine import EventCollector
 
     def state(inputs: dict[str, Any], outputs: dict[str, Any] | None = None) -> ev.StepEventStateMetadata:
         return ev.StepEventStateMetadata(type="t", urn="u", id="1", parent="", provider="p", inputs=inputs,

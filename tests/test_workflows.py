@@ -97,8 +97,8 @@ def test_pipeline_shape() -> None:
 
 def test_jobs_that_deploy_install_the_pinned_cli_as_pulumi_users_do() -> None:
     """Every job that runs the engine on a stack gets the CLI from pulumi/actions at the version the engine pins
-    (automation/toolchain.py), never a build from source; only the tiers that build (k8s, act) set up Go."""
-    from automation.toolchain import PULUMI_CLI_VERSION
+    (automation/engines/toolchain.py), never a build from source; only the tiers that build (k8s, act) set up Go."""
+    from automation.engines.toolchain import PULUMI_CLI_VERSION
 
     for name in ("pull-request.yml", "deploy.yml", "cleanup.yml"):
         for job_name, job in load(name)["jobs"].items():

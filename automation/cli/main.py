@@ -1,0 +1,342 @@
+"""Command line: parse arguments, dispatch to one command (automation.cli.commands), render its result
+(automation.cli.output), map errors to exit codes.
+
+This is the one error boundary: every ``AutomationError`` becomes its documented exit code and a
+one-line message on stderr; nothing else prints a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any, TextIO
+
+from automation.cli.commands import (
+    Context,
+    cmd_bootstrap,
+    cmd_cost,
+    cmd_doctor,
+    cmd_drift,
+    cmd_environments,
+    cmd_expire,
+    cmd_extend,
+    cmd_history,
+    cmd_plan,
+    cmd_recover,
+    cmd_rollback,
+    cmd_run,
+    cmd_stack_operation,
+    cmd_status,
+    cmd_synth,
+    cmd_versions,
+)
+from automation.cli.output import render
+from automation.cli.results import Result
+from automation.model.errors import AutomationError, ConfigError, InternalError
+
+if TYPE_CHECKING:
+    from automation.review.render import Redactor
+
+
+#: a Python package the engine needs is missing (as for a missing tool: README, exit codes)
+MISSING_DEPENDENCY_EXIT_CODE = 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message} (see --help)")
+
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD (for example 2027-04-01)") from None
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _timestamp(text: str) -> Any:
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-24T00:00:00+00:00)") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (add +00:00)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def _event_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("event (GitHub Actions: read from GITHUB_EVENT_NAME/GITHUB_EVENT_PATH by default)")
+    g.add_argument("--event-name", help="GitHub event name (push, pull_request, delete, schedule, workflow_dispatch)")
+    g.add_argument("--event-path", help="path of the GitHub event payload JSON")
+    g.add_argument("--branch", help="any other CI: the branch pushed to (or the PR head with --base)")
+    g.add_argument("--sha", help="the commit (40 hex characters)")
+    g.add_argument("--base", help="with --branch: a pull request into this base branch")
+    g.add_argument("--pr", type=int, help="with --base: the pull request number")
+    g.add_argument("--title", help="with --base: the pull request title")
+    g.add_argument("--author", help="who made the change")
+    g.add_argument("--before", help="with --branch: the commit the branch was at before this push (changed files "
+                   "then come from git, before..sha)")
+    g.add_argument("--deleted", action="store_true", help="with --branch: the branch was deleted")
+    g.add_argument("--changed-file", action="append", help="with --branch: a changed file (repeatable)")
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=("pulumi", "memory"), default="pulumi",
+                   help="pulumi: the Automation API (default); memory: no cloud, state in --state-dir (dry runs, tests)")
+    g.add_argument("--backend-url", help="Pulumi state backend (default: $PULUMI_BACKEND_URL or file://<repo>/.pulumi-state)")
+    g.add_argument("--secrets-provider", help="e.g. awskms://alias/ghost-gitops (default: passphrase)")
+    g.add_argument("--install-cli", action="store_true",
+                   help="if no CLI is found, run Pulumi's installer (needs get.pulumi.com; prefer `bash .ci/build-pulumi`)")
+    g.add_argument("--pulumi-root", help="a directory holding bin/pulumi (default: $GHOST_GITOPS_PULUMI_ROOT, the CLI "
+                   "built by .ci/build-pulumi, then PATH)")
+    g.add_argument("--state-dir", help="memory engine: state directory (default .pulumi-state/memory)")
+    g.add_argument("--memory-step-delay", type=_seconds, default=0.0, help=argparse.SUPPRESS)
+    g.add_argument("--lock-dir", help="per-stack lock files (default .pulumi-state/locks)")
+    g.add_argument("--lock-timeout", type=_seconds, default=1800.0, help="seconds to wait for a busy stack (default 1800)")
+    g.add_argument("--busy-attempts", type=_positive_int, default=6,
+                   help="attempts while the state backend reports the stack locked by another update (default 6)")
+    g.add_argument("--busy-wait", type=_seconds, default=5.0,
+                   help="first wait in seconds between those attempts, doubling up to 120 (default 5)")
+    g.add_argument("--heartbeat", type=_seconds, default=60.0,
+                   help="seconds between 'still creating X (6m)' lines for long steps (default 60; 0: none)")
+    g.add_argument("--stop-grace", type=_seconds, default=30.0, help="on SIGINT/SIGTERM: seconds the Pulumi CLI gets "
+                   "to stop gracefully before it is killed (default 30)")
+    g.add_argument("--json", action="store_true", help="print the reports as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m automation", description="GitOps engine for the ghost-gitops Pulumi project.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    parser.add_argument("--project-dir", help="the Pulumi project directory (default: this repository)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    synth = sub.add_parser("synth", help="evaluate the program offline for a stack and print what it declares")
+    synth.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
+    synth.add_argument("--json", action="store_true", help="print as JSON (as every command's --json)")
+    synth.add_argument("--format", choices=("tree", "json"), default="tree", help="output format (default: tree; "
+                       "--format json is --json)")
+    synth.add_argument("--manifests", metavar="DIR", help="also write every Kubernetes object as YAML into DIR")
+    synth.add_argument("--policy", action="store_true", help="also evaluate the project's policy pack (policypack/) on "
+                       "what the program declares; exit 9 on a mandatory violation")
+    synth.set_defaults(func=cmd_synth)
+
+    cost = sub.add_parser("cost", help="print a stack's monthly cost estimate from its synth (offline; prices: "
+                          "automation/prices/aws.yaml, usage assumptions: costs.yaml)")
+    cost.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
+    cost.add_argument("--json", action="store_true", help="print as JSON (as every command's --json)")
+    cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table; "
+                      "--format json is --json)")
+    cost.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="price the 730 hours from this day (versions' "
+                      "support compared with it; default: today, or GHOST_GITOPS_TODAY)")
+    cost.set_defaults(func=cmd_cost)
+
+    envs = sub.add_parser("environments", help="print the branch -> stack rules, and which rule given branches hit")
+    envs.add_argument("branch", nargs="*", help="branches to route")
+    envs.add_argument("--json", action="store_true", help="print the rules and routes as JSON")
+    envs.set_defaults(func=cmd_environments)
+
+    plan = sub.add_parser("plan", help="print what the current event would do, touching nothing")
+    _event_args(plan)
+    plan.add_argument("--github-matrix", action="store_true", help="print a GitHub Actions matrix (one job per stack)")
+    plan.set_defaults(func=cmd_plan)
+
+    run = sub.add_parser("run", help="execute the plan for the current event")
+    _event_args(run)
+    _engine_args(run)
+    run.add_argument("--only-stack", help="run only this stack's operation (one GitHub Actions matrix job per stack)")
+    run.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit message says so)")
+    run.add_argument("--accept-plan-change", metavar="REASON", help="apply a merge whose plan differs from the preview "
+                     "reviewed on its pull request (the reason is recorded in the audit message)")
+    run.add_argument("--skip-health-check", action="store_true", help="do not probe the health URL after an up "
+                     "(and so never roll back automatically)")
+    run.add_argument("--accept-over-budget", metavar="REASON", help="apply an up whose cost estimate crosses the "
+                     "stack's budget_monthly_usd (the reason is recorded in the audit message)")
+    run.set_defaults(func=cmd_run)
+
+    for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
+                       ("destroy", "destroy a stack and remove it"), ("refresh", "refresh a stack's state")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--stack", required=True)
+        p.add_argument("--sha", help="the commit being operated on (default: the work tree's HEAD)")
+        if name == "up":
+            p.add_argument("--rollback", action="store_true",
+                           help="deploy even if a newer commit is deployed (check out the older commit first)")
+            p.add_argument("--allow-dirty", action="store_true", help="deploy uncommitted changes (the audit says so)")
+            p.add_argument("--skip-health-check", action="store_true", help="do not probe the health URL after the up")
+            p.add_argument("--accept-over-budget", metavar="REASON", help="apply the up even if its cost estimate "
+                           "crosses the stack's budget_monthly_usd (the reason is recorded in the audit message)")
+        if name == "destroy":
+            p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
+        _engine_args(p)
+        p.set_defaults(func=cmd_stack_operation, rollback=False, yes_destroy_environment=False)
+
+    expire = sub.add_parser("expire", help="destroy personal stacks past their ttl or whose branch is gone; warn "
+                            "about those close to it")
+    expire.add_argument("--dry-run", action="store_true", help="print the plan (as JSON) instead of running it")
+    expire.add_argument("--now", type=_timestamp, help="judge idleness as of this ISO 8601 time with offset "
+                        "(e.g. 2026-12-24T00:00:00+00:00: what would expire by then; default: now)")
+    expire.add_argument("--remote", default="origin", help="destroy personal stacks whose branch is gone from this "
+                        "remote (default origin; '' to skip the check)")
+    _engine_args(expire)
+    expire.set_defaults(func=cmd_expire)
+
+    extend = sub.add_parser("extend", help="keep a personal stack past its ttl, until DAYS from now")
+    extend.add_argument("--stack", required=True)
+    extend.add_argument("--days", type=_positive_int, required=True, help="keep it at least this many days (max 90)")
+    _engine_args(extend)
+    extend.set_defaults(func=cmd_extend)
+
+    drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
+    drift.add_argument("--stack", action="append", help="a stack: an environment, or a personal stack by its name "
+                       "(repeatable; default: every environment stack)")
+    drift.add_argument("--remediate", action="store_true", help="refresh and re-apply drifted stacks whose rule sets "
+                       "drift_remediation (audited), then check again")
+    drift.add_argument("--issues", action="store_true", help="keep one GitHub issue per drifted stack (opened, updated, "
+                       "closed when clean); needs GITHUB_TOKEN")
+    _engine_args(drift)
+    drift.set_defaults(func=cmd_drift)
+
+    rollback = sub.add_parser("rollback", help="deploy an earlier deployed commit, refusing stateful replacements")
+    rollback.add_argument("--stack", required=True)
+    rollback.add_argument("--to", help="the commit to roll back to (a deployed one; default: the one before the current)")
+    rollback.add_argument("--steps", type=_positive_int, default=1, help="roll back this many deployed commits (default 1)")
+    rollback.add_argument("--reason", required=True, help="why (recorded in the audit message)")
+    rollback.add_argument("--allow-stateful-changes", action="store_true",
+                          help="allow replacing or deleting stateful resources (databases, volumes, keys, namespaces)")
+    _engine_args(rollback)
+    rollback.set_defaults(func=cmd_rollback)
+
+    status = sub.add_parser("status", help="locks and pending operations of a stack, and what is safe to do")
+    status.add_argument("--stack", required=True)
+    _engine_args(status)
+    status.set_defaults(func=cmd_status)
+
+    recover = sub.add_parser("recover", help="after a killed run: cancel the stale lock and clear pending creates")
+    recover.add_argument("--stack", required=True)
+    recover.add_argument("--yes", action="store_true", help="required: recover changes the state backend")
+    recover.add_argument("--restore-checkpoint", action="store_true", help="first put back the newest readable version "
+                         "of a damaged checkpoint from the S3 bucket's object versions (recorded in the bucket)")
+    recover.add_argument("--reason", help="with --restore-checkpoint: why (recorded with who and when)")
+    _engine_args(recover)
+    recover.set_defaults(func=cmd_recover)
+
+    versions = sub.add_parser("versions", help="the versions each environment stack pins and their support dates "
+                              "(automation/prices/lifecycle.yaml); offline")
+    versions.add_argument("--stack", help="one environment stack (default: all)")
+    versions.add_argument("--issues", action="store_true", help="keep one GitHub issue per stack with a version due "
+                          "(opened, updated, closed when none is); needs GITHUB_TOKEN and GITHUB_REPOSITORY")
+    versions.add_argument("--json", action="store_true", help="print as JSON")
+    versions.set_defaults(func=cmd_versions)
+
+    doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
+    doctor.add_argument("--backend-url", help="as for the engine commands")
+    doctor.add_argument("--secrets-provider", help="as for the engine commands")
+    doctor.add_argument("--pulumi-root", help="as for the engine commands")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.set_defaults(func=cmd_doctor)
+
+    boot = sub.add_parser("bootstrap", help="create the team backend: S3 state bucket, KMS key, GitHub OIDC provider, "
+                          "workflow roles (idempotent)")
+    boot.add_argument("--region", required=True, help="AWS region of the bucket and key (e.g. eu-west-1)")
+    boot.add_argument("--bucket", required=True, help="the S3 state bucket's name")
+    boot.add_argument("--repo", required=True, help="OWNER/NAME: the GitHub repository whose workflows assume the roles")
+    boot.add_argument("--prefix", default="ghost-gitops", help="names of the key alias and roles (default ghost-gitops)")
+    boot.add_argument("--endpoint-url", help="an AWS-compatible endpoint (tests: moto); default: AWS itself")
+    boot.add_argument("--json", action="store_true", help="print the result as JSON")
+    boot.set_defaults(func=cmd_bootstrap)
+
+    hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
+    hist.add_argument("--stack", required=True)
+    hist.add_argument("--limit", type=_positive_int, default=20, help="updates to show (default 20)")
+    _engine_args(hist)
+    hist.set_defaults(func=cmd_history)
+    for sub_parser in sub.choices.values():  # the global options are accepted after the command too
+        sub_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub_parser.add_argument("--project-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+Command = Callable[[argparse.Namespace, Context], Result]
+
+
+def console() -> None:
+    """The ``ghost-gitops`` console script (pyproject.toml)."""
+    sys.exit(main())
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one command. Returns the process exit code (see automation.model.errors and README)."""
+    environ = os.environ if environ is None else environ
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        func: Command = args.func
+        result = func(args, Context(environ=environ, out=out, err=err))
+        out.write(render(result, as_json=bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json",
+                         redact=_redactor_of(environ)))
+        error = getattr(result, "error", None)
+        if isinstance(error, AutomationError):
+            raise error  # what finished (reports, answered branches) is printed (and published) first
+        return result.exit_code
+    except AutomationError as exc:
+        if debug and isinstance(exc, InternalError) and exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        print(f"error: {_redact_env(str(exc), environ)}", file=err)
+        return exc.exit_code
+    except ModuleNotFoundError as exc:  # a command's lazy import on a Python without the requirements
+        if debug:
+            raise
+        print(f"error: the Python package {exc.name!r} is not installed for {sys.executable}: run `bash .ci/setup` in the "
+              "repository, then use `.venv/bin/ghost-gitops` or `.venv/bin/python -m automation`", file=err)
+        return MISSING_DEPENDENCY_EXIT_CODE
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=err)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {_redact_env(str(exc), environ)} "
+              "(re-run with --debug for a traceback)", file=err)
+        return InternalError.exit_code
+
+
+def _redactor_of(environ: Mapping[str, Any]) -> Redactor:
+    from automation.review.render import Redactor
+
+    return Redactor.from_environ({k: str(v) for k, v in environ.items()})
+
+
+def _redact_env(text: str, environ: Mapping[str, Any]) -> str:
+    return _redactor_of(environ)(text)
