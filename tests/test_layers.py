@@ -5,6 +5,7 @@ small."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,3 +92,25 @@ def test_no_module_grows_past_the_limit() -> None:
     for rel in OVERSIZE:
         lines = len((ROOT / "automation" / rel).read_text().splitlines())
         assert lines > LIMIT, f"{rel} has {lines} lines now: take it off OVERSIZE"
+
+
+def test_the_readme_layout_names_every_module_and_only_those() -> None:
+    """README "Layout": each of automation/'s folders lists exactly its modules (prices/: its files)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("automation/        the engine, one folder per layer"):readme.index("\ntests/ ")]
+    listed: dict[str, str] = {}
+    folder = ""
+    for line in block.splitlines()[1:]:
+        head = re.match(r"^  ([a-z]+)/\s+(.*)$", line)
+        if head:
+            folder = head[1]
+            listed[folder] = head[2]
+        else:
+            listed[folder] += " " + line.strip()
+    assert sorted(listed) == sorted([*LAYERS, "prices"])
+    for name, text in listed.items():
+        words = {w.strip() for w in re.split(r"[,+]", re.sub(r"\([^)]*\)", "", text)) if w.strip()}
+        here = ROOT / "automation" / name
+        actual = ({p.name for p in here.iterdir() if p.is_file()} if name == "prices"
+                  else {p.stem for p in here.glob("*.py") if p.name != "__init__.py"})
+        assert words == actual, f"README Layout, automation/{name}/: lists {sorted(words)}, the folder has {sorted(actual)}"
