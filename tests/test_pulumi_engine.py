@@ -18,7 +18,8 @@ from pulumi.automation import events as ev
 
 from automation.config.environments import load_environments
 from automation.engines.port import Progress, Target
-from automation.engines.pulumi_engine import EventCollector, PulumiEngine, aware
+from automation.engines.pulumi_engine import PulumiEngine, aware
+from automation.engines.pulumi_events import EventCollector
 from automation.engines.toolchain import PULUMI_CLI_VERSION
 from automation.model.errors import OperationFailed, PulumiCliMissing, StackBusyError
 from tests.conftest import ROOT

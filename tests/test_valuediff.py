@@ -108,7 +108,7 @@ def test_the_event_collector_reads_values_and_the_stack_outputs_from_real_event_
     import io
 
     from automation.engines.port import Progress
-    from automation.engines.pulumi_engine import EventCollector
+    from automation.engines.pulumi_events import EventCollector
 
     def state(inputs: dict[str, Any], outputs: dict[str, Any] | None = None) -> ev.StepEventStateMetadata:
         return ev.StepEventStateMetadata(type="t", urn="u", id="1", parent="", provider="p", inputs=inputs,
