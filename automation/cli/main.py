@@ -1,4 +1,5 @@
-"""Command line: parse arguments, dispatch to one command (automation.cli.commands), render its result
+"""Command line: parse arguments into the command's typed options (automation.cli.options), dispatch to its command group,
+render its result
 (automation.cli.output), map errors to exit codes.
 
 This is the one error boundary: every ``AutomationError`` becomes its documented exit code and a
@@ -14,27 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
-from automation.cli.commands import (
-    Context,
-    cmd_bootstrap,
-    cmd_cost,
-    cmd_doctor,
-    cmd_drift,
-    cmd_environments,
-    cmd_expire,
-    cmd_extend,
-    cmd_history,
-    cmd_plan,
-    cmd_recover,
-    cmd_rollback,
-    cmd_run,
-    cmd_stack_operation,
-    cmd_status,
-    cmd_synth,
-    cmd_versions,
-)
-from automation.cli.output import render
+from automation.cli.options import from_namespace
 from automation.cli.results import Result
+from automation.cli.wiring import Context
 from automation.model.errors import AutomationError, ConfigError, InternalError
 
 if TYPE_CHECKING:
@@ -145,7 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--manifests", metavar="DIR", help="also write every Kubernetes object as YAML into DIR")
     synth.add_argument("--policy", action="store_true", help="also evaluate the project's policy pack (policypack/) on "
                        "what the program declares; exit 9 on a mandatory violation")
-    synth.set_defaults(func=cmd_synth)
 
     cost = sub.add_parser("cost", help="print a stack's monthly cost estimate from its synth (offline; prices: "
                           "automation/prices/aws.yaml, usage assumptions: costs.yaml)")
@@ -155,17 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "--format json is --json)")
     cost.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="price the 730 hours from this day (versions' "
                       "support compared with it; default: today, or GHOST_GITOPS_TODAY)")
-    cost.set_defaults(func=cmd_cost)
 
     envs = sub.add_parser("environments", help="print the branch -> stack rules, and which rule given branches hit")
     envs.add_argument("branch", nargs="*", help="branches to route")
     envs.add_argument("--json", action="store_true", help="print the rules and routes as JSON")
-    envs.set_defaults(func=cmd_environments)
 
     plan = sub.add_parser("plan", help="print what the current event would do, touching nothing")
     _event_args(plan)
     plan.add_argument("--github-matrix", action="store_true", help="print a GitHub Actions matrix (one job per stack)")
-    plan.set_defaults(func=cmd_plan)
 
     run = sub.add_parser("run", help="execute the plan for the current event")
     _event_args(run)
@@ -178,7 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "(and so never roll back automatically)")
     run.add_argument("--accept-over-budget", metavar="REASON", help="apply an up whose cost estimate crosses the "
                      "stack's budget_monthly_usd (the reason is recorded in the audit message)")
-    run.set_defaults(func=cmd_run)
 
     for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
                        ("destroy", "destroy a stack and remove it"), ("refresh", "refresh a stack's state")):
@@ -195,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "destroy":
             p.add_argument("--yes-destroy-environment", action="store_true", help="required to destroy an environment")
         _engine_args(p)
-        p.set_defaults(func=cmd_stack_operation, rollback=False, yes_destroy_environment=False)
+        p.set_defaults(rollback=False, yes_destroy_environment=False)
 
     expire = sub.add_parser("expire", help="destroy personal stacks past their ttl or whose branch is gone; warn "
                             "about those close to it")
@@ -205,13 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     expire.add_argument("--remote", default="origin", help="destroy personal stacks whose branch is gone from this "
                         "remote (default origin; '' to skip the check)")
     _engine_args(expire)
-    expire.set_defaults(func=cmd_expire)
 
     extend = sub.add_parser("extend", help="keep a personal stack past its ttl, until DAYS from now")
     extend.add_argument("--stack", required=True)
     extend.add_argument("--days", type=_positive_int, required=True, help="keep it at least this many days (max 90)")
     _engine_args(extend)
-    extend.set_defaults(func=cmd_extend)
 
     drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
     drift.add_argument("--stack", action="append", help="a stack: an environment, or a personal stack by its name "
@@ -221,7 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--issues", action="store_true", help="keep one GitHub issue per drifted stack (opened, updated, "
                        "closed when clean); needs GITHUB_TOKEN")
     _engine_args(drift)
-    drift.set_defaults(func=cmd_drift)
 
     rollback = sub.add_parser("rollback", help="deploy an earlier deployed commit, refusing stateful replacements")
     rollback.add_argument("--stack", required=True)
@@ -231,12 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--allow-stateful-changes", action="store_true",
                           help="allow replacing or deleting stateful resources (databases, volumes, keys, namespaces)")
     _engine_args(rollback)
-    rollback.set_defaults(func=cmd_rollback)
 
     status = sub.add_parser("status", help="locks and pending operations of a stack, and what is safe to do")
     status.add_argument("--stack", required=True)
     _engine_args(status)
-    status.set_defaults(func=cmd_status)
 
     recover = sub.add_parser("recover", help="after a killed run: cancel the stale lock and clear pending creates")
     recover.add_argument("--stack", required=True)
@@ -245,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "of a damaged checkpoint from the S3 bucket's object versions (recorded in the bucket)")
     recover.add_argument("--reason", help="with --restore-checkpoint: why (recorded with who and when)")
     _engine_args(recover)
-    recover.set_defaults(func=cmd_recover)
 
     versions = sub.add_parser("versions", help="the versions each environment stack pins and their support dates "
                               "(automation/prices/lifecycle.yaml); offline")
@@ -253,14 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     versions.add_argument("--issues", action="store_true", help="keep one GitHub issue per stack with a version due "
                           "(opened, updated, closed when none is); needs GITHUB_TOKEN and GITHUB_REPOSITORY")
     versions.add_argument("--json", action="store_true", help="print as JSON")
-    versions.set_defaults(func=cmd_versions)
 
     doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
     doctor.add_argument("--backend-url", help="as for the engine commands")
     doctor.add_argument("--secrets-provider", help="as for the engine commands")
     doctor.add_argument("--pulumi-root", help="as for the engine commands")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
-    doctor.set_defaults(func=cmd_doctor)
 
     boot = sub.add_parser("bootstrap", help="create the team backend: S3 state bucket, KMS key, GitHub OIDC provider, "
                           "workflow roles (idempotent)")
@@ -270,20 +240,41 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--prefix", default="ghost-gitops", help="names of the key alias and roles (default ghost-gitops)")
     boot.add_argument("--endpoint-url", help="an AWS-compatible endpoint (tests: moto); default: AWS itself")
     boot.add_argument("--json", action="store_true", help="print the result as JSON")
-    boot.set_defaults(func=cmd_bootstrap)
 
     hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
     hist.add_argument("--stack", required=True)
     hist.add_argument("--limit", type=_positive_int, default=20, help="updates to show (default 20)")
     _engine_args(hist)
-    hist.set_defaults(func=cmd_history)
     for sub_parser in sub.choices.values():  # the global options are accepted after the command too
         sub_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sub_parser.add_argument("--project-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
-Command = Callable[[argparse.Namespace, Context], Result]
+Command = Callable[[Any, Context], Result]
+
+
+def command(name: str) -> Command:
+    """The function of subcommand ``name``, importing only its group's module (``plan`` loads no engine)."""
+    if name in ("synth", "cost", "environments"):
+        from automation.cli import offline
+
+        return offline.COMMANDS[name]
+    if name in ("plan", "run", "preview", "up", "destroy", "refresh", "rollback"):
+        from automation.cli import deploying
+
+        return deploying.COMMANDS[name]
+    if name in ("expire", "extend"):
+        from automation.cli import personal
+
+        return personal.COMMANDS[name]
+    if name in ("drift", "history", "status", "recover"):
+        from automation.cli import day2
+
+        return day2.COMMANDS[name]
+    from automation.cli import setup
+
+    return setup.COMMANDS[name]
 
 
 def console() -> None:
@@ -299,11 +290,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     err = sys.stderr if err is None else err
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        args = build_parser().parse_args(argv)
-        func: Command = args.func
-        result = func(args, Context(environ=environ, out=out, err=err))
-        out.write(render(result, as_json=bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json",
-                         redact=_redactor_of(environ)))
+        opts = from_namespace(build_parser().parse_args(argv))
+        result = command(opts.command)(opts, Context(environ=environ, out=out, err=err))
+        from automation.cli.output import render
+
+        out.write(render(result, as_json=opts.as_json, redact=_redactor_of(environ)))
         error = getattr(result, "error", None)
         if isinstance(error, AutomationError):
             raise error  # what finished (reports, answered branches) is printed (and published) first

@@ -182,4 +182,4 @@ class CostOutput:
 
 #: what every command returns; automation.cli.output renders it
 Result = (SynthOutput | EnvironmentsOutput | PlanOutput | ReportsOutput | HistoryOutput | StatusOutput | DoctorOutput
-          | BootstrapOutput | ExtendOutput | CostOutput)
+          | BootstrapOutput | ExtendOutput | CostOutput | VersionsOutput)
