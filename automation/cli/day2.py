@@ -19,7 +19,7 @@ from automation.cli.results import (
     Result,
     StatusOutput,
 )
-from automation.cli.wiring import Context, engine_of, git_of, operator_of, project_root, redactor_of
+from automation.cli.wiring import Context, engine_of, git_of, operator_of, project_root, redactor_of, run_context
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -54,11 +54,10 @@ def cmd_drift(opts: DriftOptions, ctx: Context) -> ReportsOutput:
     import functools
     from dataclasses import replace
 
-    from automation.adapters.locking import StackLocks
     from automation.config.environments import load_environments
-    from automation.engines.port import Progress, Target
+    from automation.engines.port import Target
     from automation.flow.publish import github_client, publish
-    from automation.flow.runner import RunContext, RunOptions, retry_busy
+    from automation.flow.runner import retry_busy
     from automation.model.errors import StackMissing
     from automation.model.request import Request
     from automation.review.render import Report, Status
@@ -79,12 +78,8 @@ def cmd_drift(opts: DriftOptions, ctx: Context) -> ReportsOutput:
     for problem in (engine.unavailable(), engine.preflight(envs.tools)):
         if problem is not None:
             raise problem
-    progress = Progress(ctx.err, redact=redactor_of(ctx), heartbeat_s=opts.heartbeat)
-    locks = StackLocks(Path(opts.lock_dir) if opts.lock_dir else root / ".pulumi-state" / "locks", opts.lock_timeout,
-                       notify=progress.message)
-    run_ctx = RunContext(root=root, envs=envs, engine=engine, locks=locks, progress=progress, git=git_of(root, ctx.environ),
-                         options=RunOptions(busy_attempts=opts.busy_attempts, busy_base_wait_s=opts.busy_wait),
-                         engine_for=lambda tree, tree_envs: engine_of(opts, tree, ctx, tree_envs))
+    run_ctx = run_context(opts, ctx, root, envs, engine, git_of(root, ctx.environ))
+    progress = run_ctx.progress
 
     def check(stack: str) -> Report:
         target = Target(stack=stack, config=envs.stack_config(root, stack), message=f"drift check of {stack}")

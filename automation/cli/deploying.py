@@ -19,7 +19,7 @@ from automation.cli.results import (
     ReportsOutput,
     Result,
 )
-from automation.cli.wiring import Context, engine_of, execute, git_of, operator_of, plan_event, project_root, redactor_of
+from automation.cli.wiring import Context, engine_of, execute, git_of, operator_of, plan_event, project_root, run_context
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,11 +84,9 @@ def cmd_stack_operation(opts: StackOperationOptions, ctx: Context) -> ReportsOut
 def cmd_rollback(opts: RollbackOptions, ctx: Context) -> ReportsOutput:
     """Deploy an earlier deployed commit's program, run by this engine from a temporary worktree, after a preview
     that refuses replacing or deleting stateful resources unless --allow-stateful-changes."""
-    from automation.adapters.locking import StackLocks
     from automation.config.environments import load_environments
-    from automation.engines.port import Progress
     from automation.flow.planner import rollback_commit
-    from automation.flow.runner import RunContext, RunOptions, guarded_rollback
+    from automation.flow.runner import guarded_rollback
     from automation.review.render import Report, Status
 
     root = project_root(opts.project_dir)
@@ -104,12 +102,7 @@ def cmd_rollback(opts: RollbackOptions, ctx: Context) -> ReportsOutput:
             raise problem
     current, sha = rollback_commit(engine.history(opts.stack, 100), to=opts.to, steps=opts.steps)
     actor = operator_of(ctx, root) or "unknown"
-    progress = Progress(ctx.err, redact=redactor_of(ctx), heartbeat_s=opts.heartbeat)
-    locks = StackLocks(Path(opts.lock_dir) if opts.lock_dir else root / ".pulumi-state" / "locks", opts.lock_timeout,
-                       notify=progress.message)
-    run_ctx = RunContext(root=root, envs=envs, engine=engine, locks=locks, progress=progress, git=git,
-                         options=RunOptions(busy_attempts=opts.busy_attempts, busy_base_wait_s=opts.busy_wait),
-                         engine_for=lambda tree, tree_envs: engine_of(opts, tree, ctx, tree_envs))
+    run_ctx = run_context(opts, ctx, root, envs, engine, git)
     message = f"rollback of {opts.stack} to {sha[:7]} by {actor}: {opts.reason}"
     outcome = guarded_rollback(run_ctx, opts.stack, sha, message, actor=actor,
                                allow_stateful_changes=opts.allow_stateful_changes)

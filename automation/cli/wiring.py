@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from automation.cli.options import (
     EngineOptions,
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from automation.config.environments import Environments
     from automation.engines.port import Engine
     from automation.flow.planner import Plan
+    from automation.flow.runner import RunContext
     from automation.model.request import Request
     from automation.review.render import Redactor
 
@@ -128,29 +129,19 @@ def execute(opts: ExecOptions, ctx: Context, root: Path, envs: Environments, req
     from dataclasses import replace
 
     from automation.adapters.interrupt import Interrupts
-    from automation.adapters.locking import StackLocks
-    from automation.engines.port import Progress
     from automation.flow.publish import github_client, publish, resolve_audit, review_lookup
-    from automation.flow.runner import RunContext, RunOptions, exit_code, run_all
+    from automation.flow.runner import exit_code, run_all
 
-    progress = Progress(ctx.err, redact=redactor_of(ctx), heartbeat_s=opts.heartbeat)
-    lock_dir = Path(opts.lock_dir) if opts.lock_dir else root / ".pulumi-state" / "locks"
     engine = engine or engine_of(opts, root, ctx, envs)
     gh = github_client(ctx.environ, request)
     try:
         audit = resolve_audit(request, gh, ctx.err) if any(op.operation == "up" for op in the_plan.operations) else None
-        run_ctx = RunContext(root=root, envs=envs, engine=engine, git=git, progress=progress,
-                             locks=StackLocks(lock_dir, opts.lock_timeout, notify=progress.message),
-                             options=RunOptions(busy_attempts=opts.busy_attempts, busy_base_wait_s=opts.busy_wait,
-                                                busy_max_wait_s=max(opts.busy_wait, 120.0),
-                                                allow_dirty=opts.allow_dirty,
-                                                accept_plan_change=opts.accept_plan_change,
-                                                accept_over_budget=opts.accept_over_budget,
-                                                operator=operator_of(ctx, root),
-                                                skip_health=opts.skip_health_check),
-                             review=review_lookup(gh, audit, request)
-                             if request.event in ("push", "workflow_dispatch") else None,
-                             engine_for=lambda tree, tree_envs: engine_of(opts, tree, ctx, tree_envs))
+        run_ctx = run_context(opts, ctx, root, envs, engine, git, allow_dirty=opts.allow_dirty,
+                              accept_plan_change=opts.accept_plan_change, accept_over_budget=opts.accept_over_budget,
+                              operator=operator_of(ctx, root), skip_health=opts.skip_health_check)
+        if request.event in ("push", "workflow_dispatch"):
+            run_ctx = replace(run_ctx, review=review_lookup(gh, audit, request))
+        progress = run_ctx.progress
         with Interrupts(progress.message, grace_s=opts.stop_grace).installed() as interrupts:
             result = run_all(replace(run_ctx, interrupted=interrupts), the_plan, request, audit)
         # every finished operation's report is published, even when a later one stopped the run
@@ -159,6 +150,24 @@ def execute(opts: ExecOptions, ctx: Context, root: Path, envs: Environments, req
     finally:
         if gh is not None:
             gh.close()
+
+
+def run_context(opts: EngineOptions, ctx: Context, root: Path, envs: Environments, engine: Engine, git: Git | None,
+                **gates: Any) -> RunContext:
+    """What a plan's operations run with: progress on stderr (redacted, with heartbeats), the per-stack locks, the
+    busy-backend retries, ``gates`` (the deploy gates' overrides and the operator: automation.flow.runner.RunOptions),
+    and how to build an engine for another work tree (a rollback's). The one place that builds these."""
+    from automation.adapters.locking import StackLocks
+    from automation.engines.port import Progress
+    from automation.flow.runner import RunContext, RunOptions
+
+    progress = Progress(ctx.err, redact=redactor_of(ctx), heartbeat_s=opts.heartbeat)
+    lock_dir = Path(opts.lock_dir) if opts.lock_dir else root / ".pulumi-state" / "locks"
+    return RunContext(root=root, envs=envs, engine=engine, git=git, progress=progress,
+                      locks=StackLocks(lock_dir, opts.lock_timeout, notify=progress.message),
+                      options=RunOptions(busy_attempts=opts.busy_attempts, busy_base_wait_s=opts.busy_wait,
+                                         busy_max_wait_s=max(opts.busy_wait, 120.0), **gates),
+                      engine_for=lambda tree, tree_envs: engine_of(opts, tree, ctx, tree_envs))
 
 
 def operator_of(ctx: Context, root: Path | None = None) -> str | None:
