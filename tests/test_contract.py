@@ -105,7 +105,7 @@ def test_result_types_without_a_local_run_render_the_same_envelope() -> None:
 
 
 def test_text_and_json_pass_the_redactor() -> None:
-    from automation.review.render import Redactor
+    from automation.review.redact import Redactor
 
     report = Report(stack="dev", operation="up", status=Status.FAILED, reason="r", error="token ghs_abcdef123456 leaked",
                     notes=(f"at {datetime.now(UTC):%Y}",))

@@ -10,7 +10,8 @@ import pytest
 from automation.engines.port import resource_op
 from automation.model.changes import PropertyChange, ResourceChange
 from automation.model.outcome import Outcome
-from automation.review.render import COMMENT_LIMIT, Redactor, Report, Status, change_text, marker, render_markdown, render_text
+from automation.review.redact import Redactor
+from automation.review.render import COMMENT_LIMIT, Report, Status, change_text, marker, render_markdown, render_text
 from tests.conftest import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"

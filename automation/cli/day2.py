@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from automation.engines.pulumi_engine import PulumiEngine
     from automation.flow.runner import RunContext
     from automation.model.request import Request
-    from automation.review.render import Redactor, Report
+    from automation.review.redact import Redactor
+    from automation.review.render import Report
 
 
 def cmd_history(opts: HistoryOptions, ctx: Context) -> HistoryOutput:

@@ -21,7 +21,7 @@ from automation.cli.wiring import Context
 from automation.model.errors import AutomationError, ConfigError, InternalError
 
 if TYPE_CHECKING:
-    from automation.review.render import Redactor
+    from automation.review.redact import Redactor
 
 
 #: a Python package the engine needs is missing (as for a missing tool: README, exit codes)
@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _redactor_of(environ: Mapping[str, Any]) -> Redactor:
-    from automation.review.render import Redactor
+    from automation.review.redact import Redactor
 
     return Redactor.from_environ({k: str(v) for k, v in environ.items()})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from functools import singledispatch
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automation.cli.results import (
     SCHEMA_VERSION,
@@ -27,9 +27,11 @@ from automation.cli.results import (
     SynthOutput,
     VersionsOutput,
 )
-from automation.engines.synth import RecordedResource, SynthResult
-from automation.model.outcome import HistoryEntry
-from automation.review.render import Redactor, render_text
+from automation.review.redact import Redactor
+
+if TYPE_CHECKING:
+    from automation.engines.synth import RecordedResource, SynthResult
+    from automation.model.outcome import HistoryEntry
 
 
 def envelope(result: Any) -> dict[str, Any]:
@@ -109,6 +111,8 @@ def _(result: EnvironmentsOutput) -> str:
 
 @text_of.register
 def _(result: ReportsOutput) -> str:
+    from automation.review.render import render_text
+
     return "\n".join(render_text(report) for report in result.reports)
 
 

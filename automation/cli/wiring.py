@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from automation.flow.planner import Plan
     from automation.flow.runner import RunContext
     from automation.model.request import Request
-    from automation.review.render import Redactor
+    from automation.review.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def engine_of(opts: EngineOptions, root: Path, ctx: Context, envs: Environments 
 
 
 def redactor_of(ctx: Context) -> Redactor:
-    from automation.review.render import Redactor
+    from automation.review.redact import Redactor
 
     return Redactor.from_environ(ctx.environ)
 

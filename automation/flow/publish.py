@@ -16,7 +16,8 @@ from automation.adapters.github import ENGINE_COMMENT_AUTHOR, GitHubClient, GitH
 from automation.model.request import Request
 from automation.review.audit import AuditInfo, from_merge_message
 from automation.review.fingerprint import Review, parse_marker
-from automation.review.render import Redactor, Report, Status, marker, render_markdown
+from automation.review.redact import Redactor
+from automation.review.render import Report, Status, marker, render_markdown
 
 
 def github_client(environ: Mapping[str, str], request: Request) -> GitHubClient | None:

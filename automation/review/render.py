@@ -20,6 +20,7 @@ from automation.model.health import HealthResult
 from automation.model.outcome import Outcome
 from automation.review.cost import CostChange
 from automation.review.costrender import budget_warning, cost_markdown, cost_text
+from automation.review.redact import Redactor
 
 COMMENT_LIMIT = 65_536
 #: policy violations listed at the top of a comment (the rest counted; `--json` has all)
@@ -103,23 +104,6 @@ class Report:
             "policy": None if self.policies_ran is None and not self.policy else {
                 "policies": self.policies_ran or 0, "violations": [v.to_json() for v in self.policy]},
         }
-
-
-class Redactor:
-    """Replaces every known secret value by ``[secret]`` in text about to leave the process."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[secret]")
-        return text
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
-        sensitive = re.compile(r"TOKEN|SECRET|PASSWORD|PASSPHRASE|PRIVATE|CREDENTIAL|_KEY$|ACCESS_KEY", re.IGNORECASE)
-        return cls([v for k, v in environ.items() if sensitive.search(k)] + list(extra))
 
 
 def _cell(text: str) -> str:
