@@ -25,9 +25,9 @@ import yaml
 #: guard, supersession check and exit code. Gated: every mutant run, at most THRESHOLD surviving, each one listed.
 SCOPE = (
     "automation.flow.planner.*",
-    "automation.flow.runner.x__check_budget*", "automation.flow.runner.x__check_review*", "automation.flow.runner.x__with_policy*",
-    "automation.flow.runner.x_guarded_rollback*", "automation.flow.runner.x_cost_change*", "automation.flow.runner.x_exit_code*",
-    "automation.flow.runner.x__superseded*",
+    "automation.flow.gates.x_check_budget*", "automation.flow.gates.x_check_review*", "automation.flow.gates.x_with_policy*",
+    "automation.flow.rollback.x_guarded_rollback*", "automation.flow.gates.x_cost_change*", "automation.flow.runner.x_exit_code*",
+    "automation.flow.gates.x_superseded*",
 )
 #: the cost model's pricing of what the program declares: run and reported per module (`--measured`), not gated
 #: yet -- its survivors have not all been read (README "Tests")

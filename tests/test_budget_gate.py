@@ -11,8 +11,9 @@ from typing import Any
 
 from automation.engines.memory_engine import MemoryEngine
 from automation.engines.port import Progress, Target
+from automation.flow.context import RunOptions
+from automation.flow.gates import Checks, check_budget
 from automation.flow.planner import Operation
-from automation.flow.runner import Checks, RunOptions, _check_budget
 from automation.model.errors import StackBusyError
 from automation.model.request import Request
 from automation.model.snapshot import Resource, Snapshot, snapshot
@@ -34,7 +35,7 @@ def _target() -> Target:
     return Target(stack="dev", config=ENVS.stack_config(ROOT, "dev"), message=MESSAGE, commit="c" * 40)
 
 
-def _checks(budget: float) -> Checks:
+def read_checks(budget: float) -> Checks:
     return Checks(costs=load_project(ROOT), budget=budget, region="us-east-1")
 
 
@@ -44,7 +45,7 @@ def _run(tmp_path: Path, budget: float, *, preview: bool = False, actor: str | N
     ctx, log, _ = context(tmp_path, engine)
     ctx = replace(ctx, options=RunOptions(**options), sleep=lambda s: None)
     given = MemoryEngine(tmp_path / "given", nat_program).preview(_target(), Progress(io.StringIO())) if preview else None
-    result = _check_budget(ctx, OP, _target(), budget, _checks(budget), given, Request(event="push", actor=actor))
+    result = check_budget(ctx, OP, _target(), budget, read_checks(budget), given, Request(event="push", actor=actor))
     return result, engine, log.getvalue()
 
 
@@ -82,7 +83,7 @@ def test_a_preview_already_run_is_reused(tmp_path: Path) -> None:
 def test_no_cost_data_means_no_gate(tmp_path: Path) -> None:
     engine = MemoryEngine(tmp_path / "state", nat_program)
     ctx, _, _ = context(tmp_path, engine)
-    result = _check_budget(ctx, OP, _target(), 10.0, Checks(budget=10.0), None, Request(event="push"))
+    result = check_budget(ctx, OP, _target(), 10.0, Checks(budget=10.0), None, Request(event="push"))
     assert result == (None, None, MESSAGE)
 
 

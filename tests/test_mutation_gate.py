@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.mutation_gate import THRESHOLD, module, parse, verdict
 
 P = "automation.flow.planner.x_plan__mutmut_"
-C = "automation.flow.runner.x__check_budget__mutmut_"
+C = "automation.flow.gates.x_check_budget__mutmut_"
 
 
 def _results(killed: int, **others: int) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The rollback guard (automation.flow.runner.guarded_rollback) on the memory engine and a real git repository: every
+"""The rollback guard (automation.flow.rollback.guarded_rollback) on the memory engine and a real git repository: every
 sub-check has a case where it alone decides (issue 28: mutation testing found it covered by the real tiers only).
 The earlier commit's program lacks the content claim, so rolling back to it would delete data."""
 
@@ -15,7 +15,8 @@ from automation.adapters.locking import StackLocks
 from automation.config.environments import Environments, load_environments
 from automation.engines.memory_engine import MemoryEngine
 from automation.engines.port import Progress, Target
-from automation.flow.runner import RunContext, RunOptions, guarded_rollback
+from automation.flow.context import RunContext, RunOptions
+from automation.flow.rollback import guarded_rollback
 from automation.model.changes import ResourceChange
 from automation.model.errors import ConfigError, GuardRefused, OperationFailed, StackBusyError
 from automation.model.snapshot import Resource, Snapshot, snapshot

@@ -18,8 +18,9 @@ from automation.cli.main import main
 from automation.config.environments import load_environments
 from automation.engines.memory_engine import MemoryEngine
 from automation.engines.port import Progress, Target
+from automation.flow.context import RunContext, RunOptions
 from automation.flow.planner import Operation, Plan
-from automation.flow.runner import RunContext, RunOptions, exit_code, run_plan
+from automation.flow.runner import exit_code, run_plan
 from automation.model.errors import ConfigError, LockTimeout, StackBusyError
 from automation.model.request import Request
 from automation.model.snapshot import Resource, Snapshot, snapshot

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from automation.engines.port import Progress
+from automation.flow.gates import superseded
 from automation.flow.planner import Operation
-from automation.flow.runner import _superseded
 from tests.test_runner import context
 
 OLD, NEW = "a" * 40, "b" * 40
@@ -50,7 +50,7 @@ def _check(tmp_path: Path, op: Operation, deployed: str | None, git: Git | None,
     ctx, log, _ = context(tmp_path, None)  # type: ignore[arg-type]
     engine = Engine(deployed)
     ctx = replace(ctx, engine=engine, git=git, progress=Progress(log))  # type: ignore[arg-type]
-    return _superseded(ctx, op, **kw), (engine, log)
+    return superseded(ctx, op, **kw), (engine, log)
 
 
 UP = Operation(stack="dev", operation="up", reason="merge", branch="main", sha=OLD)

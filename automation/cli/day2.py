@@ -25,7 +25,7 @@ from automation.model.errors import ConfigError
 if TYPE_CHECKING:
     from automation.adapters.github import GitHubClient
     from automation.engines.pulumi_engine import PulumiEngine
-    from automation.flow.runner import RunContext
+    from automation.flow.context import RunContext
     from automation.model.request import Request
     from automation.review.redact import Redactor
     from automation.review.render import Report
@@ -57,8 +57,8 @@ def cmd_drift(opts: DriftOptions, ctx: Context) -> ReportsOutput:
 
     from automation.config.environments import load_environments
     from automation.engines.port import Target
+    from automation.flow.context import retry_busy
     from automation.flow.publish import github_client, publish
-    from automation.flow.runner import retry_busy
     from automation.model.errors import StackMissing
     from automation.model.request import Request
     from automation.review.render import Report, Status

@@ -86,7 +86,7 @@ def cmd_rollback(opts: RollbackOptions, ctx: Context) -> ReportsOutput:
     that refuses replacing or deleting stateful resources unless --allow-stateful-changes."""
     from automation.config.environments import load_environments
     from automation.flow.planner import rollback_commit
-    from automation.flow.runner import guarded_rollback
+    from automation.flow.rollback import guarded_rollback
     from automation.review.render import Report, Status
 
     root = project_root(opts.project_dir)

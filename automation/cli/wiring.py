@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from automation.adapters.git import Git
     from automation.config.environments import Environments
     from automation.engines.port import Engine
+    from automation.flow.context import RunContext
     from automation.flow.planner import Plan
-    from automation.flow.runner import RunContext
     from automation.model.request import Request
     from automation.review.redact import Redactor
 
@@ -159,7 +159,7 @@ def run_context(opts: EngineOptions, ctx: Context, root: Path, envs: Environment
     and how to build an engine for another work tree (a rollback's). The one place that builds these."""
     from automation.adapters.locking import StackLocks
     from automation.engines.port import Progress
-    from automation.flow.runner import RunContext, RunOptions
+    from automation.flow.context import RunContext, RunOptions
 
     progress = Progress(ctx.err, redact=redactor_of(ctx), heartbeat_s=opts.heartbeat)
     lock_dir = Path(opts.lock_dir) if opts.lock_dir else root / ".pulumi-state" / "locks"
