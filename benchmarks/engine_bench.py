@@ -22,10 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from automation.config.prices import load_table  # noqa: E402
 from automation.model.changes import PropertyChange, ResourceChange  # noqa: E402
 from automation.model.outcome import Outcome  # noqa: E402
 from automation.model.snapshot import Resource  # noqa: E402
-from automation.review.cost import CostChange, estimate, load_table  # noqa: E402
+from automation.review.cost import estimate  # noqa: E402
+from automation.review.cost_model import CostChange  # noqa: E402
 from automation.review.render import Report, Status, change_text, render_markdown  # noqa: E402
 
 

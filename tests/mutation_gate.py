@@ -33,8 +33,8 @@ SCOPE = (
 #: yet -- its survivors have not all been read (README "Tests")
 MEASURED = (
     "automation.review.cost.x_estimate*", "automation.review.cost.x__rds*", "automation.review.cost.x__eks*", "automation.review.cost.x__pvc*",
-    "automation.review.cost.x__ingress*", "automation.review.cost.x__nat*", "automation.review.cost.x__compute*", "automation.review.cost.x__pack*",
-    "automation.review.cost.x__fits*", "automation.review.cost.x__node_cost*",
+    "automation.review.cost.x__ingress*", "automation.review.cost.x__nat*", "automation.review.cost_nodes.x_price_compute*",
+    "automation.review.cost_nodes.x__pack*", "automation.review.cost_nodes.x__fits*", "automation.review.cost_nodes.x__node_cost*",
 )
 THRESHOLD = 0.05
 SURVIVORS = Path(__file__).resolve().parent / "mutation_survivors.yaml"

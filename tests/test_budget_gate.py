@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from automation.config.prices import load_project
 from automation.engines.memory_engine import MemoryEngine
 from automation.engines.port import Progress, Target
 from automation.flow.context import RunOptions
@@ -17,7 +18,6 @@ from automation.flow.planner import Operation
 from automation.model.errors import StackBusyError
 from automation.model.request import Request
 from automation.model.snapshot import Resource, Snapshot, snapshot
-from automation.review.cost import load_project
 from automation.review.costrender import headline
 from tests.conftest import ROOT
 from tests.test_runner import ENVS, context

@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 
 from automation.cli.main import main
+from automation.config.prices import ProjectCosts, load_project, load_table
 from automation.config.stackconfig import load_stack_config
 from automation.engines.synth import synthesize
 from automation.model.errors import ConfigError
 from automation.model.outcome import Outcome
 from automation.model.snapshot import Resource
-from automation.review.cost import CostChange, ProjectCosts, estimate, k8s_quantity, load_project, load_table, money_range, signed_range
+from automation.review.cost import estimate
+from automation.review.cost_context import k8s_quantity
+from automation.review.cost_model import CostChange, money_range, signed_range
 from automation.review.costrender import cost_markdown, estimate_table, headline
 from automation.review.render import Report, Status, render_markdown
 from tests.conftest import ROOT, check_golden
@@ -224,7 +227,7 @@ def test_every_usage_charge_of_the_estimate_is_a_usage_key_costs_yaml_may_assume
     """USAGE_KEYS (what costs.yaml may name) is exactly the keys the estimate bills by usage, each a table price."""
     import re
 
-    from automation.review.cost import USAGE_KEYS, load_table
+    from automation.config.prices import USAGE_KEYS, load_table
 
     source = (ROOT / "automation" / "review" / "cost.py").read_text()
     billed = set(re.findall(r'usage_line\(res, "[^"]*", "([a-z_]+)"', source))

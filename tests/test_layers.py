@@ -18,7 +18,7 @@ LINT = Path(sys.executable).parent / "lint-imports"
 LAYERS = ("model", "config", "review", "engines", "adapters", "flow", "cli")
 #: modules still over the 500-line limit, each with the size it may not grow past (issue 29 splits them; the list
 #: only shrinks: a module leaving it, or shrinking below its cap by far, must be taken off)
-OVERSIZE = {"engines/pulumi_engine.py": 740, "review/cost.py": 975}
+OVERSIZE = {"engines/pulumi_engine.py": 740}
 LIMIT = 500
 
 

@@ -15,10 +15,12 @@ import pytest
 
 from automation.cli.main import main
 from automation.config import lifecycle
+from automation.config.prices import load_project
 from automation.model.changes import PropertyChange, ResourceChange
 from automation.model.errors import ConfigError
 from automation.model.snapshot import Resource
-from automation.review.cost import Estimate, Line, estimate, load_project
+from automation.review.cost import estimate
+from automation.review.cost_model import Estimate, Line
 from automation.review.costrender import TABLE_WIDTH, estimate_table
 from automation.review.policy import ONE_MINOR, minor_jumps
 from tests.conftest import ROOT, synth

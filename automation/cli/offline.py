@@ -99,10 +99,11 @@ def _replace_manifests(target: Path, stack: str, files: Mapping[str, str]) -> in
 def cmd_cost(opts: CostOptions, ctx: Context) -> CostOutput:
     """The monthly estimate of a stack from its offline synth (no cloud, no network)."""
     from automation.config.environments import FILE_NAME, load_environments
+    from automation.config.prices import load_project
     from automation.config.stackconfig import load_stack_config
     from automation.engines.synth import synthesize
     from automation.model.snapshot import Resource
-    from automation.review.cost import estimate, load_project
+    from automation.review.cost import estimate
 
     root = project_root(opts.project_dir)
     envs = load_environments(root) if (root / FILE_NAME).exists() else None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from automation.flow.versions import StackVersions
     from automation.model.changes import PolicyViolation
     from automation.model.outcome import HistoryEntry
-    from automation.review.cost import Estimate
+    from automation.review.cost_model import Estimate
     from automation.review.render import Report
 
 SCHEMA_VERSION = 1

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from automation.config.environments import Rule
+from automation.config.prices import ProjectCosts, load_project
 from automation.config.stackconfig import StackConfig
 from automation.engines.port import Target
 from automation.flow.context import RunContext, retry_busy
@@ -15,8 +16,8 @@ from automation.flow.planner import Operation
 from automation.model.changes import PolicyViolation
 from automation.model.outcome import Outcome
 from automation.model.request import Request
-from automation.review.cost import CostChange, ProjectCosts, load_project, money
 from automation.review.cost import estimate as estimate_cost
+from automation.review.cost_model import CostChange, money
 from automation.review.costrender import headline
 from automation.review.fingerprint import Review, ReviewMode, fingerprint, judge
 from automation.review.policy import StackPolicy, environment_of, minor_jumps, stack_policy

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from automation.review.cost import CostChange, Estimate, Line, LineDelta, money, money_range, signed_range
+from automation.review.cost_model import CostChange, Estimate, Line, LineDelta, money, money_range, signed_range
 
 #: per-resource rows of the comment's collapsed table; the rest are counted
 COMMENT_ROWS = 60

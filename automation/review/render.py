@@ -18,7 +18,7 @@ from typing import Any
 from automation.model.changes import PolicyViolation, PropertyChange, ResourceChange
 from automation.model.health import HealthResult
 from automation.model.outcome import Outcome
-from automation.review.cost import CostChange
+from automation.review.cost_model import CostChange
 from automation.review.costrender import budget_warning, cost_markdown, cost_text
 from automation.review.redact import Redactor
 
