@@ -21,7 +21,7 @@ from automation.adapters.bootstrap import BootstrapResult, Step
 from automation.cli.main import main
 from automation.cli.output import render
 from automation.cli.results import SCHEMA_VERSION, BootstrapOutput, ReportsOutput, StatusOutput
-from automation.engines.pulumi_engine import StackStatus
+from automation.engines.pulumi_repair import StackStatus
 from automation.review.render import Report, Status
 from tests.conftest import ROOT
 from tests.gitrepo import project_repo

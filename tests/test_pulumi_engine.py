@@ -35,9 +35,9 @@ def stack() -> Any:
 
 @pytest.fixture
 def patched(stack: Any) -> Any:
-    """The adapter's Automation API classes (pulumi_engine._lean_types) replaced: every stack opened is ``stack``; the
+    """The adapter's Automation API classes (pulumi_lean.lean_types, as the adapter names it) replaced: every stack opened is ``stack``; the
     command answers `stack output --json` (masked, as the CLI prints it) and `stack tag ls`."""
-    from automation.engines.pulumi_engine import _lean_types
+    from automation.engines.pulumi_lean import lean_types
 
     command = mock.create_autospec(auto.PulumiCommand, instance=True)
 
@@ -54,8 +54,8 @@ def patched(stack: Any) -> Any:
         return stack
 
     lean = SimpleNamespace(Command=lambda *_: command, Workspace=lambda **_: mock.Mock(), Stack=open_stack,
-                           Mode=_lean_types().Mode)
-    with mock.patch("automation.engines.pulumi_engine._lean_types", return_value=lean):
+                           Mode=lean_types().Mode)
+    with mock.patch("automation.engines.pulumi_engine.lean_types", return_value=lean):
         yield {"command": command, "opened": opened}
 
 

@@ -15,7 +15,7 @@ from automation.model.errors import AutomationError
 if TYPE_CHECKING:
     from automation.adapters.bootstrap import BootstrapResult
     from automation.config.environments import Environments, Route
-    from automation.engines.pulumi_engine import StackStatus
+    from automation.engines.pulumi_repair import StackStatus
     from automation.engines.synth import SynthResult
     from automation.flow.planner import Plan
     from automation.flow.versions import StackVersions

@@ -14,29 +14,28 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import os
-import re
-import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
 from automation.config.stackconfig import ENGINE_WRITTEN_HEADER
-from automation.engines.diy_backend import damaged_message, is_damaged, restore_checkpoint
+from automation.engines.diy_backend import damaged_message, is_damaged
 from automation.engines.plugins import missing_message, missing_plugin
 from automation.engines.port import Progress, Target
+from automation.engines.pulumi_errors import LOCKED, backend_error, error_tail, recovery_hint
 from automation.engines.pulumi_events import EventCollector, counts_from_result, op_counts
+from automation.engines.pulumi_lean import lean_types
+from automation.engines.pulumi_repair import BackendRepair
+from automation.engines.pulumi_tags import TAG_PREFIX, UNREAD, StackTags
 from automation.engines.toolchain import (
     LANGUAGE_HOST,
     POLICY_PACK_ENV,
@@ -54,9 +53,6 @@ from automation.model.outcome import HistoryEntry, Outcome, StackInfo
 from automation.review.render import change_text
 
 DEFAULT_STATE_DIR = ".pulumi-state"
-TAG_PREFIX = "gitops:"
-#: What the DIY (file://, s3://) backends say when another update holds the stack's lock.
-_LOCKED = re.compile(r"the stack is currently locked by \d+ lock\(s\)", re.IGNORECASE)
 #: Environment the CLI needs passed through from ours (never printed).
 _PASS_THROUGH = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN", "HOME",
                  "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -74,14 +70,7 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def recovery_hint(stack: str) -> str:
-    return (f"`python -m automation status --stack {stack}` shows who holds the lock; if no other update of {stack} "
-            f"is running (for example a run that was killed), `python -m automation recover --stack {stack} --yes` "
-            f"clears it (the same as `pulumi cancel --yes --stack {stack}` then "
-            f"`pulumi refresh --stack {stack} --clear-pending-creates`, with the same PULUMI_BACKEND_URL)")
-
-
-class PulumiEngine:
+class PulumiEngine(StackTags, BackendRepair):
     runs_applications = True
     runs_policy_pack = True
 
@@ -126,7 +115,7 @@ class PulumiEngine:
             return self._cmd
         found = known_cli_version(choice.path, self.environ)
         check_version(choice.path, found)  # exit 4 with the version found and the one needed
-        self._cmd = _lean_types().Command(str(choice.path), VersionInfo.parse(found.lstrip("v")))
+        self._cmd = lean_types().Command(str(choice.path), VersionInfo.parse(found.lstrip("v")))
         self._choice = replace(choice, version=found.lstrip("v"))
         return self._cmd
 
@@ -228,8 +217,8 @@ class PulumiEngine:
         from automation.engines.program import inline_program
 
         self._write_personal_file(target)
-        lean = _lean_types()
-        known = self._tag_cache.get(target.stack, _UNREAD)
+        lean = lean_types()
+        known = self._tag_cache.get(target.stack, UNREAD)
         opts = self._workspace_options()
         workspace = lean.Workspace(existing={target.stack} if isinstance(known, dict) else set(), work_dir=opts.work_dir,
                                    program=inline_program(self.root), env_vars=opts.env_vars,
@@ -243,27 +232,11 @@ class PulumiEngine:
         except auto.StackNotFoundError:
             raise StackMissing(f"stack {target.stack} does not exist in {self.backend_url}") from None
         except auto.CommandError as exc:
-            raise _backend_error(f"cannot open stack {target.stack}", exc) from None
-        if known is None or known is _UNREAD:
+            raise backend_error(f"cannot open stack {target.stack}", exc) from None
+        if known is None or known is UNREAD:
             self._tag_cache.pop(target.stack, None)  # created, or not read: its tags are read when needed
         return stack
 
-    def _read_tags(self, stack: str) -> dict[str, str] | None:
-        """All tags of ``stack`` (one ``stack tag ls``), None when the stack does not exist; remembered for the
-        operation that follows in this run (an ``up`` then needs no ``stack select`` and no second read).
-        :raises CommandError: the backend cannot list tags."""
-        from pulumi import automation as auto
-
-        try:
-            result = self._command().run(["stack", "tag", "ls", "--json", "--stack", stack, "--non-interactive"],
-                                         str(self.root), self._env())
-        except auto.StackNotFoundError:
-            self._tag_cache[stack] = None
-            return None
-        parsed = json.loads(result.stdout or "{}")
-        tags = {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
-        self._tag_cache[stack] = tags
-        return tags
 
     @contextmanager
     def _stack_for_reading(self, target: Target) -> Iterator[Any]:
@@ -293,17 +266,6 @@ class PulumiEngine:
             elif target.config.personal is None:
                 stack_file.unlink(missing_ok=True)
 
-    def _write_tags(self, stack: Any, target: Target, progress: Progress) -> None:
-        from pulumi import automation as auto
-
-        try:
-            known = self._tag_cache.pop(target.stack, None)
-            current = known if known is not None else (stack.list_tags() if target.tags else {})
-            for key, value in target.tags.items():
-                if current.get(f"{TAG_PREFIX}{key}") != value:  # one CLI process per tag: write only changes
-                    stack.set_tag(f"{TAG_PREFIX}{key}", value)
-        except auto.CommandError:
-            progress.message("note: this backend does not support stack tags; they are recorded in the update message")
 
     def _call(self, target: Target, operation: str, fn: Any, collector: EventCollector, progress: Progress) -> tuple[Outcome, Any]:
         from pulumi import automation as auto
@@ -316,18 +278,18 @@ class PulumiEngine:
                                  + recovery_hint(target.stack)) from None
         except auto.CommandError as exc:
             text = f"{getattr(exc, 'stderr', '')}\n{exc}"
-            if _LOCKED.search(text):
+            if LOCKED.search(text):
                 raise StackBusyError(f"stack {target.stack} is locked in the state backend by another update; "
                                      + recovery_hint(target.stack)) from None
             if is_damaged(text):
                 progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
-                raise OperationFailed(damaged_message(target.stack, self.backend_url, _tail(exc, 1))) from None
+                raise OperationFailed(damaged_message(target.stack, self.backend_url, error_tail(exc, 1))) from None
             plugin = missing_plugin(text)
             if plugin is not None:  # before the program's own errors: they only echo the cancelled connection
                 progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
                 raise ToolMissing(f"{operation} of {target.stack}: {missing_message(plugin)}") from None
             if "validating stack config" in text or "validating project" in text:
-                raise ConfigError(f"the Pulumi CLI refused the config of {target.stack}: {_tail(exc, 2)}") from None
+                raise ConfigError(f"the Pulumi CLI refused the config of {target.stack}: {error_tail(exc, 2)}") from None
             violations = collector.violations()
             if any(v.blocking for v in violations):
                 progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
@@ -335,7 +297,7 @@ class PulumiEngine:
                 raise PolicyDenied(f"{operation} of {target.stack} stopped by the policy pack before any change: "
                                    f"mandatory {', '.join(names)}", violations,
                                    planned=tuple(collector.changes.values())) from None
-            detail = "; ".join(collector.errors[-3:]) or _tail(exc)
+            detail = "; ".join(collector.errors[-3:]) or error_tail(exc)
             progress.summary(target.stack, operation, collector.counts, time.monotonic() - start, False)
             raise OperationFailed(f"{operation} of {target.stack} failed: {detail}",
                                   planned=tuple(collector.changes.values())) from None
@@ -437,7 +399,7 @@ class PulumiEngine:
         except auto.StackNotFoundError:
             return ()
         except auto.CommandError as exc:
-            raise _backend_error(f"cannot read the history of {stack}", exc) from None
+            raise backend_error(f"cannot read the history of {stack}", exc) from None
         return tuple(HistoryEntry(
             version=e.version, kind=e.kind, result=e.result, started=aware(e.start_time) or e.start_time,
             ended=aware(e.end_time), message=e.message or "", counts=op_counts(e.resource_changes),
@@ -449,7 +411,7 @@ class PulumiEngine:
         try:
             listed = self._workspace().list_stacks()
         except auto.CommandError as exc:
-            raise _backend_error("cannot list the stacks", exc) from None
+            raise backend_error("cannot list the stacks", exc) from None
         return tuple(StackInfo(name=s.name.rsplit("/", 1)[-1], last_update=aware(s.last_update)) for s in listed)
 
     def fully_qualified(self, stack: str) -> str:
@@ -462,134 +424,9 @@ class PulumiEngine:
             result = self._command().run(["stack", "--show-name", "--fully-qualify-stack-names", "--stack", stack,
                                           "--non-interactive"], str(self.root), self._env())
         except auto.CommandError as exc:
-            raise _backend_error(f"cannot read the name of stack {stack}", exc) from None
+            raise backend_error(f"cannot read the name of stack {stack}", exc) from None
         return str(result.stdout).strip()
 
-    def status(self, stack: str) -> StackStatus:
-        """Locks held on the stack (who, where, since when, whether that process still runs on this host) and the
-        operations a killed update left pending, read from the backend; and what is safe to do."""
-        from pulumi import automation as auto
-
-        from automation.engines.diy_backend import lock_documents
-
-        try:
-            names = {s.name for s in self.stacks()}
-        except OperationFailed as exc:
-            if not is_damaged(str(exc)):
-                raise
-            raise OperationFailed(damaged_message(stack, self.backend_url, str(exc).rsplit("|", 1)[-1].strip())
-                                  + " (the CLI could not list the stacks: if another stack's checkpoint is the damaged "
-                                  "one, name that stack)") from None
-        if stack not in names:
-            return StackStatus(stack, False, (), (), f"{stack} does not exist in {self.backend_url}: nothing to recover")
-        documents = lock_documents(self.backend_url, self._project(), stack, self.environ)
-        locks = []
-        for content in documents or ():
-            here = content.get("hostname") == socket.gethostname()
-            alive = _pid_alive(int(content.get("pid", 0))) if here and content.get("pid") else None
-            locks.append({"pid": content.get("pid"), "username": content.get("username"),
-                          "hostname": content.get("hostname"), "timestamp": content.get("timestamp"), "alive": alive})
-        try:
-            deployment = auto.Stack.select(stack, self._workspace()).export_stack().deployment or {}
-        except auto.CommandError as exc:
-            if is_damaged(f"{getattr(exc, 'stderr', '')}\n{exc}"):
-                raise OperationFailed(damaged_message(stack, self.backend_url, _tail(exc, 1))) from None
-            raise _backend_error(f"cannot export the state of {stack}", exc) from None
-        pending = tuple({"type": str(op.get("type")), "urn": str(op.get("resource", {}).get("urn"))}
-                        for op in deployment.get("pending_operations") or [])
-        if documents is None:
-            advice = (f"this engine cannot list the locks of {self.backend_url.split('?', 1)[0]} (file:// and s3:// only): "
-                      + ("pending operations remain: run `python -m automation recover --stack "
-                         f"{stack} --yes` once no update runs" if pending else "check the backend before operating"))
-        elif any(lock["alive"] for lock in locks):
-            advice = "an update is running on this host: wait for it; do not recover"
-        elif locks or pending:
-            advice = (f"no live update holds {stack}: run `python -m automation recover --stack {stack} --yes` "
-                      "(cancels the stale lock, then refreshes to clear pending creates)")
-        else:
-            advice = "not locked and nothing pending: safe to operate"
-        return StackStatus(stack, True, tuple(locks), pending, advice)
-
-    def release(self, stack: str) -> str:
-        """After an interrupted operation: cancel the lock a stopped CLI left behind (never a live one's)."""
-        from pulumi import automation as auto
-
-        status = self.status(stack)
-        pending = (f"; {len(status.pending_operations)} pending operation(s) remain: run `python -m automation recover "
-                   f"--stack {stack} --yes`" if status.pending_operations else "")
-        if not status.locks:
-            return f"no lock left on {stack}{pending}"
-        if any(lock["alive"] for lock in status.locks):
-            return f"the lock on {stack} belongs to a process that still runs: not cancelled{pending}"
-        try:
-            auto.Stack.select(stack, self._workspace()).cancel()
-        except auto.CommandError as exc:
-            return f"could not cancel the lock on {stack} ({_tail(exc, 1)}): {recovery_hint(stack)}"
-        return f"cancelled the lock the stopped CLI left on {stack}{pending}"
-
-    def recover(self, stack: str, progress: Progress, restore: tuple[str, str] | None = None) -> StackStatus:
-        """Cancel a stale lock and clear pending creates (refresh with clear_pending_creates). Refuses when the lock's
-        process is still running on this host. Returns the status afterwards.
-
-        :param restore: (who, why): first put back the newest readable version of a damaged checkpoint from the
-            bucket's object versions (automation.engines.diy_backend.restore_checkpoint), recorded in the bucket."""
-        from datetime import UTC, datetime
-
-        from pulumi import automation as auto
-
-        restored = None
-        if restore is not None:
-            self._writes_state()  # no `stack ls` first: a damaged checkpoint breaks it; the bucket says what exists
-            restored = restore_checkpoint(self.backend_url, self._project(), stack, self.environ, by=restore[0],
-                                          reason=restore[1], now=datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ"))
-            progress.message(f"recover {stack}: restored the checkpoint saved {restored['restored_version_saved']} "
-                             f"(version {restored['restored_version']}); recorded in {restored['audit']}")
-        before = self.status(stack)
-        if not before.exists:
-            raise StackMissing(before.advice)
-        if any(lock["alive"] for lock in before.locks):
-            raise ConfigError(f"{stack}: {before.advice}")
-        self._writes_state()
-        stack_obj = auto.Stack.select(stack, self._workspace())
-        if before.locks:
-            try:
-                stack_obj.cancel()
-            except auto.CommandError as exc:
-                raise _backend_error(f"cannot cancel the lock on {stack}", exc) from None
-            progress.message(f"recover {stack}: cancelled {len(before.locks)} stale lock(s)")
-        try:
-            stack_obj.refresh(clear_pending_creates=True, show_secrets=False, color="never",
-                              message=f"recover {stack}: refresh clearing pending creates")
-        except auto.CommandError as exc:
-            raise _backend_error(f"refresh of {stack} failed while recovering", exc) from None
-        progress.message(f"recover {stack}: refreshed ({len(before.pending_operations)} pending operation(s) cleared)")
-        return replace(self.status(stack), restored=restored)
-
-    def tags(self, stack: str) -> Mapping[str, str]:
-        """The engine's tags of ``stack`` (without the ``gitops:`` prefix); {} for a missing stack."""
-        from pulumi import automation as auto
-
-        try:
-            listed = self._read_tags(stack)
-        except auto.CommandError as exc:
-            raise _backend_error(f"cannot read the tags of {stack}", exc) from None
-        return {k.removeprefix(TAG_PREFIX): v for k, v in (listed or {}).items() if k.startswith(TAG_PREFIX)}
-
-    def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
-        """Write the engine's tags of ``stack`` (only those that changed: one CLI process each)."""
-        from pulumi import automation as auto
-
-        try:
-            stack_obj = auto.Stack.select(stack, self._workspace())
-            current = stack_obj.list_tags()
-            for key, value in tags.items():
-                if current.get(f"{TAG_PREFIX}{key}") != value:
-                    stack_obj.set_tag(f"{TAG_PREFIX}{key}", value)
-            self._tag_cache.pop(stack, None)
-        except auto.StackNotFoundError:
-            raise StackMissing(f"stack {stack} does not exist in {self.backend_url}") from None
-        except auto.CommandError as exc:
-            raise _backend_error(f"cannot write the tags of {stack}", exc) from None
 
     def deployed_commit(self, stack: str, *, from_history: bool = False) -> str | None:
         """The commit of the last successful ``up``: its ``gitops:commit`` tag (written after every successful
@@ -599,7 +436,7 @@ class PulumiEngine:
         from pulumi import automation as auto
 
         if from_history:
-            if self._tag_cache.get(stack, _UNREAD) is None:
+            if self._tag_cache.get(stack, UNREAD) is None:
                 self._tag_cache.pop(stack)  # it did not exist at the first check: maybe it does now
             try:  # one CLI process (Stack.history would run `stack select` first)
                 result = self._command().run(["stack", "history", "--json", "--page-size", "20", "--stack", stack,
@@ -626,107 +463,9 @@ class PulumiEngine:
         return None
 
 
-@dataclass(frozen=True)
-class StackStatus:
-    """Whether a stack can be operated on safely, and what to do if not."""
-
-    stack: str
-    exists: bool
-    locks: tuple[Mapping[str, Any], ...]  # {pid, username, hostname, timestamp, alive} (file:// backends)
-    pending_operations: tuple[Mapping[str, str], ...]  # {type, urn}
-    advice: str
-    #: ``recover --restore-checkpoint``: the audit record of the restore (automation.engines.diy_backend); None otherwise
-    restored: Mapping[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "exists": self.exists, "locks": [dict(lock) for lock in self.locks],
-                "pending_operations": [dict(op) for op in self.pending_operations], "advice": self.advice,
-                "restored": dict(self.restored) if self.restored is not None else None}
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host still runs. A zombie (killed, its parent gone and not yet reaped, as
-    after a runner's SIGKILL in a container whose PID 1 does not reap) does not: its lock is stale."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return True  # not Linux, or gone meanwhile: as os.kill said
-    return state not in ("Z", "X")
-
-
 def target_project(root: Path) -> str:
     from automation.config.stackconfig import project_name
 
     return project_name(root)
 
 
-def _backend_error(what: str, exc: Exception) -> AutomationError:
-    text = f"{getattr(exc, 'stderr', '')}\n{exc}"
-    if _LOCKED.search(text):
-        return StackBusyError(f"{what}: the stack is locked by another update")
-    return OperationFailed(f"{what}: {_tail(exc)}")
-
-
-_SDK_NOISE = re.compile(r"SDK \d{4}/\d\d/\d\d \d\d:\d\d:\d\d WARN [^\n|]*")
-
-
-def _tail(exc: Exception, lines: int = 5) -> str:
-    """The last lines of a CLI failure for a report, without the AWS SDK's warnings."""
-    raw = _SDK_NOISE.sub("", str(getattr(exc, "stderr", "") or exc))
-    text = [ln for ln in raw.strip().splitlines() if ln.strip() and ln.strip() not in ("stderr:", "stdout:")]
-    return " | ".join(text[-lines:])[:1000]
-
-
-_UNREAD = object()
-
-
-@functools.cache
-def _lean_types() -> Any:
-    """The Automation API's classes without the CLI processes this engine does not need. Stack.up, refresh and
-    destroy end with ``stack output --json``, ``stack output --json --show-secrets`` (plaintext secrets into this
-    process) and ``stack history``; selecting a stack runs ``stack select``; PulumiCommand runs ``pulumi version``.
-    The engine has what those calls return from the event stream (outputs with secrets blinded, the summary
-    event's counts), from the tags it just read (the stack exists) and from the version it checked
-    (toolchain.known_cli_version). Everything else is the SDK's own code."""
-    from pulumi.automation import LocalWorkspace, PulumiCommand, Stack, UpdateSummary
-    from pulumi.automation._stack import StackInitMode  # Stack's constructor argument; the enum is not re-exported
-    from semver import VersionInfo
-
-    class Command(PulumiCommand):
-        """A PulumiCommand for a CLI whose version the engine checked: the base constructor only runs `version`."""
-
-        def __init__(self, command: str, version: VersionInfo) -> None:  # no super().__init__(): it runs the CLI
-            self.command = command
-            self.version = version
-
-    class Workspace(LocalWorkspace):
-        """``select_stack`` is free for a stack this run just saw exist (every command passes ``--stack``);
-        outputs are never read here (the engine takes them from the event stream)."""
-
-        def __init__(self, *, existing: set[str], **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.existing = existing
-
-        def select_stack(self, stack_name: str) -> None:
-            if stack_name not in self.existing:
-                super().select_stack(stack_name)
-
-        def stack_outputs(self, stack_name: str) -> Any:
-            return {}
-
-    class LeanStack(Stack):
-        """``info()`` (a ``stack history`` call after every operation) answered without the CLI: the engine reads
-        the operation's counts and duration from the summary event."""
-
-        def info(self, show_secrets: bool = True) -> Any:
-            now = datetime.now(UTC)
-            return UpdateSummary(kind="update", start_time=now, message="", environment={}, config={},
-                                 result="succeeded", end_time=now)
-
-    return SimpleNamespace(Command=Command, Workspace=Workspace, Stack=LeanStack, Mode=StackInitMode)
