@@ -6,8 +6,8 @@ Thin by design: read and validate settings once, build the components, export ou
 import pulumi
 
 from apps.ghost import Ghost
+from apps.ghost.wiring import ghost_args
 from infra.config import read_settings
-from infra.ghost_wiring import ghost_args
 from infra.platform import build_platform, shared_platform
 from infra.settings import SettingsError
 

@@ -339,7 +339,7 @@ def test_3_the_merge_rolls_the_deployment_out_and_touches_nothing_else(world: Wo
 
 #: The Ghost component in the shape dev and prod use it, applied by a harness program: the stack's real config
 #: (Pulumi.<stack>.yaml through the engine's loader and the program's settings), the program's own wiring
-#: (infra/ghost_wiring.py: ghost_args), and a STAND-IN platform (the EKS cluster is the local control plane; the
+#: (apps/ghost/wiring.py: ghost_args), and a STAND-IN platform (the EKS cluster is the local control plane; the
 #: RDS endpoint, master user and password are values, since no database is reached in this test).
 HARNESS = """
 import json, sys
@@ -349,7 +349,7 @@ import pulumi_kubernetes as k8s
 from pulumi import automation as auto
 from apps.ghost import Ghost
 from automation.config.stackconfig import load_stack_config
-from infra.ghost_wiring import ghost_args
+from apps.ghost.wiring import ghost_args
 from infra.platform import PROVISIONER_USER, Platform
 from infra.settings import load_settings
 from pathlib import Path

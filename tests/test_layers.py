@@ -122,3 +122,14 @@ def test_the_readme_layout_names_every_module_and_only_those() -> None:
         actual = ({p.name for p in here.iterdir() if p.is_file()} if name == "prices"
                   else {p.stem for p in here.glob("*.py") if p.name != "__init__.py"})
         assert words == actual, f"README Layout, automation/{name}/: lists {sorted(words)}, the folder has {sorted(actual)}"
+
+
+def test_the_platform_names_no_workload() -> None:
+    """infra/ builds the platform; the workload (apps/) reads it, never the other way round (issue 29)."""
+    import ast
+
+    for path in sorted((ROOT / "infra").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not [n for n in names if n == "apps" or n.startswith("apps.")], f"infra/{path.name} imports {names}"
