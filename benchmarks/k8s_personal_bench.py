@@ -31,7 +31,7 @@ from automation.engines.toolchain import find_cli  # noqa: E402
 from tests import gitrepo  # noqa: E402
 from tests.fake_github import FakeGitHub, serve  # noqa: E402
 from tests.k8s_cluster import build_control_plane, build_k8s_provider, running_cluster  # noqa: E402
-from tests.test_k8s_real import World, _launchers, _stand_in_dev, project_repository  # noqa: E402
+from tests.k8s_world import World, launchers, project_repository, stand_in_dev  # noqa: E402
 
 BARE_UP = """
 import sys
@@ -60,13 +60,13 @@ def main() -> int:
     try:
         (tmp / "home").mkdir()
         (tmp / "state").mkdir()
-        _launchers(tmp / "bin", Path(provider))
+        launchers(tmp / "bin", Path(provider))
         with running_cluster(tmp / "cluster", Path(control_plane)) as cluster, serve(FakeGitHub()) as gh:
             repo = project_repository(tmp / "repo")
             gitrepo.git(repo, "checkout", "-q", "-b", "dev/alice")
             w = World(repo=repo, backend=tmp / "state", tmp=tmp, cli_root=choice.root, bin=tmp / "bin",
                       cluster=cluster, gh=gh)
-            _stand_in_dev(w)
+            stand_in_dev(w)
             env = {**w.env(), "PULUMI_SKIP_UPDATE_CHECK": "true"}
             engine = [sys.executable, "-m", "automation", "--project-dir", str(repo)]
 
