@@ -245,8 +245,6 @@ def from_namespace(ns: argparse.Namespace) -> Options:
     for name in _REPEATED:
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])
-    if cls is DriftOptions and values.get("stack") is None:
-        values["stack"] = ()
-    if cls is EnvironmentsOptions and values.get("branch") is None:
-        values["branch"] = ()
+        elif name in values and values[name] is None:
+            del values[name]  # not given: the class's default (() or None)
     return cls(**values)
