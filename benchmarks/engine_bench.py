@@ -121,11 +121,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--payload", type=Path, action="append",
-                        help="a push event payload to plan (repeatable; default: tests/fixtures/events/push.json). "
+                        help="a push event payload to plan (repeatable; default: tests/data/events/push.json). "
                              "GitHub's own example: the push example of GitHub's webhook documentation, saved to a file")
     args = parser.parse_args()
     runs = args.runs
-    payloads = args.payload or [ROOT / "tests" / "fixtures" / "events" / "push.json"]
+    payloads = args.payload or [ROOT / "tests" / "data" / "events" / "push.json"]
     results = [(path, *bench_plan(runs, path)) for path in payloads]
     loaded = results[0][3]
     render_t, size = bench_render(500, runs)

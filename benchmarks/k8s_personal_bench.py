@@ -1,5 +1,5 @@
 """A personal stack of THIS program on the real pulumi-kubernetes provider and a real control plane
-(the set-up of tests/test_k8s_real.py: stand-ins for the dev stack, the kubelet, the AWS controllers and
+(the set-up of tests/real/test_k8s_real.py: stand-ins for the dev stack, the kubelet, the AWS controllers and
 pulumi-random, all named there).
 
     .venv/bin/python benchmarks/k8s_personal_bench.py [--rounds N]
@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from automation.engines.toolchain import find_cli  # noqa: E402
-from tests import gitrepo  # noqa: E402
-from tests.fake_github import FakeGitHub, serve  # noqa: E402
-from tests.k8s_cluster import build_control_plane, build_k8s_provider, running_cluster  # noqa: E402
-from tests.k8s_world import World, launchers, project_repository, stand_in_dev  # noqa: E402
+from tests.support import gitrepo  # noqa: E402
+from tests.support.fake_github import FakeGitHub, serve  # noqa: E402
+from tests.support.k8s_cluster import build_control_plane, build_k8s_provider, running_cluster  # noqa: E402
+from tests.support.k8s_world import World, launchers, project_repository, stand_in_dev  # noqa: E402
 
 BARE_UP = """
 import sys

@@ -4,7 +4,7 @@
 
 - Offline: a fresh ``synth --stack prod`` process against ``synth --stack prod --policy`` (the same synth plus
   the 27 policies on its 71 resources), alternating, medians.
-- Real CLI: the engine's ``preview --stack dev`` of the fixture project (tests/fixture_project, already deployed)
+- Real CLI: the engine's ``preview --stack dev`` of the fixture project (tests/data/fixture_project, already deployed)
   with the pack (policypack/ copied in: the CLI starts the analyzer, which serves the 27 policies) against the
   same project without it, alternating, medians. The fixture's stack is not `production`, so the pack finds
   nothing and both previews succeed.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from automation.engines.toolchain import find_cli  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixture_project"
+FIXTURE_PROJECT = ROOT / "tests" / "data" / "fixture_project"
 PASSPHRASE = "bench"  # noqa: S105 - a throwaway passphrase for a throwaway backend
 
 
@@ -67,7 +67,7 @@ def real(rounds: int) -> tuple[float, float]:
         repos = {}
         for name, with_pack in (("plain", False), ("pack", True)):
             repo = tmp / name
-            shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(FIXTURE_PROJECT, repo, ignore=shutil.ignore_patterns("__pycache__"))
             if with_pack:
                 shutil.copytree(ROOT / "policypack", repo / "policypack", ignore=shutil.ignore_patterns("__pycache__"))
             (repo / "Pulumi.yaml").write_text((repo / "Pulumi.yaml").read_text().replace("name: fixture", f"name: fixture-{name}"))

@@ -1,4 +1,4 @@
-"""Engine overhead over the bare Pulumi CLI, on the real CLI and the fixture project (tests/fixture_project).
+"""Engine overhead over the bare Pulumi CLI, on the real CLI and the fixture project (tests/data/fixture_project).
 
     .venv/bin/python benchmarks/real_engine_bench.py [--rounds N]
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from automation.engines.toolchain import find_cli  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixture_project"
+FIXTURE_PROJECT = ROOT / "tests" / "data" / "fixture_project"
 PASSPHRASE = "bench"  # noqa: S105 - a throwaway passphrase for a throwaway backend
 
 BARE_UP = """
@@ -63,7 +63,7 @@ def main() -> int:
         repo, cloud, state, shim = tmp / "repo", tmp / "cloud", tmp / "state", tmp / "shim"
         for d in (cloud, state, shim):
             d.mkdir()
-        shutil.copytree(FIXTURE, repo, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(FIXTURE_PROJECT, repo, ignore=shutil.ignore_patterns("__pycache__"))
         (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\n")
         (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:zones: [a, b]\n")
         git(repo, "init", "-q", "-b", "main")

@@ -47,7 +47,7 @@ SCHEMA = PolicyConfigSchema(properties={
 LIFECYCLE = Path(__file__).resolve().parent.parent / "automation" / "prices" / "lifecycle.yaml"
 
 
-#: set to a directory, the pack records what the CLI sends it (tests/fixtures/analyzer, issue 28): per stack, every
+#: set to a directory, the pack records what the CLI sends it (tests/data/analyzer, issue 28): per stack, every
 #: resource a resource policy was asked about, with its props as the policy saw them, secrets redacted
 RECORD_ENV = "GHOST_GITOPS_ANALYZER_RECORD"
 REDACTED = "[redacted]"

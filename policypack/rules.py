@@ -153,7 +153,7 @@ WORKLOADS = {"kubernetes:apps/v1:Deployment": "spec.template.spec", "kubernetes:
 LONG_RUNNING = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
 EKS = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
 #: components whose own registration the real CLI sends the pack with no inputs ({}): seen for this program's own
-#: components under the real CLI (tests/fixtures/analyzer/k8s-personal-stack.json: ghost:apps:Ghost is {}), and
+#: components under the real CLI (tests/data/analyzer/k8s-personal-stack.json: ghost:apps:Ghost is {}), and
 #: pulumi-eks's cluster is a remote component. Judging {} would flag settings it does not lack (every eks-* policy
 #: would block the first real preview), so such an empty registration is not judged: the provider resource the
 #: component creates (aws:eks/cluster:Cluster) is. Offline, the mock runtime gives the component its inputs.

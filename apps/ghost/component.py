@@ -19,7 +19,7 @@ import pulumi_random as random
 
 GHOST_PORT = 2368
 #: A high, unnamed UID (not the image's `node` user): the install is world-readable and the content is the volume,
-#: which fsGroup makes writable. Proven by the real-client test (tests/test_ghost_real.py).
+#: which fsGroup makes writable. Proven by the real-client test (tests/real/test_ghost_real.py).
 GHOST_UID = 10001
 GHOST_INSTALL = "/var/lib/ghost"
 CONTENT_PATH = f"{GHOST_INSTALL}/content"

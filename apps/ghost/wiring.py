@@ -1,6 +1,6 @@
 """How the program feeds a stack's settings and platform to Ghost: one function, used by ``__main__.py`` and by
 the Kubernetes harness that applies the Ghost component in the shape dev and prod use it
-(tests/test_k8s_real.py), so both build exactly the same arguments."""
+(tests/real/test_k8s_real.py), so both build exactly the same arguments."""
 
 from __future__ import annotations
 

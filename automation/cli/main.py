@@ -114,13 +114,7 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print the reports as JSON")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m automation", description="GitOps engine for the ghost-gitops Pulumi project.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
-    parser.add_argument("--project-dir", help="the Pulumi project directory (default: this repository)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    synth = sub.add_parser("synth", help="evaluate the program offline for a stack and print what it declares")
+def _synth_args(synth: argparse.ArgumentParser) -> None:
     synth.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
     synth.add_argument("--json", action="store_true", help="print as JSON (as every command's --json)")
     synth.add_argument("--format", choices=("tree", "json"), default="tree", help="output format (default: tree; "
@@ -129,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--policy", action="store_true", help="also evaluate the project's policy pack (policypack/) on "
                        "what the program declares; exit 9 on a mandatory violation")
 
-    cost = sub.add_parser("cost", help="print a stack's monthly cost estimate from its synth (offline; prices: "
-                          "automation/prices/aws.yaml, usage assumptions: costs.yaml)")
+
+def _cost_args(cost: argparse.ArgumentParser) -> None:
     cost.add_argument("--stack", required=True, help="stack name: dev, prod, or a personal dev-<name>")
     cost.add_argument("--json", action="store_true", help="print as JSON (as every command's --json)")
     cost.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table; "
@@ -138,15 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="price the 730 hours from this day (versions' "
                       "support compared with it; default: today, or GHOST_GITOPS_TODAY)")
 
-    envs = sub.add_parser("environments", help="print the branch -> stack rules, and which rule given branches hit")
+
+def _environments_args(envs: argparse.ArgumentParser) -> None:
     envs.add_argument("branch", nargs="*", help="branches to route")
     envs.add_argument("--json", action="store_true", help="print the rules and routes as JSON")
 
-    plan = sub.add_parser("plan", help="print what the current event would do, touching nothing")
+
+def _plan_args(plan: argparse.ArgumentParser) -> None:
     _event_args(plan)
     plan.add_argument("--github-matrix", action="store_true", help="print a GitHub Actions matrix (one job per stack)")
 
-    run = sub.add_parser("run", help="execute the plan for the current event")
+
+def _run_args(run: argparse.ArgumentParser) -> None:
     _event_args(run)
     _engine_args(run)
     run.add_argument("--only-stack", help="run only this stack's operation (one GitHub Actions matrix job per stack)")
@@ -158,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-over-budget", metavar="REASON", help="apply an up whose cost estimate crosses the "
                      "stack's budget_monthly_usd (the reason is recorded in the audit message)")
 
-    for name, text in (("preview", "preview a stack"), ("up", "deploy the checked-out commit to a stack"),
-                       ("destroy", "destroy a stack and remove it"), ("refresh", "refresh a stack's state")):
-        p = sub.add_parser(name, help=text)
+
+def _stack_operation_args(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--stack", required=True)
         p.add_argument("--sha", help="the commit being operated on (default: the work tree's HEAD)")
         if name == "up":
@@ -175,8 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         _engine_args(p)
         p.set_defaults(rollback=False, yes_destroy_environment=False)
 
-    expire = sub.add_parser("expire", help="destroy personal stacks past their ttl or whose branch is gone; warn "
-                            "about those close to it")
+    return add
+
+
+def _expire_args(expire: argparse.ArgumentParser) -> None:
     expire.add_argument("--dry-run", action="store_true", help="print the plan (as JSON) instead of running it")
     expire.add_argument("--now", type=_timestamp, help="judge idleness as of this ISO 8601 time with offset "
                         "(e.g. 2026-12-24T00:00:00+00:00: what would expire by then; default: now)")
@@ -184,12 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "remote (default origin; '' to skip the check)")
     _engine_args(expire)
 
-    extend = sub.add_parser("extend", help="keep a personal stack past its ttl, until DAYS from now")
+
+def _extend_args(extend: argparse.ArgumentParser) -> None:
     extend.add_argument("--stack", required=True)
     extend.add_argument("--days", type=_positive_int, required=True, help="keep it at least this many days (max 90)")
     _engine_args(extend)
 
-    drift = sub.add_parser("drift", help="refresh-preview environment stacks; exit 5 when the cloud drifted from the state")
+
+def _drift_args(drift: argparse.ArgumentParser) -> None:
     drift.add_argument("--stack", action="append", help="a stack: an environment, or a personal stack by its name "
                        "(repeatable; default: every environment stack)")
     drift.add_argument("--remediate", action="store_true", help="refresh and re-apply drifted stacks whose rule sets "
@@ -198,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "closed when clean); needs GITHUB_TOKEN")
     _engine_args(drift)
 
-    rollback = sub.add_parser("rollback", help="deploy an earlier deployed commit, refusing stateful replacements")
+
+def _rollback_args(rollback: argparse.ArgumentParser) -> None:
     rollback.add_argument("--stack", required=True)
     rollback.add_argument("--to", help="the commit to roll back to (a deployed one; default: the one before the current)")
     rollback.add_argument("--steps", type=_positive_int, default=1, help="roll back this many deployed commits (default 1)")
@@ -207,11 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="allow replacing or deleting stateful resources (databases, volumes, keys, namespaces)")
     _engine_args(rollback)
 
-    status = sub.add_parser("status", help="locks and pending operations of a stack, and what is safe to do")
+
+def _status_args(status: argparse.ArgumentParser) -> None:
     status.add_argument("--stack", required=True)
     _engine_args(status)
 
-    recover = sub.add_parser("recover", help="after a killed run: cancel the stale lock and clear pending creates")
+
+def _recover_args(recover: argparse.ArgumentParser) -> None:
     recover.add_argument("--stack", required=True)
     recover.add_argument("--yes", action="store_true", help="required: recover changes the state backend")
     recover.add_argument("--restore-checkpoint", action="store_true", help="first put back the newest readable version "
@@ -219,21 +223,22 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--reason", help="with --restore-checkpoint: why (recorded with who and when)")
     _engine_args(recover)
 
-    versions = sub.add_parser("versions", help="the versions each environment stack pins and their support dates "
-                              "(automation/prices/lifecycle.yaml); offline")
+
+def _versions_args(versions: argparse.ArgumentParser) -> None:
     versions.add_argument("--stack", help="one environment stack (default: all)")
     versions.add_argument("--issues", action="store_true", help="keep one GitHub issue per stack with a version due "
                           "(opened, updated, closed when none is); needs GITHUB_TOKEN and GITHUB_REPOSITORY")
     versions.add_argument("--json", action="store_true", help="print as JSON")
 
-    doctor = sub.add_parser("doctor", help="which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why")
+
+def _doctor_args(doctor: argparse.ArgumentParser) -> None:
     doctor.add_argument("--backend-url", help="as for the engine commands")
     doctor.add_argument("--secrets-provider", help="as for the engine commands")
     doctor.add_argument("--pulumi-root", help="as for the engine commands")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
 
-    boot = sub.add_parser("bootstrap", help="create the team backend: S3 state bucket, KMS key, GitHub OIDC provider, "
-                          "workflow roles (idempotent)")
+
+def _bootstrap_args(boot: argparse.ArgumentParser) -> None:
     boot.add_argument("--region", required=True, help="AWS region of the bucket and key (e.g. eu-west-1)")
     boot.add_argument("--bucket", required=True, help="the S3 state bucket's name")
     boot.add_argument("--repo", required=True, help="OWNER/NAME: the GitHub repository whose workflows assume the roles")
@@ -241,11 +246,66 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--endpoint-url", help="an AWS-compatible endpoint (tests: moto); default: AWS itself")
     boot.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    hist = sub.add_parser("history", help="who, what, when, why and the result of each update of a stack")
+
+def _history_args(hist: argparse.ArgumentParser) -> None:
     hist.add_argument("--stack", required=True)
     hist.add_argument("--limit", type=_positive_int, default=20, help="updates to show (default 20)")
     _engine_args(hist)
-    for sub_parser in sub.choices.values():  # the global options are accepted after the command too
+
+
+#: subcommand -> (its help line, what adds its arguments), in the order `--help` lists them
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "synth": ("evaluate the program offline for a stack and print what it declares", _synth_args),
+    "cost": ("print a stack's monthly cost estimate from its synth (offline; prices: automation/prices/aws.yaml, usage "
+             "assumptions: costs.yaml)", _cost_args),
+    "environments": ("print the branch -> stack rules, and which rule given branches hit", _environments_args),
+    "plan": ("print what the current event would do, touching nothing", _plan_args),
+    "run": ("execute the plan for the current event", _run_args),
+    "preview": ("preview a stack", _stack_operation_args("preview")),
+    "up": ("deploy the checked-out commit to a stack", _stack_operation_args("up")),
+    "destroy": ("destroy a stack and remove it", _stack_operation_args("destroy")),
+    "refresh": ("refresh a stack's state", _stack_operation_args("refresh")),
+    "expire": ("destroy personal stacks past their ttl or whose branch is gone; warn about those close to it",
+               _expire_args),
+    "extend": ("keep a personal stack past its ttl, until DAYS from now", _extend_args),
+    "drift": ("refresh-preview environment stacks; exit 5 when the cloud drifted from the state", _drift_args),
+    "rollback": ("deploy an earlier deployed commit, refusing stateful replacements", _rollback_args),
+    "status": ("locks and pending operations of a stack, and what is safe to do", _status_args),
+    "recover": ("after a killed run: cancel the stale lock and clear pending creates", _recover_args),
+    "versions": ("the versions each environment stack pins and their support dates (automation/prices/lifecycle.yaml); "
+                 "offline", _versions_args),
+    "doctor": ("which Pulumi CLI, backend, secrets provider and aws CLI would be used, and why", _doctor_args),
+    "bootstrap": ("create the team backend: S3 state bucket, KMS key, GitHub OIDC provider, workflow roles (idempotent)",
+                  _bootstrap_args),
+    "history": ("who, what, when, why and the result of each update of a stack", _history_args),
+}
+
+
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (after the global options), or None when it names none (then every subcommand's
+    arguments are built, for `--help` and for the message that lists the choices)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--project-dir":
+            next(args, None)
+        elif arg != "--debug" and not arg.startswith("--project-dir="):
+            return arg if arg in SUBCOMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. ``only``: build just that subcommand (what `main` does once ``argv`` names one, so a command
+    pays for its own parser alone; `--help` and an unknown command get every subcommand, to list them)."""
+    parser = _Parser(prog="python -m automation", description="GitOps engine for the ghost-gitops Pulumi project.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    parser.add_argument("--project-dir", help="the Pulumi project directory (default: this repository)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (text, add_arguments) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
+        sub_parser = sub.add_parser(name, help=text)
+        add_arguments(sub_parser)
+        # the global options are accepted after the command too
         sub_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sub_parser.add_argument("--project-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -290,7 +350,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     err = sys.stderr if err is None else err
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        opts = from_namespace(build_parser().parse_args(argv))
+        args = list(sys.argv[1:] if argv is None else argv)
+        opts = from_namespace(build_parser(chosen_command(args)).parse_args(args))
         result = command(opts.command)(opts, Context(environ=environ, out=out, err=err))
         from automation.cli.output import render
 

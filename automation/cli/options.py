@@ -2,7 +2,7 @@
 options a command's parser does not offer in one place. The argparse Namespace stops here: commands receive these.
 
 :func:`from_namespace` refuses a parsed option its command's class does not carry (nothing is dropped silently);
-``tests/test_options.py`` holds every subcommand's parser and class to each other. Standard library only.
+``tests/unit/test_options.py`` holds every subcommand's parser and class to each other. Standard library only.
 """
 
 from __future__ import annotations

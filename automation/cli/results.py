@@ -1,7 +1,7 @@
 """What each command returns: frozen results with ``to_json()``; :mod:`automation.cli.output` prints them.
 
 Every result names its command and its exit code. The JSON of every command is one object carrying
-``schema_version`` and ``command`` next to the command's own keys (pinned by tests/test_contract.py);
+``schema_version`` and ``command`` next to the command's own keys (pinned by tests/engine/test_contract.py);
 ``schema_version`` changes only when a key is removed or changes meaning.
 """
 

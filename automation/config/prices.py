@@ -122,7 +122,7 @@ def load_table(path: Path = TABLE_PATH) -> PriceTable:
 
 
 #: The usage keys costs.yaml may assume a quantity for: the price keys of the charges the estimate bills by usage
-#: (``usage_line``; tests/test_cost.py keeps the two equal). Anything else is a typo, refused with the nearest key.
+#: (``usage_line``; tests/unit/test_cost.py keeps the two equal). Anything else is a typo, refused with the nearest key.
 USAGE_KEYS = ("nat_gateway_gb", "alb_lcu_hour", "logs_ingest_gb", "logs_storage_gb", "data_out_gb", "rds_backup_gb",
               "kms_requests", "nlb_nlcu_hour")
 

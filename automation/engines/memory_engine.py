@@ -140,7 +140,7 @@ class MemoryEngine:
         if operation != "destroy" or result != "succeeded":
             self._save(target.stack, state)
 
-    # Missing stacks are answered as the Pulumi engine answers them (tests/test_contract.py runs both): refresh,
+    # Missing stacks are answered as the Pulumi engine answers them (tests/engine/test_contract.py runs both): refresh,
     # drift and destroy of a stack that does not exist raise StackMissing; a personal stack whose shared stack is
     # not deployed is refused before its program runs.
     def _existing(self, stack: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The mock runtime (``pulumi.runtime.mocks``) is public, but recording what a program declares also
 needs a few private names of the SDK: the wire markers of secrets and resource references, the
 SDK's own event-loop bridge, and the root stack resource. They are imported here and nowhere else;
-:func:`check` verifies them, and ``tests/test_synth_cli.py`` calls it, so an SDK upgrade that moves
+:func:`check` verifies them, and ``tests/program/test_synth_cli.py`` calls it, so an SDK upgrade that moves
 one fails that test by name instead of corrupting what synth shows.
 """
 

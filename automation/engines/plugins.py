@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The provider SDKs the program imports (requirements.txt pins them; tests/test_plugins.py keeps the two equal).
+#: The provider SDKs the program imports (requirements.txt pins them; tests/engine/test_plugins.py keeps the two equal).
 PROGRAM_SDKS = ("pulumi_aws", "pulumi_eks", "pulumi_kubernetes", "pulumi_random")
 
 # The CLI's two messages for a plugin it cannot have (pulumi 3.274.1): not installed and downloads off, or the

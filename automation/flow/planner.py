@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 OperationName = Literal["preview", "up", "destroy", "refresh", "none"]
 StackKind = Literal["environment", "personal"]
-#: The keys of one operation in `plan` output (a contract: see tests/test_plan.py).
+#: The keys of one operation in `plan` output (a contract: see tests/unit/test_plan.py).
 OPERATION_KEYS = ("stack", "operation", "reason", "branch", "sha", "pull_request")
 
 

@@ -1,0 +1,339 @@
+"""The cost model (automation/review/cost.py), table-tested: every figure is worked by hand from the price table
+(automation/prices/aws.yaml) in the test, and the real program's synth is priced for dev, prod and the
+changes the issue names (NAT gateways per zone, the database class)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from automation.cli.main import main
+from automation.config.prices import ProjectCosts, load_project, load_table
+from automation.config.stackconfig import load_stack_config
+from automation.engines.synth import synthesize
+from automation.model.errors import ConfigError
+from automation.model.outcome import Outcome
+from automation.model.snapshot import Resource
+from automation.review.cost import estimate
+from automation.review.cost_context import k8s_quantity
+from automation.review.cost_model import CostChange, money_range, signed_range
+from automation.review.costrender import cost_markdown, estimate_table, headline
+from automation.review.render import Report, Status, render_markdown
+from tests.support.paths import FIXTURE_PROJECT, GOLDEN, ROOT
+from tests.support.program import check_golden
+
+HOURS = 730
+P = load_table().regions["us-east-1"].prices
+NODE = load_table().regions["us-east-1"].node
+
+
+def _usd(key: str) -> float:
+    return P[key].usd
+
+
+def _synth(stack: str, **config: str) -> list[Resource]:
+    """The real program's resources for ``stack``, with config values replaced (as a PR would change them)."""
+    cfg = load_stack_config(ROOT, stack)
+    if config:
+        cfg = replace(cfg, values={**cfg.values, **{f"ghost-gitops:{k}": v for k, v in config.items()}})
+    return [Resource(r.urn, r.type, r.name, r.inputs) for r in synthesize(ROOT, cfg).resources]
+
+
+def _lines(est: object, billed_prefix: str) -> list[tuple[float, float]]:
+    return [(x.low, x.high) for x in est.lines if x.billed.startswith(billed_prefix)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("text", "value"), [("500m", 0.5), ("2", 2.0), ("768Mi", 768 * 2**20), ("20Gi", 20 * 2**30),
+                                             ("1.5", 1.5), (3, 3.0), ("1G", 1e9), ("lots", None), (None, None), (True, None)])
+def test_kubernetes_quantities(text: object, value: float | None) -> None:
+    assert k8s_quantity(text) == value
+
+
+@pytest.fixture(scope="module")
+def prod() -> list[Resource]:
+    return _synth("prod")
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[Resource]:
+    return _synth("dev")
+
+
+def test_prod_breakdown_matches_the_hand_worked_figures(prod: list[Resource]) -> None:
+    est = estimate(prod, stack="prod", region="us-east-1", project=load_project(ROOT), hosts_others=False)
+    nat = 3 * 0.045 * HOURS  # three gateways (natGateways: perAz over three zones)
+    eips = 3 * 0.005 * HOURS  # their public IPv4 addresses
+    rds = 2 * 0.168 * HOURS  # db.m7g.large, Multi-AZ: primary and standby
+    rds_storage = 50 * 2 * 0.115  # 50 GB gp3, stored twice
+    eks = 0.10 * HOURS  # Kubernetes 1.35: standard support until 2027-03-27 (tests run on 2026-12-02)
+    node = 0.0336 * 1.12 * HOURS + 80 * 0.08  # Ghost (500m, 768Mi) fits one t4g.medium; +12% fee; 80 GiB root
+    alb = 0.0225 * HOURS + 3 * 0.005 * HOURS  # one ALB, internet-facing in three subnets
+    pvc = 20 * 0.08
+    kms = 1.00
+    usage = 150 * 0.045 + 1 * 0.008 * HOURS + 30 * 0.50 + 150 * 0.03 + 50 * 0.09  # costs.yaml, prod
+    assert sum(x for x, _ in _lines(est, "NAT gateway hours")) == pytest.approx(nat)
+    assert sum(x for x, _ in _lines(est, "public IPv4 address")) == pytest.approx(eips)
+    assert _lines(est, "DB instance hours") == [pytest.approx((rds, rds))]
+    assert _lines(est, "DB storage") == [pytest.approx((rds_storage, rds_storage))]
+    assert _lines(est, "EKS cluster hours") == [pytest.approx((eks, eks))]
+    assert _lines(est, "node compute") == [pytest.approx((node, node))]
+    assert _lines(est, "KMS key rotations") == [pytest.approx((0, 2))]
+    low = nat + eips + rds + rds_storage + eks + node + alb + pvc + kms + usage
+    assert est.low == pytest.approx(low) and est.high == pytest.approx(low + 2)
+    assert round(est.low, 2) == 539.72  # what `cost --stack prod` prints; a person gets it from the table above
+    assert not est.unpriced
+    assert {x.billed for x in est.usage_open} == {"DB backup storage", "KMS requests"}  # no assumption: not in totals
+    # every priced line names its price's source and date
+    for line in est.lines:
+        if line.kind in ("fixed", "usage") and line.price is not None:
+            assert line.price.source.startswith("https://aws.amazon.com/") and line.price.as_of == "2026-11-29", line
+
+
+def test_dev_breakdown_and_its_total(dev: list[Resource]) -> None:
+    est = estimate(dev, stack="dev", region="us-east-1", project=load_project(ROOT), hosts_others=False)
+    fixed = (0.045 * HOURS + 0.005 * HOURS  # one NAT gateway and its address
+             + 0.016 * HOURS + 20 * 0.115  # db.t4g.micro single-AZ, 20 GB gp3
+             + 0.10 * HOURS + (0.0336 * 1.12 * HOURS + 80 * 0.08)  # cluster; Ghost (100m, 512Mi) on a t4g.medium
+             + 0.0225 * HOURS + 2 * 0.005 * HOURS + 5 * 0.08 + 1.00)  # ALB in two subnets; 5 GiB volume; KMS key
+    usage = 20 * 0.045 + 0.5 * 0.008 * HOURS + 6 * 0.50 + 6 * 0.03 + 5 * 0.09
+    assert est.low == pytest.approx(fixed + usage)
+    assert round(est.low, 2) == 189.93
+
+
+def test_nat_per_zone_in_dev_adds_a_gateway_and_its_address(dev: list[Resource]) -> None:
+    """single -> perAz over dev's two zones: +1 gateway-month and +1 address-month; the assumed traffic
+    (20 GB, a stack total) is shared, so it does not change."""
+    per_az = _synth("dev", natGateways="perAz")
+    costs = load_project(ROOT)
+    change = CostChange(after=estimate(per_az, stack="dev", region="us-east-1", project=costs, hosts_others=True),
+                        before=estimate(dev, stack="dev", region="us-east-1", project=costs, hosts_others=True))
+    assert change.delta_low == pytest.approx(0.045 * HOURS + 0.005 * HOURS)  # +$36.50
+    # the high end: the KMS rotations ($2) and the personal stacks' shared ALB ($23.73) dev hosts
+    assert headline(change) == "$189.93–$215.65 → $226.43–$252.15 per month (+$36.50)"
+    rows = {(r.name, r.billed): r for r in change.rows() if abs(r.delta_low) > 0.004}
+    assert rows[("dev-nat-us-east-1b", "NAT gateway hours")].delta_low == pytest.approx(32.85)
+    assert rows[("dev-nat-us-east-1b", "public IPv4 address")].delta_low == pytest.approx(3.65)
+    assert rows[("dev-nat-us-east-1a", "NAT data processed")].delta_low == pytest.approx(-0.45)  # 20 GB over 2 now
+    assert rows[("dev-nat-us-east-1b", "NAT data processed")].delta_low == pytest.approx(0.45)
+
+
+def test_database_class_in_prod_and_multi_az_in_dev(prod: list[Resource]) -> None:
+    """The issue's example, as the program allows it: prod must stay Multi-AZ, so db.t4g.small -> db.m7g.large
+    there; and dev going from its single-AZ db.t4g.micro to a Multi-AZ db.m7g.large."""
+    costs = load_project(ROOT)
+    small = _synth("prod", dbInstanceClass="db.t4g.small")
+    change = CostChange(after=estimate(prod, stack="prod", region="us-east-1", project=costs),
+                        before=estimate(small, stack="prod", region="us-east-1", project=costs))
+    # db.t4g.small Multi-AZ has its own price ($0.065/h, not twice $0.032); db.m7g.large Multi-AZ is twice $0.168
+    assert change.delta_low == pytest.approx(2 * 0.168 * HOURS - 0.065 * HOURS)  # +$197.83
+    assert signed_range(change.delta_low, change.delta_high) == "+$197.83"
+    section = cost_markdown(change)
+    assert ("| `prod-mysql` | DB instance hours | 730 h db.t4g.small (Multi-AZ) → 2 × 730 h db.m7g.large (Multi-AZ) | "
+            "$47.45 → $245.28 | +$197.83 |") in section
+    big = _synth("dev", dbInstanceClass="db.m7g.large", dbMultiAz="true")
+    dev_change = CostChange(after=estimate(big, stack="dev", region="us-east-1", project=costs),
+                            before=estimate(_synth("dev"), stack="dev", region="us-east-1", project=costs))
+    instance = 2 * 0.168 * HOURS - 0.016 * HOURS  # $245.28 - $11.68
+    storage = 20 * 2 * 0.115 - 20 * 0.115  # the standby's copy of 20 GB
+    assert dev_change.delta_low == pytest.approx(instance + storage)
+    assert signed_range(dev_change.delta_low, dev_change.delta_high) == "+$235.90"
+
+
+def test_a_personal_stack_ranges_from_spare_room_to_a_node_of_its_own() -> None:
+    est = estimate(_synth("dev-alice"), stack="dev-alice", region="us-east-1", project=load_project(ROOT))
+    (compute,) = [x for x in est.lines if x.billed.startswith("node compute")]
+    # no node pool of its own: the shared cluster's pool allows every family of the table; Ghost (100m, 512Mi)
+    # fits a t4g.medium
+    assert (compute.low, compute.high) == pytest.approx((0.0, 0.0336 * 1.12 * HOURS + 80 * 0.08))
+    (lb,) = [x for x in est.lines if x.billed == "load balancer"]
+    assert lb.low == lb.high == 0 and "billed there" in lb.note  # dev's shared ALB group
+
+
+def _res(type_: str, name: str, **inputs: object) -> Resource:
+    return Resource(f"urn:pulumi:s::p::{type_}::{name}", type_, name, inputs)
+
+
+def test_usage_is_never_silently_zero_and_unknown_types_are_not_priced() -> None:
+    resources = [_res("aws:ec2/natGateway:NatGateway", "nat"), _res("aws:sqs/queue:Queue", "jobs"),
+                 _res("acme:index:Widget", "w")]
+    est = estimate(resources, stack="x", region="us-east-1", project=ProjectCosts())
+    assert est.low == pytest.approx(0.045 * HOURS)
+    assert [x.billed for x in est.usage_open] == ["NAT data processed"]
+    assert {x.name for x in est.unpriced} == {"jobs", "w"}
+    table = estimate_table(est)
+    assert "depends on usage: $0.045 per GB processed" in table
+    assert "plus 2 charge(s) not priced: jobs (aws:sqs/queue:Queue: the price table does not know this type" in table
+    doc = est.to_json()
+    assert doc["unpriced"] == 2 and doc["usage_not_assumed"] == 1
+    # a region the table does not have: every AWS line is unpriced, saying why
+    far = estimate(resources[:1], stack="x", region="ap-south-2", project=ProjectCosts())
+    assert far.low == 0 and far.unpriced[0].note == "no prices for region ap-south-2 in automation/prices/aws.yaml"
+
+
+def test_usage_assumptions_are_a_stack_total_shared_among_the_resources_billed_for_it() -> None:
+    resources = [_res("aws:ec2/natGateway:NatGateway", "a"), _res("aws:ec2/natGateway:NatGateway", "b")]
+    costs = ProjectCosts(usage={"prod": {"nat_gateway_gb": 100}, "dev-*": {"nat_gateway_gb": 1}})
+    est = estimate(resources, stack="prod", region="us-east-1", project=costs)
+    data = [x for x in est.lines if x.billed == "NAT data processed"]
+    assert [x.quantity for x in data] == ["50 of 100 (assumed in costs.yaml)"] * 2
+    assert est.low == pytest.approx(2 * 0.045 * HOURS + 100 * 0.045)
+    assert costs.usage_for("dev-alice") == {"nat_gateway_gb": 1} and costs.usage_for("staging") == {}
+
+
+def test_packing_picks_the_cheapest_type_and_the_range_ends_at_a_node_per_pod() -> None:
+    pool = _res("kubernetes:karpenter.sh/v1:NodePool", "pool", spec={"template": {"spec": {"requirements": [
+        {"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["m"]},
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}]}}})
+    web = _res("kubernetes:apps/v1:Deployment", "web", spec={"replicas": 3, "template": {"spec": {"containers": [
+        {"name": "web", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]}}})
+    est = estimate([pool, web], stack="x", region="us-east-1", project=ProjectCosts())
+    (compute,) = [x for x in est.lines if x.kind != "free"]
+    # m7g.large: 2 vCPU, 8 GiB, less 100m and 800 MiB reserved: three pods (1.5 vCPU, 3 GiB) fit one node
+    one = 0.0816 * 1.12 * HOURS + 80 * 0.08
+    assert (compute.low, compute.high) == pytest.approx((one, 3 * one))
+    assert compute.quantity == "1 × m7g.large packed; ≤ 3 node(s)" and compute.price is not None
+    assert compute.price.key == "instances.m7g.large"
+
+
+def test_project_file_errors_name_the_field(tmp_path: Path) -> None:
+    (tmp_path / "costs.yaml").write_text("usage:\n  prod:\n    nat_gateway_gb: -1\n")
+    with pytest.raises(ConfigError, match=r"costs.yaml: usage.prod.nat_gateway_gb must be a number ≥ 0"):
+        load_project(tmp_path)
+    (tmp_path / "costs.yaml").write_text("prices:\n  - match: x\n    usd: 1\n")
+    with pytest.raises(ConfigError, match=r"costs.yaml: prices\[0\]: Object missing required field `billed`"):
+        load_project(tmp_path)
+    (tmp_path / "costs.yaml").write_text("usgae: {}\n")
+    with pytest.raises(ConfigError, match=r"costs.yaml: unknown key `usgae`: did you mean `usage`\?"):
+        load_project(tmp_path)
+    # a misspelt usage key would leave its charge unassumed and change the total without a word (issue 27)
+    (tmp_path / "costs.yaml").write_text("usage:\n  dev:\n    nat_gatway_gb: 20\n")
+    with pytest.raises(ConfigError, match=r"usage.dev.nat_gatway_gb is not a usage key: did you mean `nat_gateway_gb`\?"):
+        load_project(tmp_path)
+    (tmp_path / "costs.yaml").write_text("usage:\n  dev:\n    nat_gateway_gb: lots\n")
+    with pytest.raises(ConfigError, match=r"usage.dev.nat_gateway_gb must be a number ≥ 0 \(a monthly quantity\), not 'lots'"):
+        load_project(tmp_path)
+    (tmp_path / "costs.yaml").write_text("prices:\n  - match: x\n    billed: y\n    usd: 1\n    unit: u\n    source: s\n"
+                                         "    as_of: '2026-01-01'\n    quantiy: size_gb\n")
+    with pytest.raises(ConfigError, match=r"prices\[0\].quantiy is not a price field: did you mean `quantity`\?"):
+        load_project(tmp_path)
+
+
+def test_every_usage_charge_of_the_estimate_is_a_usage_key_costs_yaml_may_assume() -> None:
+    """USAGE_KEYS (what costs.yaml may name) is exactly the keys the estimate bills by usage, each a table price."""
+    import re
+
+    from automation.config.prices import USAGE_KEYS, load_table
+
+    source = (ROOT / "automation" / "review" / "cost.py").read_text()
+    billed = set(re.findall(r'usage_line\(res, "[^"]*", "([a-z_]+)"', source))
+    assert billed == set(USAGE_KEYS)
+    prices = load_table().regions["us-east-1"].prices
+    assert set(USAGE_KEYS) <= set(prices)
+
+
+def test_custom_prices_use_an_input_as_the_quantity() -> None:
+    costs = load_project(FIXTURE_PROJECT)
+    db = _res("pulumi-python:dynamic:Resource", "database", size_gb=40)
+    plain = _res("pulumi-python:dynamic:Resource", "settings")
+    est = estimate([db, plain], stack="dev", region=None, project=costs)
+    (line,) = [x for x in est.lines if x.kind == "fixed"]
+    assert line.low == pytest.approx(40 * 0.5) and line.price is not None and line.price.source
+    assert not est.unpriced
+
+
+def test_budget_and_the_cost_command(tmp_path: Path) -> None:
+    after = estimate([_res("aws:ec2/natGateway:NatGateway", "nat")], stack="x", region="us-east-1")
+    assert after.high == pytest.approx(32.85)
+    assert CostChange(after=after, budget=30).over_budget and CostChange(after=after, budget=30).crosses_budget
+    assert not CostChange(after=after, before=after, budget=20).crosses_budget  # over, but this change adds nothing
+    assert not CostChange(after=after, budget=40).over_budget
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["cost", "--stack", "prod", "--format", "json"], environ={"PATH": os.environ["PATH"]}, out=out, err=err) == 0
+    doc = json.loads(out.getvalue())
+    assert doc["command"] == "cost" and doc["monthly_usd"] == {"low": 539.72, "high": 541.72}
+    assert doc["budget_monthly_usd"] == 700 and doc["over_budget"] is False
+    out = io.StringIO()
+    assert main(["cost", "--stack", "nope"], environ={"PATH": os.environ["PATH"]}, out=out, err=err) == 2
+    assert "nope" in err.getvalue()
+
+
+def test_cost_section_golden() -> None:
+    before = [_res("aws:ec2/natGateway:NatGateway", "nat-a"), _res("aws:ec2/eip:Eip", "nat-a"),
+              _res("aws:rds/instance:Instance", "db", engine="mysql", instanceClass="db.t4g.small", multiAz=False,
+                   allocatedStorage=20, storageType="gp3")]
+    after = [*before[:2], _res("aws:ec2/natGateway:NatGateway", "nat-b"), _res("aws:ec2/eip:Eip", "nat-b"),
+             _res("aws:rds/instance:Instance", "db", engine="mysql", instanceClass="db.m7g.large", multiAz=True,
+                  allocatedStorage=20, storageType="gp3")]
+    costs = ProjectCosts(usage={"prod": {"nat_gateway_gb": 100}})
+    change = CostChange(after=estimate(after, stack="prod", region="us-east-1", project=costs),
+                        before=estimate(before, stack="prod", region="us-east-1", project=costs), budget=300)
+    outcome = Outcome(stack="prod", operation="preview", succeeded=True, counts={"update": 1, "create": 2, "same": 2})
+    text = render_markdown(Report(stack="prod", operation="preview", status=Status.SUCCEEDED, reason="pull request #9",
+                                  outcome=outcome, commit="e" * 40, cost=change))
+    path = GOLDEN / "preview_with_cost.md"
+    check_golden(path, text)
+    # hand-worked: +1 NAT gateway (32.85) +1 address (3.65), db 0.032 -> 2 x 0.168 per hour, storage 20 GB x 1 -> x 2
+    delta = 32.85 + 3.65 + (2 * 0.168 - 0.032) * HOURS + 20 * 0.115
+    assert change.delta_low == pytest.approx(delta)
+    assert f"(+{money_range(delta, delta)})" in text
+    assert "[!CAUTION]" in text.split("#### 💰")[0]  # over the budget: said at the top
+
+
+def test_ingresses_of_one_group_share_one_load_balancer_and_a_load_balancer_service_is_an_nlb() -> None:
+    klass = _res("kubernetes:networking.k8s.io/v1:IngressClass", "cls", metadata={"name": "shared"},
+                 spec={"controller": "eks.amazonaws.com/alb", "parameters": {"name": "shared-params"}})
+    params = _res("kubernetes:eks.amazonaws.com/v1:IngressClassParams", "params", metadata={"name": "shared-params"},
+                  spec={"scheme": "internet-facing", "group": {"name": "team"}, "subnets": {"ids": ["a", "b"]}})
+    first = _res("kubernetes:networking.k8s.io/v1:Ingress", "blog", spec={"ingressClassName": "shared"})
+    second = _res("kubernetes:networking.k8s.io/v1:Ingress", "docs", spec={"ingressClassName": "shared"})
+    nlb = _res("kubernetes:core/v1:Service", "tcp", spec={"type": "LoadBalancer"})
+    internal = _res("kubernetes:core/v1:Service", "web", spec={"type": "ClusterIP"})
+    est = estimate([klass, params, first, second, nlb, internal], stack="x", region="us-east-1", project=ProjectCosts())
+    billed = {(x.name, x.billed): x for x in est.lines if x.kind != "free"}
+    assert billed[("blog", "application load balancer hours")].low == pytest.approx(0.0225 * HOURS)
+    assert billed[("blog", "load balancer public IPv4 addresses")].low == pytest.approx(2 * 0.005 * HOURS)
+    assert billed[("docs", "load balancer")].low == 0 and "shares the load balancer of group 'team' with blog" in \
+        billed[("docs", "load balancer")].note
+    assert billed[("tcp", "network load balancer hours")].low == pytest.approx(0.0225 * HOURS)
+    assert ("web", "network load balancer hours") not in billed
+    assert est.low == pytest.approx(0.0225 * HOURS + 2 * 0.005 * HOURS + 0.0225 * HOURS)
+
+
+def test_the_shared_personal_load_balancer_is_billed_to_the_stack_that_declares_its_class() -> None:
+    """dev declares the `alb-personal` class (group ghost-personal) that personal stacks' ingresses use: their one
+    shared ALB is dev's, from $0 (no personal stack) to one ALB with its public IPv4 addresses."""
+    project = load_project(ROOT)
+    dev = [Resource(r.urn, r.type, r.name, r.inputs) for r in synthesize(ROOT, load_stack_config(ROOT, "dev")).resources]
+    est = estimate(dev, stack="dev", region="us-east-1", project=project, hosts_others=True)
+    (shared,) = [x for x in est.lines if x.billed.startswith("shared load balancer")]
+    assert (shared.low, shared.high) == pytest.approx((0.0, (0.0225 + 2 * 0.005) * HOURS))
+    assert "group 'ghost-personal'" in shared.note
+    unknown = estimate(dev, stack="dev", region="us-east-1", project=project)
+    assert [x.high for x in unknown.lines if x.billed.startswith("shared load balancer")] == [shared.high]
+    alone = estimate(dev, stack="dev", region="us-east-1", project=project, hosts_others=False)
+    assert not [x for x in alone.lines if x.billed.startswith("shared load balancer")]
+    assert alone.high == pytest.approx(est.high - shared.high)
+    # the personal stack itself adds $0 for it: its ingress says so
+    personal = [Resource(r.urn, r.type, r.name, r.inputs)
+                for r in synthesize(ROOT, load_stack_config(ROOT, "dev-alice")).resources]
+    mine = estimate(personal, stack="dev-alice", region="us-east-1", project=project)
+    (lb,) = [x for x in mine.lines if x.billed == "load balancer"]
+    assert lb.high == 0 and "billed there" in lb.note
+
+
+def test_a_personal_stacks_compute_comes_from_the_shared_pools_families_and_open_usage_is_null_in_json() -> None:
+    personal = [Resource(r.urn, r.type, r.name, r.inputs)
+                for r in synthesize(ROOT, load_stack_config(ROOT, "dev-alice")).resources]
+    est = estimate(personal, stack="dev-alice", region="us-east-1", project=load_project(ROOT))
+    (compute,) = [x for x in est.lines if x.billed == "node compute (Auto Mode)"]
+    t4g = 0.0336 * (1 + 0.12) * HOURS + NODE.root_volume_gib * 0.08  # the cheapest node that fits: t4g.medium
+    assert (compute.low, compute.high) == pytest.approx((0.0, t4g))
+    assert compute.price is not None and compute.price.key == "instances.t4g.medium"
+    doc = estimate(_synth("dev"), stack="dev", region="us-east-1", project=load_project(ROOT)).to_json()
+    open_usage = [x for x in doc["lines"] if x["kind"] == "usage" and not x["quantity"]]
+    assert open_usage and all(x["monthly_usd"] is None and "depends on usage" in x["note"] for x in open_usage)

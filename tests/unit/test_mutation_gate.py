@@ -1,0 +1,63 @@
+"""The mutation gate's verdict (tests/support/mutation_gate.py): each of its checks has a case where it alone fails."""
+
+from __future__ import annotations
+
+from tests.support.mutation_gate import THRESHOLD, module, parse, verdict
+
+P = "automation.flow.planner.x_plan__mutmut_"
+C = "automation.flow.gates.x_check_budget__mutmut_"
+
+
+def _results(killed: int, **others: int) -> dict[str, str]:
+    found = {f"{P}{i}": "killed" for i in range(killed)}
+    for status, count in others.items():
+        found |= {f"{C}{status}{i}": status.replace("_", " ") for i in range(count)}
+    return found
+
+
+def test_a_complete_run_with_no_survivor_passes_and_prints_the_score_per_module() -> None:
+    table, problems = verdict(_results(40, timeout=2), {})
+    assert problems == []
+    assert any(line.startswith("automation.flow.planner") and "100.0%" in line for line in table)
+    assert table[-1].startswith("all") and "42" in table[-1]
+
+
+def test_an_unlisted_survivor_fails_and_a_listed_one_passes_under_the_threshold() -> None:
+    results = _results(40, survived=1)
+    (problem,) = verdict(results, {})[1]
+    assert "survived, and not listed in mutation_survivors.yaml" in problem
+    assert verdict(results, {f"{C}survived0": "an equivalent mutant"})[1] == []
+
+
+def test_a_mutant_without_tests_counts_as_a_survivor() -> None:
+    (problem,) = verdict(_results(40, no_tests=1), {})[1]
+    assert "no tests" in problem
+
+
+def test_more_survivors_than_the_threshold_fail_even_when_listed() -> None:
+    results = _results(10, survived=2)
+    listed = {name: "listed" for name, status in results.items() if status == "survived"}
+    assert 2 > THRESHOLD * 12
+    (problem,) = verdict(results, listed)[1]
+    assert problem == "2 of 12 mutants survive: more than 5%"
+
+
+def test_a_mutant_not_run_fails_the_gate() -> None:
+    (problem,) = verdict(_results(40, not_checked=1), {})[1]
+    assert "were not run" in problem and "incomplete" in problem
+
+
+def test_a_listed_survivor_that_is_now_killed_must_be_removed() -> None:
+    (problem,) = verdict(_results(40), {f"{P}3": "was harmless"})[1]
+    assert "now killed or gone: remove it" in problem
+
+
+def test_no_result_of_the_scope_fails() -> None:
+    (problem,) = verdict({"automation.review.render.x_render__mutmut_1": "killed"}, {})[1]
+    assert "no mutant of the scope" in problem
+
+
+def test_results_parse_as_mutmut_prints_them() -> None:
+    text = f"    {P}1: killed\n    automation.review.render.xǁReportǁto_json__mutmut_2: survived\n\n"
+    assert parse(text) == {f"{P}1": "killed", "automation.review.render.xǁReportǁto_json__mutmut_2": "survived"}
+    assert module(f"{P}1") == "automation.flow.planner" and module("automation.review.render.xǁReportǁto_json__mutmut_2") == "automation.review.render"
