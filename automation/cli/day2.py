@@ -6,13 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automation.cli.options import (
-    DriftOptions,
-    EngineOptions,
-    HistoryOptions,
-    RecoverOptions,
-    StatusOptions,
-)
 from automation.cli.results import (
     HistoryOutput,
     ReportsOutput,
@@ -24,6 +17,7 @@ from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
     from automation.adapters.github import GitHubClient
+    from automation.cli.engine_options import DriftOptions, EngineOptions, HistoryOptions, RecoverOptions, StatusOptions
     from automation.engines.pulumi_engine import PulumiEngine
     from automation.flow.context import RunContext
     from automation.model.request import Request

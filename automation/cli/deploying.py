@@ -8,12 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from automation.cli.options import (
-    PlanOptions,
-    RollbackOptions,
-    RunOptions,
-    StackOperationOptions,
-)
 from automation.cli.results import (
     PlanOutput,
     ReportsOutput,
@@ -23,6 +17,8 @@ from automation.cli.wiring import Context, engine_of, execute, git_of, operator_
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
+    from automation.cli.engine_options import RollbackOptions, RunOptions, StackOperationOptions
+    from automation.cli.options import PlanOptions
     from automation.config.environments import Environments
     from automation.engines.port import Engine
     from automation.flow.planner import OperationName

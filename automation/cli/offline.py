@@ -7,11 +7,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automation.cli.options import (
-    CostOptions,
-    EnvironmentsOptions,
-    SynthOptions,
-)
 from automation.cli.results import (
     CostOutput,
     EnvironmentsOutput,
@@ -22,6 +17,7 @@ from automation.cli.wiring import Context, project_root
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
+    from automation.cli.options import CostOptions, EnvironmentsOptions, SynthOptions
     from automation.config.environments import Route
 
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from automation.cli.options import (
-    ExpireOptions,
-    ExtendOptions,
-)
 from automation.cli.results import (
     ExtendOutput,
     PlanOutput,
@@ -19,7 +15,7 @@ from automation.cli.wiring import Context, engine_of, execute, git_of, operator_
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    pass
+    from automation.cli.engine_options import ExpireOptions, ExtendOptions
 
 
 def cmd_expire(opts: ExpireOptions, ctx: Context) -> ReportsOutput | PlanOutput:

@@ -7,11 +7,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automation.cli.options import (
-    BootstrapOptions,
-    DoctorOptions,
-    VersionsOptions,
-)
 from automation.cli.results import (
     BootstrapOutput,
     Check,
@@ -23,7 +18,7 @@ from automation.cli.wiring import Context, project_root, redactor_of
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    pass
+    from automation.cli.options import BootstrapOptions, DoctorOptions, VersionsOptions
 
 
 def cmd_bootstrap(opts: BootstrapOptions, ctx: Context) -> BootstrapOutput:

@@ -9,11 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from automation.cli.options import (
-    EngineOptions,
-    EventOptions,
-    ExecOptions,
-)
 from automation.cli.results import (
     ReportsOutput,
 )
@@ -21,6 +16,8 @@ from automation.model.errors import AutomationError, ConfigError
 
 if TYPE_CHECKING:
     from automation.adapters.git import Git
+    from automation.cli.engine_options import EngineOptions, ExecOptions
+    from automation.cli.options import EventOptions
     from automation.config.environments import Environments
     from automation.engines.port import Engine
     from automation.flow.context import RunContext
