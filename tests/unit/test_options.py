@@ -12,10 +12,10 @@ import pytest
 from automation.cli import main as cli_main
 from automation.cli.engine_options import ENGINE_OPTIONS, DriftOptions, RunOptions, StackOperationOptions
 from automation.cli.options import ENGINE_COMMANDS, OFFLINE_OPTIONS, EnvironmentsOptions, from_namespace, options_class
-
-OPTIONS = {**OFFLINE_OPTIONS, **ENGINE_OPTIONS}
 from automation.model.errors import ConfigError, InternalError
 from tests.support.paths import ROOT
+
+OPTIONS = {**OFFLINE_OPTIONS, **ENGINE_OPTIONS}
 
 #: the least each subcommand's parser accepts
 MINIMAL = {
