@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +104,8 @@ class Git:
     @contextmanager
     def worktree(self, sha: str) -> Iterator[Path]:
         """A temporary checkout of ``sha`` (removed afterwards)."""
+        import tempfile  # only for a worktree: off the fast path (plan)
+
         tmp = Path(tempfile.mkdtemp(prefix="ghost-gitops-wt-"))
         target = tmp / "tree"
         proc = self._run("worktree", "add", "--detach", "--quiet", str(target), sha)

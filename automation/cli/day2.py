@@ -17,7 +17,7 @@ from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
     from automation.adapters.github import GitHubClient
-    from automation.cli.engine_options import DriftOptions, EngineOptions, HistoryOptions, RecoverOptions, StatusOptions
+    from automation.cli.command_options import DriftOptions, EngineOptions, HistoryOptions, RecoverOptions, StatusOptions
     from automation.engines.pulumi_engine import PulumiEngine
     from automation.flow.context import RunContext
     from automation.model.request import Request

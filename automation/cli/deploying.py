@@ -17,7 +17,7 @@ from automation.cli.wiring import Context, engine_of, execute, git_of, operator_
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    from automation.cli.engine_options import RollbackOptions, RunOptions, StackOperationOptions
+    from automation.cli.command_options import RollbackOptions, RunOptions, StackOperationOptions
     from automation.cli.options import PlanOptions
     from automation.config.environments import Environments
     from automation.engines.port import Engine

@@ -17,7 +17,7 @@ from automation.cli.wiring import Context, project_root
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    from automation.cli.options import CostOptions, EnvironmentsOptions, SynthOptions
+    from automation.cli.command_options import CostOptions, EnvironmentsOptions, SynthOptions
     from automation.config.environments import Route
 
 

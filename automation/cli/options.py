@@ -1,9 +1,9 @@
 """Each command's options: a frozen object built once from the parsed arguments, validated there, with the defaults of
 options a command's parser does not offer in one place. The argparse Namespace stops here: commands receive these.
 
-This module holds the options every command has and those of the commands that run no engine (plan among them);
-the engine commands' options are in :mod:`automation.cli.engine_options`, loaded only for those commands, so `plan`
-does not pay for creating them (issue 29: each frozen dataclass costs about a millisecond to create).
+This module holds what every command's options have, the CI event's, and plan's; the other commands' options are in
+:mod:`automation.cli.command_options`, loaded only for them, so `plan` does not pay for creating them (issue 29: a
+frozen dataclass of a dozen fields costs one to two milliseconds to create).
 
 :func:`from_namespace` refuses a parsed option its command's class does not carry (nothing is dropped silently);
 ``tests/unit/test_options.py`` holds every subcommand's parser and class to each other. Standard library only.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, fields
-from datetime import date
 from typing import Any
 
 from automation.model.errors import InternalError
@@ -53,71 +52,22 @@ class EventOptions(Options):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SynthOptions(Options):
-    stack: str
-    format: str | None = "tree"
-    manifests: str | None = None
-    policy: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class CostOptions(Options):
-    stack: str
-    format: str | None = "table"
-    date: date | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class EnvironmentsOptions(Options):
-    branch: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
 class PlanOptions(EventOptions):
     github_matrix: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class VersionsOptions(Options):
-    stack: str | None = None
-    issues: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class DoctorOptions(Options):
-    backend_url: str | None = None
-    secrets_provider: str | None = None
-    pulumi_root: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class BootstrapOptions(Options):
-    region: str
-    bucket: str
-    repo: str
-    prefix: str = "ghost-gitops"
-    endpoint_url: str | None = None
-
-
-#: subcommand -> its options class, for the commands that run no engine
-OFFLINE_OPTIONS: dict[str, type[Options]] = {
-    "synth": SynthOptions, "cost": CostOptions, "environments": EnvironmentsOptions, "plan": PlanOptions,
-    "versions": VersionsOptions, "doctor": DoctorOptions, "bootstrap": BootstrapOptions,
-}
-#: the commands whose options are in automation.cli.engine_options
-ENGINE_COMMANDS = frozenset({"run", "preview", "up", "destroy", "refresh", "expire", "extend", "drift", "rollback", "status",
-                             "recover", "history"})
 #: options given repeatedly (argparse's lists) become tuples
 _REPEATED = ("changed_file", "branch", "stack")
 
 
 def options_class(command: str) -> type[Options]:
-    """The options class of subcommand ``command`` (the engine commands' module is imported only for them)."""
-    if command in ENGINE_COMMANDS:
-        from automation.cli.engine_options import ENGINE_OPTIONS
+    """The options class of subcommand ``command``: plan's is here, the others' in automation.cli.command_options,
+    imported only for them."""
+    if command == "plan":
+        return PlanOptions
+    from automation.cli.command_options import OPTIONS
 
-        return ENGINE_OPTIONS[command]
-    return OFFLINE_OPTIONS[command]
+    return OPTIONS[command]
 
 
 def from_namespace(ns: argparse.Namespace) -> Options:
@@ -129,7 +79,7 @@ def from_namespace(ns: argparse.Namespace) -> Options:
     unknown = sorted(set(values) - known)
     if unknown:
         raise InternalError(f"{values['command']}: the parser gives {', '.join(unknown)}, which {cls.__name__} does not "
-                            "carry (automation/cli/options.py, engine_options.py)")
+                            "carry (automation/cli/options.py, command_options.py)")
     for name in _REPEATED:
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])

@@ -15,7 +15,7 @@ from automation.cli.wiring import Context, engine_of, execute, git_of, operator_
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    from automation.cli.engine_options import ExpireOptions, ExtendOptions
+    from automation.cli.command_options import ExpireOptions, ExtendOptions
 
 
 def cmd_expire(opts: ExpireOptions, ctx: Context) -> ReportsOutput | PlanOutput:

@@ -18,7 +18,7 @@ from automation.cli.wiring import Context, project_root, redactor_of
 from automation.model.errors import ConfigError
 
 if TYPE_CHECKING:
-    from automation.cli.options import BootstrapOptions, DoctorOptions, VersionsOptions
+    from automation.cli.command_options import BootstrapOptions, DoctorOptions, VersionsOptions
 
 
 def cmd_bootstrap(opts: BootstrapOptions, ctx: Context) -> BootstrapOutput:

@@ -16,7 +16,7 @@ from automation.model.errors import AutomationError, ConfigError
 
 if TYPE_CHECKING:
     from automation.adapters.git import Git
-    from automation.cli.engine_options import EngineOptions, ExecOptions
+    from automation.cli.command_options import EngineOptions, ExecOptions
     from automation.cli.options import EventOptions
     from automation.config.environments import Environments
     from automation.engines.port import Engine
@@ -67,11 +67,13 @@ def plan_event(opts: EventOptions, ctx: Context, engine_for: Callable[[Path, Env
     from automation.adapters.git import changed_files
     from automation.config.environments import load_environments
     from automation.flow.planner import plan
-    from automation.review.policy import check_rules
 
     root = project_root(opts.project_dir)
     envs = load_environments(root)
-    check_rules(root, envs.rules)
+    if any(getattr(rule, "policy", None) is not None for rule in envs.rules):  # only then is there a name to check
+        from automation.review.policy import check_rules
+
+        check_rules(root, envs.rules)
     request = request_of(opts, ctx)
     git = git_of(root, ctx.environ)
     if request.event == "workflow_dispatch" and request.sha is None:

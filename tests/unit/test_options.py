@@ -10,12 +10,13 @@ import re
 import pytest
 
 from automation.cli import main as cli_main
-from automation.cli.engine_options import ENGINE_OPTIONS, DriftOptions, RunOptions, StackOperationOptions
-from automation.cli.options import ENGINE_COMMANDS, OFFLINE_OPTIONS, EnvironmentsOptions, from_namespace, options_class
+from automation.cli.command_options import OPTIONS as OTHERS
+from automation.cli.command_options import DriftOptions, EnvironmentsOptions, RunOptions, StackOperationOptions
+from automation.cli.options import PlanOptions, from_namespace, options_class
 from automation.model.errors import ConfigError, InternalError
 from tests.support.paths import ROOT
 
-OPTIONS = {**OFFLINE_OPTIONS, **ENGINE_OPTIONS}
+OPTIONS = {**OTHERS, "plan": PlanOptions}
 
 #: the least each subcommand's parser accepts
 MINIMAL = {
@@ -35,7 +36,6 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_subcommand_has_an_options_class_and_a_minimal_case() -> None:
     assert set(_subparsers()) == set(OPTIONS) == set(MINIMAL)
-    assert set(ENGINE_OPTIONS) == ENGINE_COMMANDS and not set(OFFLINE_OPTIONS) & ENGINE_COMMANDS
     assert all(options_class(name) is cls for name, cls in OPTIONS.items())
 
 

@@ -1,15 +1,57 @@
-"""The options of the commands that run an engine (run, preview/up/destroy/refresh, expire, extend, drift, rollback,
-status, recover, history): which engine, where its state and locks are, how long to wait, and the deploy gates'
-overrides. Loaded only for those commands (automation.cli.options.options_class). Standard library only.
+"""The options of every command but plan (whose are in automation.cli.options, with what all share): the offline
+commands', and the engine commands' -- which engine, where its state and locks are, how long to wait, the deploy
+gates' overrides. Loaded only for those commands (automation.cli.options.options_class). Standard library only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from automation.cli.options import EventOptions, Options
 from automation.model.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthOptions(Options):
+    stack: str
+    format: str | None = "tree"
+    manifests: str | None = None
+    policy: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostOptions(Options):
+    stack: str
+    format: str | None = "table"
+    date: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentsOptions(Options):
+    branch: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionsOptions(Options):
+    stack: str | None = None
+    issues: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoctorOptions(Options):
+    backend_url: str | None = None
+    secrets_provider: str | None = None
+    pulumi_root: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootstrapOptions(Options):
+    region: str
+    bucket: str
+    repo: str
+    prefix: str = "ghost-gitops"
+    endpoint_url: str | None = None
 
 
 def _reason(value: str | None, flag: str) -> str | None:
@@ -137,8 +179,10 @@ class HistoryOptions(EngineOptions):
     limit: int = 20
 
 
-#: subcommand -> its options class, for the commands that run an engine
-ENGINE_OPTIONS: dict[str, type[Options]] = {
+#: subcommand -> its options class (plan's: automation.cli.options)
+OPTIONS: dict[str, type[Options]] = {
+    "synth": SynthOptions, "cost": CostOptions, "environments": EnvironmentsOptions, "versions": VersionsOptions,
+    "doctor": DoctorOptions, "bootstrap": BootstrapOptions,
     "run": RunOptions, "preview": StackOperationOptions, "up": StackOperationOptions, "destroy": StackOperationOptions,
     "refresh": StackOperationOptions, "expire": ExpireOptions, "extend": ExtendOptions, "drift": DriftOptions,
     "rollback": RollbackOptions, "status": StatusOptions, "recover": RecoverOptions, "history": HistoryOptions,
