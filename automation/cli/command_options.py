@@ -1,6 +1,6 @@
 """The options of every command but plan (whose are in automation.cli.options, with what all share): the offline
 commands', and the engine commands' -- which engine, where its state and locks are, how long to wait, the deploy
-gates' overrides. Loaded only for those commands (automation.cli.options.options_class). Standard library only.
+gates' overrides. Loaded only for those commands (automation.cli.main.options_class). Standard library only.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
-from automation.cli.options import from_namespace
+from automation.cli.options import Options, PlanOptions, from_namespace
 from automation.cli.results import Result
 from automation.cli.wiring import Context
 from automation.model.errors import AutomationError, ConfigError, InternalError
@@ -314,6 +314,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 Command = Callable[[Any, Context], Result]
 
 
+def options_class(name: str) -> type[Options]:
+    """The options class of subcommand ``name``: plan's from automation.cli.options, every other one's from
+    automation.cli.command_options, imported only for them (``plan`` does not create them)."""
+    if name == "plan":
+        return PlanOptions
+    from automation.cli.command_options import OPTIONS
+
+    return OPTIONS[name]
+
+
+def parse(argv: Sequence[str]) -> Options:
+    """The typed options of the command line ``argv`` (bad input: ConfigError, exit 2)."""
+    args = list(argv)
+    ns = build_parser(chosen_command(args)).parse_args(args)
+    return from_namespace(ns, options_class(ns.command))
+
+
 def command(name: str) -> Command:
     """The function of subcommand ``name``, importing only its group's module (``plan`` loads no engine)."""
     if name in ("synth", "cost", "environments"):
@@ -350,8 +367,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     err = sys.stderr if err is None else err
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        args = list(sys.argv[1:] if argv is None else argv)
-        opts = from_namespace(build_parser(chosen_command(args)).parse_args(args))
+        opts = parse(sys.argv[1:] if argv is None else argv)
         result = command(opts.command)(opts, Context(environ=environ, out=out, err=err))
         from automation.cli.output import render
 

@@ -60,21 +60,10 @@ class PlanOptions(EventOptions):
 _REPEATED = ("changed_file", "branch", "stack")
 
 
-def options_class(command: str) -> type[Options]:
-    """The options class of subcommand ``command``: plan's is here, the others' in automation.cli.command_options,
-    imported only for them."""
-    if command == "plan":
-        return PlanOptions
-    from automation.cli.command_options import OPTIONS
-
-    return OPTIONS[command]
-
-
-def from_namespace(ns: argparse.Namespace) -> Options:
-    """The options of the parsed subcommand. A parsed option its class does not name is a bug (exit 70), never
-    dropped."""
+def from_namespace(ns: argparse.Namespace, cls: type[Options]) -> Options:
+    """The options of the parsed subcommand, as an instance of its class ``cls`` (automation.cli.main.options_class).
+    A parsed option the class does not name is a bug (exit 70), never dropped."""
     values: dict[str, Any] = dict(vars(ns))
-    cls = options_class(values["command"])
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -12,7 +12,7 @@ import pytest
 from automation.cli import main as cli_main
 from automation.cli.command_options import OPTIONS as OTHERS
 from automation.cli.command_options import DriftOptions, EnvironmentsOptions, RunOptions, StackOperationOptions
-from automation.cli.options import PlanOptions, from_namespace, options_class
+from automation.cli.options import PlanOptions, from_namespace
 from automation.model.errors import ConfigError, InternalError
 from tests.support.paths import ROOT
 
@@ -36,7 +36,7 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_subcommand_has_an_options_class_and_a_minimal_case() -> None:
     assert set(_subparsers()) == set(OPTIONS) == set(MINIMAL)
-    assert all(options_class(name) is cls for name, cls in OPTIONS.items())
+    assert all(cli_main.options_class(name) is cls for name, cls in OPTIONS.items())
 
 
 @pytest.mark.parametrize("name", sorted(MINIMAL))
@@ -53,7 +53,7 @@ def test_every_parsed_option_is_a_field_and_defaults_agree(name: str) -> None:
         field = fields[action.dest]
         if field.default is not dataclasses.MISSING and action.default is not None:
             assert action.default == field.default, f"{name} --{action.dest}: parser {action.default!r}, class {field.default!r}"
-    opts = from_namespace(cli_main.build_parser().parse_args([name, *MINIMAL[name]]))
+    opts = cli_main.parse([name, *MINIMAL[name]])
     assert type(opts) is cls and opts.command == name
     with pytest.raises(dataclasses.FrozenInstanceError):
         opts.command = "x"  # type: ignore[misc]
@@ -83,16 +83,16 @@ def test_an_option_the_class_does_not_carry_is_refused_not_dropped() -> None:
     ns = cli_main.build_parser().parse_args(["plan"])
     ns.surprise = 1
     with pytest.raises(InternalError, match="surprise"):
-        from_namespace(ns)
+        from_namespace(ns, PlanOptions)
 
 
 def test_repeated_options_become_tuples() -> None:
-    opts = from_namespace(cli_main.build_parser().parse_args(["run", "--branch", "main", "--changed-file", "a", "--changed-file", "b"]))
+    opts = cli_main.parse(["run", "--branch", "main", "--changed-file", "a", "--changed-file", "b"])
     assert isinstance(opts, RunOptions) and opts.changed_file == ("a", "b")
-    drift = from_namespace(cli_main.build_parser().parse_args(["drift", "--stack", "dev", "--stack", "prod"]))
+    drift = cli_main.parse(["drift", "--stack", "dev", "--stack", "prod"])
     assert isinstance(drift, DriftOptions) and drift.stack == ("dev", "prod")
-    assert from_namespace(cli_main.build_parser().parse_args(["drift"])).stack == ()  # type: ignore[attr-defined]
-    envs = from_namespace(cli_main.build_parser().parse_args(["environments"]))
+    assert cli_main.parse(["drift"]).stack == ()  # type: ignore[attr-defined]
+    envs = cli_main.parse(["environments"])
     assert isinstance(envs, EnvironmentsOptions) and envs.branch == ()
 
 
@@ -106,14 +106,14 @@ def test_repeated_options_become_tuples() -> None:
 ])
 def test_options_are_validated_where_they_are_built(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        from_namespace(cli_main.build_parser().parse_args(argv))
+        cli_main.parse(argv)
 
 
 def test_reasons_are_kept_stripped_and_gates_default_off() -> None:
-    opts = from_namespace(cli_main.build_parser().parse_args(["up", "--stack", "dev", "--accept-over-budget", " launch "]))
+    opts = cli_main.parse(["up", "--stack", "dev", "--accept-over-budget", " launch "])
     assert isinstance(opts, StackOperationOptions)
     assert opts.accept_over_budget == "launch" and opts.accept_plan_change is None and not opts.allow_dirty
-    expire = from_namespace(cli_main.build_parser().parse_args(["expire"]))
+    expire = cli_main.parse(["expire"])
     assert not expire.skip_health_check and expire.accept_plan_change is None  # type: ignore[attr-defined]
 
 
