@@ -1,4 +1,4 @@
-"""The budget gate (automation.flow.runner._check_budget) called directly, on the memory engine: each branch has a case
+"""The budget gate (automation.flow.gates.check_budget) called directly, on the memory engine: each branch has a case
 where it alone decides (issue 28: mutation testing found the gate covered by the real-CLI and act tiers only).
 The program is one NAT gateway in us-east-1 (priced by the project's table, about $33 a month)."""
 

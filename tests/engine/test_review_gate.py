@@ -1,4 +1,4 @@
-"""The reviewed-plan check (automation.flow.runner._check_review) called directly, on the memory engine: each of its
+"""The reviewed-plan check (automation.flow.gates.check_review) called directly, on the memory engine: each of its
 branches has a case where it alone decides (issue 28: mutation testing found the no-GitHub path, the override's
 attribution and the refusal's instructions untested)."""
 

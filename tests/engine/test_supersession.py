@@ -1,4 +1,4 @@
-"""The supersession check (automation.flow.runner._superseded) called directly with a scripted engine and git: each of its
+"""The supersession check (automation.flow.gates.superseded) called directly with a scripted engine and git: each of its
 conditions has a case where it alone decides (issue 28: mutation testing found the unknown-ancestry path, the fetch
 and the history read untested in the fast tier)."""
 
