@@ -9,13 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
+
 from automation.config.prices import load_project
 from automation.engines.memory_engine import MemoryEngine
 from automation.engines.port import Progress, Target
 from automation.flow.context import RunOptions
-from automation.flow.gates import Checks, check_budget
+from automation.flow.gates import Checks, check_budget, cost_change
 from automation.flow.planner import Operation
 from automation.model.errors import StackBusyError
+from automation.model.outcome import Outcome
 from automation.model.request import Request
 from automation.model.snapshot import Resource, Snapshot, snapshot
 from automation.review.costrender import headline
@@ -91,3 +95,40 @@ def test_its_preview_waits_for_a_busy_backend_naming_the_stack(tmp_path: Path) -
     busy = MemoryEngine(tmp_path / "state", nat_program, failures={"preview": [StackBusyError("busy"), None]})
     (refusal, _, _), _, log = _run(tmp_path, 10.0, engine=busy)
     assert refusal is not None and "stack dev is locked by another update in the state backend; retry 1/" in log
+
+
+def _declared(stack: str) -> dict[str, Resource]:
+    """What the real program declares for ``stack`` (its synth), as an engine reports the resources of a preview."""
+    from tests.support.program import synth
+
+    return {r.urn: Resource(r.urn, r.type, r.name, dict(r.inputs), r.protect) for r in synth(stack).resources}
+
+
+@pytest.mark.parametrize("hosts_others", [False, True])
+def test_both_sides_of_a_change_are_priced_alike(hosts_others: bool) -> None:
+    """cost_change prices the before side exactly as the after side (region, costs.yaml, whether other stacks run on
+    this one): an unchanged program costs the same on both (dev declares the personal stacks' shared ALB class,
+    billed only when they run on it; costs.yaml's usage for dev prices its NAT traffic)."""
+    resources = _declared("dev")
+    outcome = Outcome(stack="dev", operation="preview", succeeded=True, before=resources, after=resources)
+    checks = Checks(costs=load_project(ROOT), budget=500.0, region="us-east-1", hosts_others=hosts_others)
+    change, notes = cost_change("dev", outcome, checks)
+    assert notes == () and change is not None and change.before is not None
+    assert (change.before.low, change.before.high) == (change.after.low, change.after.high)
+    assert change.budget == 500.0
+    shared = [line for line in change.after.lines if line.billed.startswith("shared load balancer")]
+    assert bool(shared) is hosts_others, "the shared ALB is billed to dev only when personal stacks run on it"
+    assert checks.costs is not None
+    no_usage = replace(checks, costs=msgspec.structs.replace(checks.costs, usage={}))
+    without_usage = cost_change("dev", outcome, no_usage)[0]
+    assert without_usage is not None and without_usage.after.high < change.after.high, "costs.yaml's usage is priced"
+
+
+def test_a_new_stack_has_no_before_side_and_no_estimate_without_resources() -> None:
+    resources = _declared("dev")
+    checks = Checks(costs=load_project(ROOT), budget=None, region="us-east-1")
+    change, notes = cost_change("dev", Outcome(stack="dev", operation="preview", succeeded=True, after=resources), checks)
+    assert notes == () and change is not None and change.before is None and change.after.high > 0
+    assert cost_change("dev", Outcome(stack="dev", operation="refresh", succeeded=True), checks) == (None, ())
+    assert cost_change("dev", Outcome(stack="dev", operation="preview", succeeded=True, after=resources),
+                       Checks()) == (None, ())
