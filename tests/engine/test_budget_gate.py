@@ -132,3 +132,14 @@ def test_a_new_stack_has_no_before_side_and_no_estimate_without_resources() -> N
     assert cost_change("dev", Outcome(stack="dev", operation="refresh", succeeded=True), checks) == (None, ())
     assert cost_change("dev", Outcome(stack="dev", operation="preview", succeeded=True, after=resources),
                        Checks()) == (None, ())
+
+
+def test_an_estimate_that_fails_is_a_note_naming_the_error_never_a_failed_deploy() -> None:
+    """costs.yaml is validated when read; here a usage value that slipped past it (not a number) breaks the estimate:
+    the report says so, with the error's type, and the operation goes on without a cost section."""
+    resources = _declared("dev")
+    costs = load_project(ROOT)
+    broken = msgspec.structs.replace(costs, usage={"dev": {"nat_gateway_gb": "lots"}})  # type: ignore[dict-item]
+    outcome = Outcome(stack="dev", operation="preview", succeeded=True, after=resources)
+    change, notes = cost_change("dev", outcome, Checks(costs=broken, region="us-east-1"))
+    assert change is None and len(notes) == 1 and notes[0].startswith("cost estimate not made: TypeError: "), notes

@@ -315,3 +315,16 @@ def test_a_forged_reviewed_plan_comment_does_not_pass_the_check(tmp_path: Path) 
         (done,) = run_plan(replace(ctx, review=review_lookup(gh, audit, merge)), up("dev", A), merge, audit)
         assert done.status == "succeeded", done
         gh.close()
+
+
+@pytest.mark.parametrize(("statuses", "code"), [
+    ((), 0), (("succeeded", "none", "superseded", "skipped"), 0),
+    (("over-budget",), 8), (("succeeded", "refused"), 7), (("policy-denied", "refused", "over-budget"), 9),
+    (("failed", "policy-denied"), 1), (("unhealthy",), 1), (("failed", "interrupted"), 130),
+])
+def test_the_exit_code_of_a_run_is_its_gravest_report(statuses: tuple[str, ...], code: int) -> None:
+    """README "Exit codes": interrupted 130, then a failure 1, a policy denial 9, a refused plan 7, over budget 8."""
+    from automation.review.render import Report, Status
+
+    reports = tuple(Report(stack="dev", operation="up", status=Status(s), reason="test") for s in statuses)
+    assert exit_code(reports) == code
