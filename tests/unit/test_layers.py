@@ -115,10 +115,13 @@ def test_no_module_grows_past_the_limit() -> None:
         assert lines > LIMIT, f"{rel} has {lines} lines now: take it off OVERSIZE"
 
 
-def test_the_readme_layout_names_every_module_and_only_those() -> None:
-    """README "Layout": each of automation/'s folders lists exactly its modules (prices/: its files)."""
+#: tests/'s folders (README "Layout"): what each holds
+TEST_FOLDERS = ("unit", "engine", "program", "real", "workflows", "support", "data")
+
+
+def _readme_block(start: str, end: str) -> dict[str, str]:
     readme = (ROOT / "README.md").read_text()
-    block = readme[readme.index("automation/        the engine, one folder per layer"):readme.index("\ntests/ ")]
+    block = readme[readme.index(start):readme.index(end)]
     listed: dict[str, str] = {}
     folder = ""
     for line in block.splitlines()[1:]:
@@ -126,8 +129,14 @@ def test_the_readme_layout_names_every_module_and_only_those() -> None:
         if head:
             folder = head[1]
             listed[folder] = head[2]
-        else:
+        elif folder:
             listed[folder] += " " + line.strip()
+    return listed
+
+
+def test_the_readme_layout_names_every_module_and_only_those() -> None:
+    """README "Layout": each of automation/'s folders lists exactly its modules (prices/: its files)."""
+    listed = _readme_block("automation/        the engine, one folder per layer", "\ntests/ ")
     assert sorted(listed) == sorted([*LAYERS, "prices"])
     for name, text in listed.items():
         words = {w.strip() for w in re.split(r"[,+]", re.sub(r"\([^)]*\)", "", text)) if w.strip()}
@@ -146,25 +155,6 @@ def test_the_platform_names_no_workload() -> None:
             names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
                      else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             assert not [n for n in names if n == "apps" or n.startswith("apps.")], f"infra/{path.name} imports {names}"
-
-
-#: tests/'s folders (README "Layout"): what each holds
-TEST_FOLDERS = ("unit", "engine", "program", "real", "workflows", "support", "data")
-
-
-def _readme_block(start: str, end: str) -> dict[str, str]:
-    readme = (ROOT / "README.md").read_text()
-    block = readme[readme.index(start):readme.index(end)]
-    listed: dict[str, str] = {}
-    folder = ""
-    for line in block.splitlines()[1:]:
-        head = re.match(r"^  ([a-z]+)/\s+(.*)$", line)
-        if head:
-            folder = head[1]
-            listed[folder] = head[2]
-        elif folder:
-            listed[folder] += " " + line.strip()
-    return listed
 
 
 def test_the_readme_layout_names_every_test_module_and_only_those() -> None:
