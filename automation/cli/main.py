@@ -30,7 +30,34 @@ MISSING_DEPENDENCY_EXIT_CODE = 4
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{self.prog}: {message} (see --help)")
+        raise ConfigError(f"{self.prog}: {message}{_nearest(self, message)} (see --help)")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of ``parser`` and of the subcommand parsers it built (argparse reports an unknown option
+    of a subcommand from the top parser)."""
+    found = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return found
+
+
+def _nearest(parser: argparse.ArgumentParser, message: str) -> str:
+    """'; did you mean X?' for an unknown option or command close to a known one (nothing when none is close)."""
+    import difflib
+    import re
+
+    if (choice := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)) is not None:
+        word, known = choice[1], re.findall(r"'([^']*)'", choice[2])
+    elif message.startswith("unrecognized arguments: "):
+        words = [w.split("=", 1)[0] for w in message.removeprefix("unrecognized arguments: ").split() if w.startswith("-")]
+        word, known = (words[0] if words else ""), sorted(set(_option_strings(parser)))
+    else:
+        return ""
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6) if word else []
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 

@@ -124,3 +124,23 @@ def test_no_namespace_reaches_a_command() -> None:
         if rel in ("cli/main.py", "cli/options.py"):
             continue
         assert not re.search(r"import argparse|argparse\.", path.read_text()), f"automation/{rel} uses argparse"
+
+
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["plan", "--evnt-path", "e.json"], "; did you mean --event-path?"),  # a subcommand's option, reported by the top parser
+    (["up", "--stack", "dev", "--skip-healthcheck"], "; did you mean --skip-health-check?"),
+    (["rollback", "--stack", "dev", "--reason", "r", "--lock-timout=9"], "; did you mean --lock-timeout?"),  # `--opt=value`: its name is compared
+    (["plna"], "; did you mean plan?"),
+    (["rollbak", "--stack", "dev"], "; did you mean rollback?"),
+])
+def test_an_unknown_option_or_command_names_the_nearest_known_one(argv: list[str], hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        cli_main.parse(argv)
+    assert str(caught.value).endswith(f"{hint} (see --help)"), caught.value
+
+
+@pytest.mark.parametrize("argv", [["plan", "--zzzzzz"], ["qqqqq"], ["up"]])
+def test_nothing_close_or_another_mistake_gets_no_guess(argv: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        cli_main.parse(argv)
+    assert "did you mean" not in str(caught.value) and str(caught.value).endswith(" (see --help)"), caught.value
