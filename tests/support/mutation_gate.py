@@ -37,6 +37,7 @@ MEASURED = (
     "automation.review.cost.x_estimate*", "automation.review.cost.x__rds*", "automation.review.cost.x__eks*", "automation.review.cost.x__pvc*",
     "automation.review.cost.x__ingress*", "automation.review.cost.x__nat*", "automation.review.cost_nodes.x_price_compute*",
     "automation.review.cost_nodes.x__pack*", "automation.review.cost_nodes.x__fits*", "automation.review.cost_nodes.x__node_cost*",
+    "automation.review.cost_nodes.x__candidates*",
 )
 THRESHOLD = 0.05
 KILLED = {"killed", "timeout"}

@@ -4,15 +4,19 @@ changes the issue names (NAT gateways per zone, the database class)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from automation.cli.main import main
+from automation.config import lifecycle
 from automation.config.prices import ProjectCosts, load_project, load_table
 from automation.config.stackconfig import load_stack_config
 from automation.engines.synth import synthesize
@@ -20,8 +24,9 @@ from automation.model.errors import ConfigError
 from automation.model.outcome import Outcome
 from automation.model.snapshot import Resource
 from automation.review.cost import estimate
-from automation.review.cost_context import k8s_quantity
+from automation.review.cost_context import NODE_POOL, PricingContext, k8s_quantity
 from automation.review.cost_model import CostChange, money_range, signed_range
+from automation.review.cost_nodes import _candidates
 from automation.review.costrender import cost_markdown, estimate_table, headline
 from automation.review.render import Report, Status, render_markdown
 from tests.support.paths import FIXTURE_PROJECT, GOLDEN, ROOT
@@ -337,3 +342,62 @@ def test_a_personal_stacks_compute_comes_from_the_shared_pools_families_and_open
     doc = estimate(_synth("dev"), stack="dev", region="us-east-1", project=load_project(ROOT)).to_json()
     open_usage = [x for x in doc["lines"] if x["kind"] == "usage" and not x["quantity"]]
     assert open_usage and all(x["monthly_usd"] is None and "depends on usage" in x["note"] for x in open_usage)
+
+
+# -- which instance types a node pool allows (cost_nodes._candidates; mutation testing found it untested: the
+#    program's pools allow c, m and r, the same as Auto Mode's default, so no synth told a pool's requirements apart)
+
+def _ctx(reverse_table: bool = False) -> PricingContext:
+    """A pricing context in us-east-1 (``reverse_table``: its instance types listed in reverse order)."""
+    table = load_table()
+    region = table.regions["us-east-1"]
+    if reverse_table:
+        types = dict(reversed(region.instances.types.items()))
+        region = msgspec.structs.replace(region, instances=msgspec.structs.replace(region.instances, types=types))
+    return PricingContext(stack="x", region=region, region_name="us-east-1", hours=table.hours_per_month,
+                          project=ProjectCosts(), usage={}, resources=(), on=dt.date(2026, 12, 3), lifecycle=lifecycle.load())
+
+
+def _pool(*requirements: object) -> Resource:
+    return _res(NODE_POOL, "pool", spec={"template": {"spec": {"requirements": list(requirements)}}})
+
+
+def _names(found: list[tuple[str, Any]]) -> list[str]:
+    return [name for name, _ in found]
+
+
+ALL_TYPES = sorted(load_table().regions["us-east-1"].instances.types.items(), key=lambda x: (x[1].usd, x[0]))
+
+
+def test_without_a_pool_auto_modes_general_purpose_pool_decides_and_a_shared_cluster_allows_every_type() -> None:
+    general = _candidates(_ctx(), None)
+    assert {i.category for _, i in general} == {"c", "m", "r"}
+    assert general == [(n, i) for n, i in ALL_TYPES if i.category in "cmr"]  # cheapest first, then by name
+    assert _candidates(_ctx(), None, shared=True) == ALL_TYPES  # t types too: the shared cluster's pools decide
+
+
+@pytest.mark.parametrize(("requirement", "expected"), [
+    ({"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["t"]},
+     ["t4g.medium", "t3.medium", "t4g.large", "t3.large", "t4g.xlarge", "t3.xlarge"]),
+    ({"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]},
+     [n for n, i in ALL_TYPES if i.arch == "arm64"]),
+    ({"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["m6i.large", "m5.large", "c7i.large"]},
+     ["c7i.large", "m5.large", "m6i.large"]),  # m5 and m6i cost the same: by name
+])
+def test_a_pools_in_requirement_limits_the_types(requirement: dict[str, Any], expected: list[str]) -> None:
+    assert _names(_candidates(_ctx(), _pool(requirement))) == expected
+    assert _names(_candidates(_ctx(), _pool(requirement), shared=True)) == expected  # a pool's own rules win
+    # the order is the price, then the name, never the table's order (m5.large and m6i.large: same price, same sizes)
+    assert _names(_candidates(_ctx(reverse_table=True), _pool(requirement))) == expected
+
+
+def test_requirements_combine_and_only_in_with_a_list_counts() -> None:
+    arm_m = [{"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["m"]},
+             {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}]
+    assert _names(_candidates(_ctx(), _pool(*arm_m))) == ["m7g.large", "m7g.xlarge"]
+    # NotIn, a value that is not a list, and an entry that is not a mapping do not narrow the types: a pool with only
+    # those allows every type of the table (Auto Mode's default applies only without a pool)
+    loose = [{"key": "eks.amazonaws.com/instance-category", "operator": "NotIn", "values": ["t"]},
+             {"key": "kubernetes.io/arch", "operator": "In", "values": "arm64"}, "category=m"]
+    assert _candidates(_ctx(), _pool(*loose)) == ALL_TYPES
+    assert _candidates(_ctx(), _pool()) == ALL_TYPES
