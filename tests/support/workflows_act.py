@@ -156,14 +156,14 @@ class ActWorld:
 
 
 def make_repository(tmp: Path, cli: Path, health_url: str) -> tuple[Path, Path, Path]:
-    """The test repository (the project's workflows, engine, policy pack, requirements and .ci scripts; the fixture program and
+    """The test repository (the project's workflows, engine, policy pack, requirements, pyproject.toml, .gitignore and .ci scripts; the fixture program and
     environments.yaml; the test stand-in), its file:// backend and the fixture's cloud folder. Its dev stack file
     holds a secure value set through the real CLI."""
     repo, backend, cloud, scratch = tmp / "repo", tmp / "state", tmp / "cloud", tmp / "scratch-state"
     for d in (backend, cloud, scratch):
         d.mkdir()
     repo.mkdir()
-    for item in (".github", "automation", ".ci", "requirements.txt", "policypack"):
+    for item in (".github", "automation", ".ci", "requirements.txt", "pyproject.toml", ".gitignore", "policypack"):
         src = ROOT / item
         if src.is_dir():
             shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -173,7 +173,6 @@ def make_repository(tmp: Path, cli: Path, health_url: str) -> tuple[Path, Path, 
         if entry.name != "__pycache__":
             shutil.copy2(entry, repo / entry.name)
     (repo / ".ci" / "test").write_text(TEST_STANDIN)
-    (repo / ".gitignore").write_text("__pycache__/\n.pulumi-state/\n.venv/\nPulumi.dev-*.yaml\n")
     # kubernetesVersion 1.34 (past its end of standard support, 2026-12-02): the nightly version issue of dev
     (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:healthUrl: {health_url}\n"
                                           "  fixture:zones:\n    - zone-a\n    - zone-b\n"
