@@ -49,8 +49,12 @@ def _nearest(parser: argparse.ArgumentParser, message: str) -> str:
     import difflib
     import re
 
-    if (choice := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)) is not None:
-        word, known = choice[1], re.findall(r"'([^']*)'", choice[2])
+    if (choice := re.match(r"argument (.+?): invalid choice: '([^']*)'", message)) is not None:
+        # the choices come from the action argparse names (the subcommand, or an option such as --engine), not from the
+        # message's "choose from" text, whose format differs between Python versions
+        word = choice[2]
+        known = [str(c) for a in parser._actions if choice[1] in ("/".join(a.option_strings), a.metavar, a.dest)
+                 for c in (a.choices or ())]
     elif message.startswith("unrecognized arguments: "):
         words = [w.split("=", 1)[0] for w in message.removeprefix("unrecognized arguments: ").split() if w.startswith("-")]
         word, known = (words[0] if words else ""), sorted(set(_option_strings(parser)))

@@ -132,6 +132,7 @@ def test_no_namespace_reaches_a_command() -> None:
     (["rollback", "--stack", "dev", "--reason", "r", "--lock-timout=9"], "; did you mean --lock-timeout?"),  # `--opt=value`: its name is compared
     (["plna"], "; did you mean plan?"),
     (["rollbak", "--stack", "dev"], "; did you mean rollback?"),
+    (["up", "--stack", "dev", "--engine", "memry"], "; did you mean memory?"),  # an option's choices
 ])
 def test_an_unknown_option_or_command_names_the_nearest_known_one(argv: list[str], hint: str) -> None:
     with pytest.raises(ConfigError) as caught:
