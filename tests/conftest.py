@@ -17,6 +17,9 @@ from tests.support.program import ALL_STACKS, ENV_STACKS, PERSONAL_STACK, synth
 #: tests work by hand hold whatever the calendar says; tests/unit/test_lifecycle.py moves the day on purpose
 TEST_DAY = "2026-12-02"
 
+#: data, not this suite's tests: the act scenarios' test repository runs tests/data/act_repository/tests itself
+collect_ignore_glob = ["data/*"]
+
 
 @pytest.fixture(autouse=True)
 def _fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:

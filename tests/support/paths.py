@@ -14,5 +14,7 @@ ANALYZER = DATA / "analyzer"
 GOLDEN = DATA / "golden"
 #: the Pulumi project whose resources are dynamic providers over a folder (the real-CLI tiers and act)
 FIXTURE_PROJECT = DATA / "fixture_project"
+#: the act scenarios' test repository's own tests (its deploy gate runs them: tests/data/act_repository/README.md)
+ACT_REPOSITORY = DATA / "act_repository"
 #: surviving mutants of the gated scope, each with why it is harmless (tests/support/mutation_gate.py)
 SURVIVORS = DATA / "mutation_survivors.yaml"

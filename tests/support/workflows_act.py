@@ -1,11 +1,13 @@
 """The three workflows run by act (github.com/nektos/act, built by .ci/build-act) on this machine: the harness.
 
 A test repository is made from this project: its real workflows (.github/workflows), engine (automation/),
-requirements.txt and .ci/ scripts, and, as the Pulumi program, the real-engine fixture project
+requirements, pyproject.toml and .ci/ scripts, and, as the Pulumi program, the real-engine fixture project
 (tests/data/fixture_project: dynamic providers whose cloud is a folder) in the same layout, because the program's AWS
-resources cannot be deployed here and the scenarios must really apply. Its `.ci/test` is replaced by a STAND-IN
-that records that the test job ran: the real suite is what runs these scenarios, so running it again inside each
-scenario's test job would recurse (about 15 minutes each).
+resources cannot be deployed here and the scenarios must really apply, with its own tests
+(tests/data/act_repository). The deploy gate's tiers run for real: `bash .ci/test fast|cli` is the project's own test
+command (ruff, mypy, import-linter, pytest on the test repository's tests; the installed CLI). Only the heavy tiers
+(k8s, db, act) are a STAND-IN that records that the job ran (TEST_STANDIN): the real suite is what runs these
+scenarios, so running its heavy tiers inside each pull request's test jobs would recurse (about 15 minutes each).
 
 act runs in host mode (``-P ubuntu-latest=-self-hosted``: every step on this machine, no Docker) with the
 marketplace actions replaced by the stand-ins in tests/support/standins/actions (``--local-repository``), the secrets and
@@ -29,7 +31,7 @@ from typing import Any
 
 from tests.support import gitrepo
 from tests.support.fake_github import FakeGitHub, serve
-from tests.support.paths import FIXTURE_PROJECT, ROOT
+from tests.support.paths import ACT_REPOSITORY, FIXTURE_PROJECT, ROOT
 from tests.support.realdb import _need
 
 STANDINS = ROOT / "tests" / "support" / "standins" / "actions"
@@ -42,17 +44,17 @@ ACTIONS = {"actions/checkout@v4": "checkout", "actions/setup-python@v5": "setup-
            "actions/cache@v4": "cache", "aws-actions/configure-aws-credentials@v4": "configure-aws-credentials",
            "pulumi/actions@v6": "pulumi-actions"}
 TEST_STANDIN = """#!/usr/bin/env bash
-# STAND-IN for the project's test command in the act scenarios (tests/support/workflows_act.py): the real suite is what
-# runs these scenarios; running it again in each scenario's test job would recurse. Records that the job ran, and
-# which tier it was asked for (the real command's first argument). A commit that carries .ci/stand-in-tests-fail
-# stands for a commit whose tests fail: the stand-in then fails as the real command would (exit 1).
+# The project's test command in the act scenarios' test repository (tests/support/workflows_act.py). The deploy gate's
+# tiers (fast, cli) run for real: the project's own .ci/test, unchanged (copied as .ci/test-project), on this
+# repository's tests (tests/data/act_repository). The heavy tiers (k8s, db, act) are a STAND-IN that only records
+# that the job ran: the real suite is what runs these scenarios, and running its heavy tiers inside each pull
+# request's test jobs would recurse (about 15 minutes each). Every call is recorded with its tier.
 set -euo pipefail
-echo "test stand-in: the test suite runs outside act (tier ${1:-all})"
 echo "$GITHUB_WORKFLOW/$GITHUB_JOB ${1:-all} $GITHUB_SHA" >> "${STANDIN_CACHE_ROOT:?}/test-jobs.log"
-if [ -f .ci/stand-in-tests-fail ]; then
-  echo "FAILED (stand-in): $(cat .ci/stand-in-tests-fail)" >&2
-  exit 1
-fi
+case "${1:-all}" in
+  fast|cli) exec bash "$(dirname "$0")/test-project" "$@" ;;
+  *) echo "test stand-in: the ${1:-all} tier runs outside act (the project's own suite runs these scenarios)" ;;
+esac
 """
 
 
@@ -156,14 +158,16 @@ class ActWorld:
 
 
 def make_repository(tmp: Path, cli: Path, health_url: str) -> tuple[Path, Path, Path]:
-    """The test repository (the project's workflows, engine, policy pack, requirements, pyproject.toml, .gitignore and .ci scripts; the fixture program and
-    environments.yaml; the test stand-in), its file:// backend and the fixture's cloud folder. Its dev stack file
-    holds a secure value set through the real CLI."""
+    """The test repository (the project's workflows, engine, policy pack, requirements, pyproject.toml, .gitignore and
+    .ci scripts; the fixture program and environments.yaml; its own tests; the test command routing the heavy tiers to
+    the stand-in), its file:// backend and the fixture's cloud folder. Its dev stack file holds a secure value set
+    through the real CLI."""
     repo, backend, cloud, scratch = tmp / "repo", tmp / "state", tmp / "cloud", tmp / "scratch-state"
     for d in (backend, cloud, scratch):
         d.mkdir()
     repo.mkdir()
-    for item in (".github", "automation", ".ci", "requirements.txt", "pyproject.toml", ".gitignore", "policypack"):
+    for item in (".github", "automation", ".ci", "requirements.txt", "requirements-dev.txt", "pyproject.toml", ".gitignore",
+                 "policypack"):
         src = ROOT / item
         if src.is_dir():
             shutil.copytree(src, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -172,6 +176,8 @@ def make_repository(tmp: Path, cli: Path, health_url: str) -> tuple[Path, Path, 
     for entry in FIXTURE_PROJECT.iterdir():
         if entry.name != "__pycache__":
             shutil.copy2(entry, repo / entry.name)
+    shutil.copytree(ACT_REPOSITORY / "tests", repo / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / ".ci" / "test").rename(repo / ".ci" / "test-project")
     (repo / ".ci" / "test").write_text(TEST_STANDIN)
     # kubernetesVersion 1.34 (past its end of standard support, 2026-12-02): the nightly version issue of dev
     (repo / "Pulumi.dev.yaml").write_text(f"config:\n  fixture:cloudDir: {cloud}\n  fixture:healthUrl: {health_url}\n"

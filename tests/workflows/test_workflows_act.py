@@ -2,8 +2,9 @@
 
 The harness (tests/support/workflows_act.py) says what is real and what stands in: the workflows, their expressions,
 job graph, matrices, outputs, the engine, the Pulumi CLI and the fixture program run for real; marketplace
-actions are stand-ins (tests/support/standins/actions); the test job's `.ci/test` is a stand-in (the suite is what runs
-this file). Each scenario asserts what the jobs did (which ran, their matrix, the engine's reports in their logs,
+actions are stand-ins (tests/support/standins/actions); the test job's `.ci/test` runs the deploy gate's tiers (fast,
+cli) for real on the test repository's own tests and is a stand-in for the heavy ones (the suite is what runs this
+file). Each scenario asserts what the jobs did (which ran, their matrix, the engine's reports in their logs,
 the comment on the local GitHub server, the backend's history and the fixture cloud afterwards), through check
 functions that raise AssertionError, so that test_9 can show one of them failing on a broken workflow.
 """
@@ -154,6 +155,10 @@ def test_2_the_merge_pushed_to_main_is_tested_planned_and_deployed(world: ActWor
     gate = [line.split()[1] for line in (world.cache_root / "test-jobs.log").read_text().splitlines()
             if line.startswith("deploy/test ") and line.endswith(merge)]
     assert gate == ["fast", "cli"], gate
+    # ... for real: the project's test command on the test repository's tests, the CLI pulumi/actions installed
+    out = run.output("test")
+    assert "test[fast]: ruff, mypy and the import layers (lint-imports) clean" in out and "test[fast]: pytest exit 0" in out, out[-3000:]
+    assert "test[cli]: using the installed Pulumi CLI v3.274.1" in out and "test[cli]: pytest exit 0" in out, out[-3000:]
     world.shas["merge1"] = merge
 
 
@@ -165,21 +170,23 @@ def test_3_a_push_touching_no_infrastructure_path_skips_the_deploy_job_and_faili
     check_jobs(run, {"test": "success", "plan": "success"})
     assert "has_work=false" in run.output("plan")
     assert len(world.history("dev")) == 1, "nothing was deployed"
-    # a change of the program whose tests fail (a typo a test catches): the deploy gate's test job fails, and plan and
-    # deploy never start
+    # a change of the program whose tests fail (a typo the test repository's spelling test catches): the deploy gate's
+    # test job, the project's real test command, fails; plan and deploy never start, and nothing changes
     set_config(world, "greeting", "hello agian")
-    failing = gitrepo.commit(world.repo, {".ci/stand-in-tests-fail": "test_greeting: expected 'hello again'\n"},
-                             "Say hello again, with a typo a test catches")
+    failing = gitrepo.commit(world.repo, {}, "Say hello again, with a typo a test catches")
+    records = world.records("record")
     run = timed("push main, failing tests", world, "push", push("main", after, failing, "failing tests"), "deploy.yml")
     assert run.jobs.get("deploy/test") == "failure", run.jobs
     assert "deploy/plan" not in run.jobs and "deploy/deploy" not in run.jobs, run.jobs
-    assert "FAILED (stand-in): test_greeting" in run.output("test"), run.output("test")[-2000:]
-    assert len(world.history("dev")) == 1, "a failing test gate deploys nothing"
+    out = run.output("test")
+    assert "misspelled in the dev stack's greeting 'hello agian': ['agian']" in out, out[-3000:]
+    assert "1 failed, 1 passed" in out and "test[fast]: pytest exit 1" in out, out[-3000:]
+    assert "test[fast]: ruff, mypy and the import layers (lint-imports) clean" in out, out[-3000:]
+    assert len(world.history("dev")) == 1 and world.records("record") == records, "a failing test gate deploys nothing"
     # the fix (the typo corrected, the tests pass), deployed, so that test 5 has an earlier commit to go back to. It
     # touches the program again: a fix touching no infrastructure path would plan nothing, and the failed commit's
     # change would wait for the next one (the nightly drift check shows it meanwhile)
     set_config(world, "greeting", "hello again")
-    (world.repo / ".ci" / "stand-in-tests-fail").unlink()
     after2 = gitrepo.commit(world.repo, {}, "Say hello again")
     run = timed("push main (deploy)", world, "push", push("main", failing, after2, "Say hello again"), "deploy.yml")
     check_jobs(run, {"test": "success", "plan": "success", "deploy": "success"})

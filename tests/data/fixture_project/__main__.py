@@ -1,6 +1,7 @@
 """The real-engine fixture program: a stateful database, a plain record, a secret record, a secret output."""
 
 import pulumi
+
 from fixture_cloud import Database, Record
 
 config = pulumi.Config()
