@@ -401,3 +401,31 @@ def test_requirements_combine_and_only_in_with_a_list_counts() -> None:
              {"key": "kubernetes.io/arch", "operator": "In", "values": "arm64"}, "category=m"]
     assert _candidates(_ctx(), _pool(*loose)) == ALL_TYPES
     assert _candidates(_ctx(), _pool()) == ALL_TYPES
+
+
+def test_an_eks_component_with_its_cluster_child_is_priced_once_on_the_child() -> None:
+    """On the real CLI, pulumi-eks' Cluster is a remote component: its own registration carries no inputs and its
+    aws:eks/cluster:Cluster child carries the version and logs. The control plane is billed once, on the child; under
+    the mock runtime (no child) the component's own inputs are priced."""
+    child = _res("aws:eks/cluster:Cluster", "dev-eks-eksCluster", version="1.35",
+                 enabledClusterLogTypes=["api", "audit"])
+    component = _res("eks:index:Cluster", "dev-eks")
+    on = dt.date(2026, 12, 2)
+    est = estimate([component, child], stack="dev", region="us-east-1", project=ProjectCosts(), on=on)
+    by_name = {(x.name, x.billed): x for x in est.lines}
+    assert set(by_name) == {("dev-eks", "nothing"), ("dev-eks-eksCluster", "EKS cluster hours"),
+                            ("dev-eks-eksCluster", "control plane logs ingestion")}
+    assert by_name[("dev-eks", "nothing")].note == "priced on its aws:eks/cluster:Cluster child"
+    hours = by_name[("dev-eks-eksCluster", "EKS cluster hours")]
+    assert (hours.low, hours.high) == pytest.approx((_usd("eks_cluster_standard") * HOURS,) * 2)
+    assert by_name[("dev-eks-eksCluster", "control plane logs ingestion")].note == "2 log types to CloudWatch"
+    # the mock runtime's shape: the component alone, with the inputs it was given
+    alone = estimate([_res("eks:index:Cluster", "dev-eks", version="1.35", enabledClusterLogTypes=["api"])],
+                     stack="dev", region="us-east-1", project=ProjectCosts(), on=on)
+    assert [(x.billed, x.kind) for x in alone.lines] == [("EKS cluster hours", "fixed"),
+                                                        ("control plane logs ingestion", "usage")]
+    assert alone.lines[1].note == "1 log types to CloudWatch"
+    # a child alone (another component's cluster, or none) is priced too; no logs, no log line
+    (only,) = estimate([child.__class__(child.urn, child.type, child.name, {"version": "1.35"})], stack="dev",
+                       region="us-east-1", project=ProjectCosts(), on=on).lines
+    assert only.billed == "EKS cluster hours"
