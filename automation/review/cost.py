@@ -113,8 +113,8 @@ def _price_resource(ctx: PricingContext, res: Resource) -> None:
                     "kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:networking.k8s.io/v1:IngressClass", NODE_POOL,
                     *EKS_TYPES) or res.type.startswith("aws:"):
         if ctx.region is None:
-            where = f"region {ctx.region_name}" if ctx.region_name else "no aws:region in the stack's config"
-            ctx.unpriced(res, res.type, f"no prices for {where} in automation/prices/aws.yaml")
+            ctx.unpriced(res, res.type, f"no prices for region {ctx.region_name} in automation/prices/aws.yaml"
+                         if ctx.region_name else "no aws:region in the stack's config: no prices to look up")
             return
         handler = _HANDLERS.get(res.type)
         if handler is None:

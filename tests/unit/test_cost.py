@@ -429,3 +429,121 @@ def test_an_eks_component_with_its_cluster_child_is_priced_once_on_the_child() -
     (only,) = estimate([child.__class__(child.urn, child.type, child.name, {"version": "1.35"})], stack="dev",
                        region="us-east-1", project=ProjectCosts(), on=on).lines
     assert only.billed == "EKS cluster hours"
+
+
+# -- the edges of each handler: what is billed, what is not priced and why (each line a mutant would change) ---------
+ON = dt.date(2026, 12, 2)
+
+
+def _one(resources: list[Resource], **kw: Any) -> list[tuple[str, str, str, float, float, str]]:
+    est = estimate(resources, stack=kw.pop("stack", "x"), region=kw.pop("region", "us-east-1"),
+                   project=kw.pop("project", ProjectCosts()), on=kw.pop("on", ON), **kw)
+    return [(x.name, x.billed, x.kind, round(x.low, 4), round(x.high, 4), x.note) for x in est.lines]
+
+
+def test_custom_prices_default_quantity_hourly_and_a_quantity_that_is_not_a_number() -> None:
+    from automation.config.prices import CustomPrice
+
+    def price(**kw: Any) -> CustomPrice:
+        return CustomPrice(match="acme:index:Disk*", billed="disk", usd=0.5, unit="GB-month", source="test", as_of="2026-12-01", **kw)
+
+    sized = ProjectCosts(prices=(price(quantity="sizeGb", default_quantity=10),))
+    assert _one([_res("acme:index:Disk", "d1")], project=sized) == [("d1", "disk", "fixed", 5.0, 5.0, "")]
+    assert _one([_res("acme:index:Disk", "d2", sizeGb=40)], project=sized) == [("d2", "disk", "fixed", 20.0, 20.0, "")]
+    assert _one([_res("acme:index:Disk", "d3", sizeGb="big")], project=sized) == [
+        ("d3", "disk", "unpriced", 0.0, 0.0, "input sizeGb is 'big': not a number (costs.yaml)")]
+    strict = ProjectCosts(prices=(price(quantity="sizeGb"),))
+    assert _one([_res("acme:index:Disk", "d4")], project=strict) == [
+        ("d4", "disk", "unpriced", 0.0, 0.0, "input sizeGb is None: not a number (costs.yaml)")]
+    hourly = ProjectCosts(prices=(price(hourly=True),))
+    (line,) = estimate([_res("acme:index:Disk", "d5")], stack="x", region=None, project=hourly, on=ON).lines
+    assert (line.low, line.quantity, line.price.key if line.price else None) == (0.5 * HOURS, "1 GB-month",
+                                                                                "costs.yaml: acme:index:Disk*")
+    # a name glob (type::name) matches, the first matching price wins, and declared-free types bill nothing
+    named = ProjectCosts(prices=(CustomPrice(match="acme:index:Disk::big-*", billed="big disk", usd=2, unit="disk",
+                                             source="t", as_of="2026-12-01"), price()),
+                         free=("acme:index:Free*",))
+    assert _one([_res("acme:index:Disk", "big-1"), _res("acme:index:Disk", "small"), _res("acme:index:Free", "f")],
+                project=named) == [("big-1", "big disk", "fixed", 2.0, 2.0, ""), ("small", "disk", "fixed", 0.5, 0.5, ""),
+                                   ("f", "nothing", "free", 0.0, 0.0, "declared free in costs.yaml")]
+
+
+def test_providers_and_free_types_bill_nothing_and_say_why() -> None:
+    assert _one([_res("pulumi:providers:aws", "default"), _res("aws:ec2/flowLog:FlowLog", "flow"),
+                 _res("kubernetes:batch/v1:CronJob", "backup"), _res("aws:ec2/vpc:Vpc", "vpc")]) == [
+        ("default", "nothing", "free", 0.0, 0.0, ""),
+        ("flow", "nothing", "free", 0.0, 0.0, "its records are billed as log ingestion of its log group"),
+        ("backup", "nothing", "free", 0.0, 0.0, "runs now and then: not estimated"),
+        ("vpc", "nothing", "free", 0.0, 0.0, "")]
+    # a Kubernetes type the model does not price, outside AWS: not priced, saying how to fix it
+    assert _one([_res("kubernetes:core/v1:Pod", "p")]) == [
+        ("p", "kubernetes:core/v1:Pod", "unpriced", 0.0, 0.0,
+         "no price known for this type: price it or declare it free in costs.yaml")]
+    # AWS types without a region: not priced, naming the missing config
+    assert _one([_res("aws:kms/key:Key", "k")], region=None) == [
+        ("k", "aws:kms/key:Key", "unpriced", 0.0, 0.0, "no aws:region in the stack's config: no prices to look up")]
+
+
+def test_kms_keys_with_and_without_rotation() -> None:
+    month, rotation = _usd("kms_key_month"), _usd("kms_rotation_month")
+    assert _one([_res("aws:kms/key:Key", "plain")]) == [
+        ("plain", "KMS key", "fixed", month, month, ""), ("plain", "KMS requests", "usage", 0.0, 0.0, "")]
+    assert _one([_res("aws:kms/key:Key", "rotating", enableKeyRotation=True)]) == [
+        ("rotating", "KMS key", "fixed", month, month, ""),
+        ("rotating", "KMS key rotations", "fixed", 0.0, round(2 * rotation, 4),
+         "automatic yearly rotation: +$1/month after the first year, +$2 from the second"),
+        ("rotating", "KMS requests", "usage", 0.0, 0.0, "")]
+
+
+def test_log_groups_say_how_long_they_keep_logs() -> None:
+    assert _one([_res("aws:cloudwatch/logGroup:LogGroup", "a", retentionInDays=30),
+                 _res("aws:cloudwatch/logGroup:LogGroup", "b")]) == [
+        ("a", "log ingestion", "usage", 0.0, 0.0, ""), ("a", "log storage", "usage", 0.0, 0.0, "kept 30 days"),
+        ("b", "log ingestion", "usage", 0.0, 0.0, ""), ("b", "log storage", "usage", 0.0, 0.0, "kept forever")]
+
+
+def test_a_database_the_table_cannot_price_says_which_part_and_why() -> None:
+    base = {"engine": "mysql", "instanceClass": "db.t4g.small", "allocatedStorage": 20, "storageType": "gp3"}
+    lines = _one([_res("aws:rds/instance:Instance", "pg", **{**base, "engine": "postgres"})])
+    assert lines[0] == ("pg", "DB instance hours", "unpriced", 0.0, 0.0,
+                        "engine 'postgres': only RDS for MySQL is in the price table")
+    assert lines[1][:3] == ("pg", "DB storage", "fixed")  # the storage is still priced
+    lines = _one([_res("aws:rds/instance:Instance", "big", **{**base, "instanceClass": "db.r7g.16xlarge"})])
+    assert lines[0] == ("big", "DB instance hours", "unpriced", 0.0, 0.0,
+                        "instance class 'db.r7g.16xlarge' is not in the price table (rds_mysql)")
+    lines = _one([_res("aws:rds/instance:Instance", "nosize", **{**base, "allocatedStorage": "[unknown]"})])
+    assert ("nosize", "DB storage", "unpriced", 0.0, 0.0, "allocatedStorage is '[unknown]'") in lines
+    lines = _one([_res("aws:rds/instance:Instance", "io", **{**base, "storageType": "io2"})])
+    assert ("io", "DB storage", "unpriced", 0.0, 0.0, "storage type 'io2' is not in the price table") in lines
+    # gp2 is RDS's default storage type; Multi-AZ stores two copies; autoscaling's ceiling is a note
+    lines = _one([_res("aws:rds/instance:Instance", "auto", **{**base, "storageType": None, "multiAz": True,
+                                                              "maxAllocatedStorage": 100})])
+    storage = [x for x in lines if x[1] == "DB storage"]
+    gp2 = _usd("rds_gp2_gb")
+    assert storage == [("auto", "DB storage", "fixed", round(20 * 2 * gp2, 4), round(20 * 2 * gp2, 4),
+                        f"storage autoscaling may grow it to 100 GB as data grows: ${100 * 2 * gp2:,.2f} at most")]
+
+
+def test_rds_extended_support_edges() -> None:
+    base = {"engine": "mysql", "instanceClass": "db.t4g.small", "allocatedStorage": 20, "storageType": "gp3"}
+
+    def extended(on: dt.date, **inputs: Any) -> list[tuple[str, str, str, float, float, str]]:
+        return [x for x in _one([_res("aws:rds/instance:Instance", "db", **{**base, **inputs})], on=on)
+                if x[1] == "RDS Extended Support"]
+
+    assert extended(ON, engineVersion="5.7") == [
+        ("db", "RDS Extended Support", "unpriced", 0.0, 0.0,
+         "RDS for MySQL 5.7: not in the version support table (automation/prices/lifecycle.yaml): whether extended support is billed is not known")]
+    # 8.4 is years from its end: nothing; 8.0 within the warning window before its end: a zero line that warns
+    assert extended(ON, engineVersion="8.4.3") == []
+    (warn,) = extended(dt.date(2026, 6, 25), engineVersion="8.0.40")
+    assert warn[:5] == ("db", "RDS Extended Support", "fixed", 0.0, 0.0)
+    assert warn[5].startswith("standard support of MySQL 8.0 ends on 2026-07-31 (in 36 days): ")
+    assert extended(dt.date(2026, 4, 1), engineVersion="8.0.40") == []  # 121 days ahead: past the warning window
+    # a month that crosses the end (730 h from July 1st run 10 h past July 31st): $0 if upgraded before, else 10 h
+    (crossing,) = extended(dt.date(2026, 7, 1), engineVersion="8.0.40")
+    assert crossing[2:5] == ("fixed", 0.0, round(0.1 * 2 * 10, 4)) and "leaves standard support on 2026-07-31" in crossing[5]
+    (disabled,) = extended(ON, engineVersion="8.0.40", engineLifecycleSupport="open-source-rds-extended-support-disabled")
+    assert disabled[2:5] == ("fixed", 0.0, 0.0) and "extended support is disabled" in disabled[5]
+    (billed,) = extended(ON, engineVersion="8.0.40", multiAz=True)
+    assert billed[3:5] == (round(0.1 * 2 * 2 * HOURS, 4),) * 2  # 2 vCPUs, the standby too, $0.10 in year 1
