@@ -547,3 +547,125 @@ def test_rds_extended_support_edges() -> None:
     assert disabled[2:5] == ("fixed", 0.0, 0.0) and "extended support is disabled" in disabled[5]
     (billed,) = extended(ON, engineVersion="8.0.40", multiAz=True)
     assert billed[3:5] == (round(0.1 * 2 * 2 * HOURS, 4),) * 2  # 2 vCPUs, the standby too, $0.10 in year 1
+
+
+def _deployment(name: str, *containers: dict[str, Any], replicas: Any = None) -> Resource:
+    spec: dict[str, Any] = {"template": {"spec": {"containers": list(containers)}}}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return _res("kubernetes:apps/v1:Deployment", name, spec=spec)
+
+
+def _node(usd: float) -> float:
+    return usd * (1 + _usd("eks_auto_mode_fee")) * HOURS + NODE.root_volume_gib * _usd("ebs_gp3_gb")
+
+
+def test_compute_packs_requests_limits_and_replicas_and_says_what_it_assumed() -> None:
+    pool = _res(NODE_POOL, "pool", spec={"template": {"spec": {"requirements": [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["m7g.large", "m7g.xlarge"]}]}}})
+    web = _deployment("web", {"name": "web", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}, replicas="3")
+    # limits stand for absent requests; a container with neither counts as 0, and says so; no replicas: one pod
+    worker = _deployment("worker", {"name": "w", "resources": {"limits": {"cpu": "1500m", "memory": "6Gi"}}},
+                         {"name": "sidecar"})
+    cluster = _res("eks:index:Cluster", "eks", version="1.35")
+    est = estimate([cluster, pool, web, worker], stack="x", region="us-east-1", project=ProjectCosts(), on=ON)
+    (compute,) = [x for x in est.lines if x.billed == "node compute (Auto Mode)"]
+    # m7g.large holds 1900m and 7392 MiB: the worker and the three web pods need two; one m7g.xlarge holds them all
+    # and costs less than two large ones; the high end is one m7g.large per pod
+    large, xlarge = _node(0.0816), _node(0.1632)
+    assert xlarge < 2 * large
+    assert compute.name == "pool" and (compute.low, compute.high) == pytest.approx((xlarge, 4 * large))
+    assert compute.quantity == "1 × m7g.xlarge packed; ≤ 4 node(s)"
+    assert compute.note == ("Auto Mode chooses the instances; assumed: 4 pod(s) requesting 3000m CPU and 9216 MiB in "
+                            "all, packed onto the cheapest on-demand type of families m the node pool allows (low), up to "
+                            "one node per pod (high); worker: a container without cpu/memory requests counts as 0")
+    assert compute.price is not None and compute.price.key == "instances.m7g.xlarge" and compute.price.usd == 0.1632
+    assert compute.price.unit == "m7g.xlarge hour (+12% Auto Mode fee, +80 GiB gp3 root volume per node)"
+    # a pod no allowed type fits: the compute is not priced, on the pool, saying why
+    huge = _deployment("huge", {"name": "h", "resources": {"requests": {"cpu": "1", "memory": "64Gi"}}})
+    (unpriced,) = estimate([pool, huge], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).unpriced
+    assert (unpriced.name, unpriced.billed, unpriced.note) == (
+        "pool", "node compute", "no instance type of the price table fits a pod of 1 allowed by the node pool")
+    # a cluster without a pool: Auto Mode's general-purpose pool (c, m, r), billed on the cluster
+    (own,) = [x for x in estimate([cluster, web], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines
+              if x.billed == "node compute (Auto Mode)"]
+    assert own.name == "eks" and own.low > 0 and "families c, m, r" in own.note
+    # neither (a personal stack on a shared cluster): billed on its first workload, from $0
+    (shared,) = [x for x in estimate([web, worker], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines
+                 if x.billed == "node compute (Auto Mode)"]
+    assert shared.name == "web" and shared.low == 0 and shared.high > 0
+    assert shared.note.startswith("runs on a shared cluster's nodes: $0 if its pods fit their spare room, up to the "
+                                  "nodes it would add; Auto Mode chooses the instances")
+    # no workloads: no compute line at all
+    assert not [x for x in estimate([cluster, pool], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines
+                if "compute" in x.billed]
+
+
+def test_the_control_plane_when_its_version_is_not_known_or_not_listed_is_a_range() -> None:
+    std, ext = _usd("eks_cluster_standard") * HOURS, _usd("eks_cluster_extended") * HOURS
+    assert _one([_res("eks:index:Cluster", "a", version="[unknown]")]) == [
+        ("a", "EKS cluster hours", "fixed", round(std, 4), round(ext, 4), "")]
+    assert _one([_res("eks:index:Cluster", "b")]) == [("b", "EKS cluster hours", "fixed", round(std, 4), round(ext, 4), "")]
+    (line,) = _one([_res("eks:index:Cluster", "c", version="1.20")])
+    assert line[:5] == ("c", "EKS cluster hours", "fixed", round(std, 4), round(ext, 4))
+    assert line[5] == "EKS Kubernetes 1.20: not in the version support table (automation/prices/lifecycle.yaml)"
+
+
+def test_volumes_by_their_class_and_what_is_not_priced() -> None:
+    def claim(name: str, size: Any, klass: Any) -> Resource:
+        return _res("kubernetes:core/v1:PersistentVolumeClaim", name,
+                    spec={"storageClassName": klass, "resources": {"requests": {"storage": size}}})
+
+    def storage_class(name: str, **params: str) -> Resource:
+        return _res("kubernetes:storage.k8s.io/v1:StorageClass", name, metadata={"name": name}, parameters=params)
+
+    classes = [storage_class("fast", type="gp3"), storage_class("old", type="gp2"), storage_class("plain"),
+               storage_class("io", type="io2")]
+    lines = _one([*classes, claim("a", "20Gi", "old"), claim("b", "10Gi", "plain"), claim("c", "5Gi", "elsewhere"),
+                  claim("d", "lots", "fast"), claim("e", "1Gi", "io")])
+    got = {x[0]: x[1:] for x in lines if x[0] in "abcde"}
+    assert got == {
+        "a": ("EBS volume", "fixed", round(20 * _usd("ebs_gp2_gb"), 4), round(20 * _usd("ebs_gp2_gb"), 4), ""),
+        "b": ("EBS volume", "fixed", round(10 * _usd("ebs_gp3_gb"), 4), round(10 * _usd("ebs_gp3_gb"), 4), ""),
+        "c": ("EBS volume", "fixed", round(5 * _usd("ebs_gp3_gb"), 4), round(5 * _usd("ebs_gp3_gb"), 4),
+              "storage class 'elsewhere' is not declared by this stack: gp3 assumed"),
+        "d": ("EBS volume", "unpriced", 0.0, 0.0, "the claim's storage request is not a quantity"),
+        "e": ("EBS volume", "unpriced", 0.0, 0.0, "volume type 'io2' is not in the price table"),
+    }
+
+
+def test_load_balancers_by_scheme_subnets_and_class() -> None:
+    def klass(name: str, params: str | None, controller: str = "eks.amazonaws.com/alb") -> Resource:
+        spec: dict[str, Any] = {"controller": controller}
+        if params:
+            spec["parameters"] = {"name": params}
+        return _res("kubernetes:networking.k8s.io/v1:IngressClass", name, metadata={"name": name}, spec=spec)
+
+    def params(name: str, **spec: Any) -> Resource:
+        return _res("kubernetes:eks.amazonaws.com/v1:IngressClassParams", name, metadata={"name": name}, spec=spec)
+
+    def ingress(name: str, class_name: str) -> Resource:
+        return _res("kubernetes:networking.k8s.io/v1:Ingress", name, spec={"ingressClassName": class_name})
+
+    alb, ip = _usd("alb_hour") * HOURS, _usd("public_ipv4_hour") * HOURS
+    world = [klass("public", "public"), params("public", scheme="internet-facing"),
+             klass("pinned", "pinned"), params("pinned", scheme="internet-facing", subnets={"ids": ["s1", "s2", "s3"]}),
+             klass("internal", "internal"), params("internal", scheme="internal"),
+             klass("bare", None), klass("nginx", "nginx", controller="k8s.io/ingress-nginx"), params("nginx")]
+    lines = _one([*world, ingress("a", "public"), ingress("b", "pinned"), ingress("c", "internal"), ingress("d", "bare"),
+                  ingress("e", "nginx")])
+    def of(name: str) -> list[tuple[str, str, float, float, str]]:
+        return [x[1:] for x in lines if x[0] == name]
+    assert ("public load balancer IPv4 addresses" not in str(of("c"))) and of("c") == of("d")
+    assert of("a")[2] == ("load balancer public IPv4 addresses", "fixed", round(2 * ip, 4), round(6 * ip, 4),
+                          "its subnets are chosen by the controller: at least two zones")
+    assert of("b")[2] == ("load balancer public IPv4 addresses", "fixed", round(3 * ip, 4), round(3 * ip, 4), "")
+    assert [x[0] for x in of("c")] == ["application load balancer hours", "load balancer capacity units",
+                                       "data out to the internet"]
+    assert of("c")[0][2:4] == (round(alb, 4), round(alb, 4))
+    assert of("e") == [("load balancer", "fixed", 0.0, 0.0, "ingress class 'nginx' belongs to the cluster's stack: its "
+                        "load balancer is billed there (this ingress adds only its traffic)")]
+    # a load balancer Service is an NLB; any other Service bills nothing
+    assert [x[1] for x in _one([_res("kubernetes:core/v1:Service", "lb", spec={"type": "LoadBalancer"}),
+                                _res("kubernetes:core/v1:Service", "ip", spec={"type": "ClusterIP"})])] == [
+        "network load balancer hours", "network load balancer capacity units", "nothing"]
