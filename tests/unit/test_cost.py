@@ -642,7 +642,7 @@ def test_load_balancers_by_scheme_subnets_and_class() -> None:
         return _res("kubernetes:networking.k8s.io/v1:IngressClass", name, metadata={"name": name}, spec=spec)
 
     def params(name: str, **spec: Any) -> Resource:
-        return _res("kubernetes:eks.amazonaws.com/v1:IngressClassParams", name, metadata={"name": name}, spec=spec)
+        return _res("kubernetes:eks.amazonaws.com/v1:IngressClassParams", f"{name}-params", metadata={"name": name}, spec=spec)
 
     def ingress(name: str, class_name: str) -> Resource:
         return _res("kubernetes:networking.k8s.io/v1:Ingress", name, spec={"ingressClassName": class_name})
@@ -665,6 +665,16 @@ def test_load_balancers_by_scheme_subnets_and_class() -> None:
     assert of("c")[0][2:4] == (round(alb, 4), round(alb, 4))
     assert of("e") == [("load balancer", "fixed", 0.0, 0.0, "ingress class 'nginx' belongs to the cluster's stack: its "
                         "load balancer is billed there (this ingress adds only its traffic)")]
+    # the classes themselves bill nothing (their load balancers are on the ingresses), a grouped class used here
+    # included; only a grouped class no ingress of this stack uses is the shared load balancer of other stacks
+    grouped = [klass("team", "team"), params("team", scheme="internal", group={"name": "team"}), ingress("f", "team"),
+               klass("spare", "spare"), params("spare", scheme="internal", group={"name": "spare"})]
+    lines = _one([*world, *grouped])
+    classes = {x[0]: x[1:] for x in lines if x[0] in ("public", "team", "nginx", "bare") and x[1] == "nothing"}
+    priced_on_ingresses = ("nothing", "free", 0.0, 0.0, "its load balancer is priced on the ingresses that use it")
+    assert classes == {"public": priced_on_ingresses, "team": priced_on_ingresses, "bare": priced_on_ingresses,
+                       "nginx": ("nothing", "free", 0.0, 0.0, "")}
+    assert [x[1] for x in lines if x[0] == "spare"] == ["shared load balancer (other stacks' ingresses)"]
     # a load balancer Service is an NLB; any other Service bills nothing
     assert [x[1] for x in _one([_res("kubernetes:core/v1:Service", "lb", spec={"type": "LoadBalancer"}),
                                 _res("kubernetes:core/v1:Service", "ip", spec={"type": "ClusterIP"})])] == [
