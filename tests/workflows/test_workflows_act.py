@@ -156,7 +156,7 @@ def test_2_the_merge_pushed_to_main_is_tested_planned_and_deployed(world: ActWor
             if line.startswith("deploy/test ") and line.endswith(merge)]
     assert gate == ["fast", "cli"], gate
     # ... for real: the project's test command on the test repository's tests, the CLI pulumi/actions installed
-    out = run.output("test")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", run.output("test"))
     assert "test[fast]: ruff, mypy and the import layers (lint-imports) clean" in out and "test[fast]: pytest exit 0" in out, out[-3000:]
     assert "test[cli]: using the installed Pulumi CLI v3.274.1" in out and "test[cli]: pytest exit 0" in out, out[-3000:]
     world.shas["merge1"] = merge
@@ -178,7 +178,7 @@ def test_3_a_push_touching_no_infrastructure_path_skips_the_deploy_job_and_faili
     run = timed("push main, failing tests", world, "push", push("main", after, failing, "failing tests"), "deploy.yml")
     assert run.jobs.get("deploy/test") == "failure", run.jobs
     assert "deploy/plan" not in run.jobs and "deploy/deploy" not in run.jobs, run.jobs
-    out = run.output("test")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", run.output("test"))  # pytest colours its output under act
     assert "misspelled in the dev stack's greeting 'hello agian': ['agian']" in out, out[-3000:]
     assert "1 failed, 1 passed" in out and "test[fast]: pytest exit 1" in out, out[-3000:]
     assert "test[fast]: ruff, mypy and the import layers (lint-imports) clean" in out, out[-3000:]
