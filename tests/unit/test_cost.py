@@ -675,6 +675,20 @@ def test_load_balancers_by_scheme_subnets_and_class() -> None:
     assert classes == {"public": priced_on_ingresses, "team": priced_on_ingresses, "bare": priced_on_ingresses,
                        "nginx": ("nothing", "free", 0.0, 0.0, "")}
     assert [x[1] for x in lines if x[0] == "spare"] == ["shared load balancer (other stacks' ingresses)"]
+    # the shared load balancer's line in full: its addresses (two zones, or its subnets), its price, the stack's
+    # answer whether others run on it
+    pinned = [klass("spare", "spare"), params("spare", group={"name": "spare"}, subnets={"ids": ["s1", "s2", "s3"]})]
+    for spare, ips in ((grouped[3:], 2), (pinned, 3)):
+        est = estimate(spare, stack="dev", region="us-east-1", project=ProjectCosts(), on=ON, hosts_others=True)
+        (line,) = [x for x in est.lines if x.name == "spare"]
+        assert (line.urn, line.kind, line.quantity, line.low) == (spare[0].urn, "fixed", f"0–730 h + {ips} IPv4 addresses", 0.0)
+        assert line.high == pytest.approx(alb + ips * ip) and line.price is not None and line.price.key == "alb_hour"
+        assert line.note == ("group 'spare': one ALB for every ingress of other stacks (personal stacks) using class "
+                             "'spare', from $0 while none exists; their traffic (LCUs, data out) is not in this figure")
+    alone = estimate(grouped[3:], stack="dev", region="us-east-1", project=ProjectCosts(), on=ON, hosts_others=False)
+    assert [(x.name, x.kind, x.note) for x in alone.lines if x.name == "spare"] == [
+        ("spare", "free", "for other stacks' ingresses (group 'spare'), but no stack of environments.yaml runs on dev: "
+                          "no load balancer")]
     # a load balancer Service is an NLB; any other Service bills nothing
     assert [x[1] for x in _one([_res("kubernetes:core/v1:Service", "lb", spec={"type": "LoadBalancer"}),
                                 _res("kubernetes:core/v1:Service", "ip", spec={"type": "ClusterIP"})])] == [
