@@ -693,3 +693,30 @@ def test_load_balancers_by_scheme_subnets_and_class() -> None:
     assert [x[1] for x in _one([_res("kubernetes:core/v1:Service", "lb", spec={"type": "LoadBalancer"}),
                                 _res("kubernetes:core/v1:Service", "ip", spec={"type": "ClusterIP"})])] == [
         "network load balancer hours", "network load balancer capacity units", "nothing"]
+
+
+def test_a_database_instance_line_names_its_price_and_how_multi_az_is_billed() -> None:
+    def db(name: str, klass: str, multi: bool) -> Any:
+        res = _res("aws:rds/instance:Instance", name, engine="mysql", instanceClass=klass, multiAz=multi,
+                   allocatedStorage=20, storageType="gp3")
+        (line,) = [x for x in estimate([res], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines
+                   if x.billed == "DB instance hours"]
+        return line
+
+    single = db("a", "db.t3.medium", False)
+    assert (single.kind, single.quantity, single.note, single.low) == ("fixed", "1 × 730 h db.t3.medium (single-AZ)", "",
+                                                                       pytest.approx(0.068 * HOURS))
+    assert single.price is not None and (single.price.usd, single.price.unit, single.price.key) == (
+        0.068, "db.t3.medium single-AZ hour", "rds_mysql.db.t3.medium")
+    assert single.price.source == "https://aws.amazon.com/rds/mysql/pricing/" and single.price.as_of == "2026-11-29"
+    listed = db("b", "db.t4g.small", True)  # the table lists its Multi-AZ price
+    assert (listed.quantity, listed.note, listed.low) == ("730 h db.t4g.small (Multi-AZ)",
+                                                          "Multi-AZ: the standby instance is billed too",
+                                                          pytest.approx(0.065 * HOURS))
+    assert listed.price is not None and (listed.price.unit, listed.price.key) == ("db.t4g.small Multi-AZ hour",
+                                                                                  "rds_mysql.multi_az.db.t4g.small")
+    twice = db("c", "db.t3.medium", True)  # not listed: twice the single-AZ price
+    assert (twice.quantity, twice.note, twice.low, twice.high) == (
+        "2 × 730 h db.t3.medium (Multi-AZ)", "Multi-AZ: the standby instance is billed too (twice the single-AZ price)",
+        pytest.approx(2 * 0.068 * HOURS), pytest.approx(2 * 0.068 * HOURS))
+    assert twice.price is not None and twice.price.key == "rds_mysql.db.t3.medium"
