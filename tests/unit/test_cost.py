@@ -704,11 +704,13 @@ def test_a_database_instance_line_names_its_price_and_how_multi_az_is_billed() -
         return line
 
     single = db("a", "db.t3.medium", False)
+    assert (single.urn, single.type, single.name) == ("urn:pulumi:s::p::aws:rds/instance:Instance::a", "aws:rds/instance:Instance", "a")
     assert (single.kind, single.quantity, single.note, single.low) == ("fixed", "1 × 730 h db.t3.medium (single-AZ)", "",
                                                                        pytest.approx(0.068 * HOURS))
     assert single.price is not None and (single.price.usd, single.price.unit, single.price.key) == (
         0.068, "db.t3.medium single-AZ hour", "rds_mysql.db.t3.medium")
     assert single.price.source == "https://aws.amazon.com/rds/mysql/pricing/" and single.price.as_of == "2026-11-29"
+    assert single.price.checked == load_table().regions["us-east-1"].rds_mysql.checked != ""
     listed = db("b", "db.t4g.small", True)  # the table lists its Multi-AZ price
     assert (listed.quantity, listed.note, listed.low) == ("730 h db.t4g.small (Multi-AZ)",
                                                           "Multi-AZ: the standby instance is billed too",
