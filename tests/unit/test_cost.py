@@ -722,3 +722,16 @@ def test_a_database_instance_line_names_its_price_and_how_multi_az_is_billed() -
         "2 × 730 h db.t3.medium (Multi-AZ)", "Multi-AZ: the standby instance is billed too (twice the single-AZ price)",
         pytest.approx(2 * 0.068 * HOURS), pytest.approx(2 * 0.068 * HOURS))
     assert twice.price is not None and twice.price.key == "rds_mysql.db.t3.medium"
+
+
+def test_a_database_bills_its_storage_backups_and_exported_logs_line_by_line() -> None:
+    db = {"engine": "mysql", "instanceClass": "db.t3.medium", "allocatedStorage": 20, "storageType": "gp3",
+          "maxAllocatedStorage": 20, "enabledCloudwatchLogsExports": ["error", "slowquery"]}
+    gp3 = round(20 * _usd("rds_gp3_gb"), 4)
+    assert _one([_res("aws:rds/instance:Instance", "db", **db)])[1:] == [
+        ("db", "DB storage", "fixed", gp3, gp3, ""),  # autoscaling up to the allocated size: no growth to note
+        ("db", "DB backup storage", "usage", 0.0, 0.0, "free up to the allocated storage; beyond it per GB-month"),
+        ("db", "exported DB logs ingestion", "usage", 0.0, 0.0, "")]
+    quiet = {k: v for k, v in db.items() if k != "enabledCloudwatchLogsExports"}
+    assert [x[1] for x in _one([_res("aws:rds/instance:Instance", "db", **quiet)])] == [
+        "DB instance hours", "DB storage", "DB backup storage"]
