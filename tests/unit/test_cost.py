@@ -540,6 +540,13 @@ def test_rds_extended_support_edges() -> None:
     assert warn[:5] == ("db", "RDS Extended Support", "fixed", 0.0, 0.0)
     assert warn[5].startswith("standard support of MySQL 8.0 ends on 2026-07-31 (in 36 days): ")
     assert extended(dt.date(2026, 4, 1), engineVersion="8.0.40") == []  # 121 days ahead: past the warning window
+    # the window's edge: 90 days ahead warns, 91 does not; the warning line in full
+    res = _res("aws:rds/instance:Instance", "db", **{**base, "engineVersion": "8.0.40"})
+    (edge,) = [x for x in estimate([res], stack="x", region="us-east-1", project=ProjectCosts(),
+                                   on=dt.date(2026, 5, 2)).lines if x.billed == "RDS Extended Support"]
+    assert (edge.urn, edge.type, edge.kind, edge.quantity, edge.price) == (res.urn, res.type, "fixed", "none yet", None)
+    assert edge.note.startswith("standard support of MySQL 8.0 ends on 2026-07-31 (in 90 days): ")
+    assert extended(dt.date(2026, 5, 1), engineVersion="8.0.40") == []
     # a month that crosses the end (730 h from July 1st run 10 h past July 31st): $0 if upgraded before, else 10 h
     (crossing,) = extended(dt.date(2026, 7, 1), engineVersion="8.0.40")
     assert crossing[2:5] == ("fixed", 0.0, round(0.1 * 2 * 10, 4)) and "leaves standard support on 2026-07-31" in crossing[5]
