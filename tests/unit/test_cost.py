@@ -550,8 +550,14 @@ def test_rds_extended_support_edges() -> None:
     # a month that crosses the end (730 h from July 1st run 10 h past July 31st): $0 if upgraded before, else 10 h
     (crossing,) = extended(dt.date(2026, 7, 1), engineVersion="8.0.40")
     assert crossing[2:5] == ("fixed", 0.0, round(0.1 * 2 * 10, 4)) and "leaves standard support on 2026-07-31" in crossing[5]
-    (disabled,) = extended(ON, engineVersion="8.0.40", engineLifecycleSupport="open-source-rds-extended-support-disabled")
-    assert disabled[2:5] == ("fixed", 0.0, 0.0) and "extended support is disabled" in disabled[5]
+    off = _res("aws:rds/instance:Instance", "db", **{**base, "engineVersion": "8.0.40",
+                                                     "engineLifecycleSupport": "open-source-rds-extended-support-disabled"})
+    (disabled,) = [x for x in estimate([off], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines
+                   if x.billed == "RDS Extended Support"]
+    assert (disabled.urn, disabled.type, disabled.name, disabled.kind, disabled.quantity, disabled.low, disabled.high,
+            disabled.price) == (off.urn, off.type, "db", "fixed", "disabled", 0.0, 0.0, None)
+    assert disabled.note == ("MySQL 8.0 left standard support on 2026-07-31: extended support is disabled, so RDS "
+                             "upgrades the major version itself")
     (billed,) = extended(ON, engineVersion="8.0.40", multiAz=True)
     assert billed[3:5] == (round(0.1 * 2 * 2 * HOURS, 4),) * 2  # 2 vCPUs, the standby too, $0.10 in year 1
 
