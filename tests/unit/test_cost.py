@@ -691,7 +691,8 @@ def test_load_balancers_by_scheme_subnets_and_class() -> None:
     # the shared load balancer's line in full: its addresses (two zones, or its subnets), its price, the stack's
     # answer whether others run on it
     pinned = [klass("spare", "spare"), params("spare", group={"name": "spare"}, subnets={"ids": ["s1", "s2", "s3"]})]
-    for spare, ips in ((grouped[3:], 2), (pinned, 3)):
+    empty = [klass("spare", "spare"), params("spare", group={"name": "spare"}, subnets={"ids": []})]  # no subnets: two zones
+    for spare, ips in ((grouped[3:], 2), (pinned, 3), (empty, 2)):
         est = estimate(spare, stack="dev", region="us-east-1", project=ProjectCosts(), on=ON, hosts_others=True)
         (line,) = [x for x in est.lines if x.name == "spare"]
         assert (line.urn, line.kind, line.quantity, line.low) == (spare[0].urn, "fixed", f"0–730 h + {ips} IPv4 addresses", 0.0)
