@@ -14,9 +14,12 @@ or gone (the list stays true), or when survivors exceed THRESHOLD of the scope's
 from __future__ import annotations
 
 import fnmatch
+import json
+import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -42,6 +45,38 @@ MEASURED = (
 THRESHOLD = 0.05
 KILLED = {"killed", "timeout"}
 _LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+?)\s*$")
+
+
+def fastest_first(nodeids: Sequence[str], durations: dict[str, float]) -> list[int]:
+    """The order (indexes into ``nodeids``) in which a mutant's tests run: file by file, the file with the fastest test
+    first, and in each file its tests fastest first (by the stats run's durations; ties and unknown tests in their
+    collected order). A file's tests stay together, so its module-scoped fixtures are set up once. mutmut 3.8.1's
+    fork runner orders a mutant's tests by duration; its forkserver runner (the one this project uses) passes them
+    as an unordered set, so a mutant that the first fast test kills could wait on a 25 s synth test first (measured:
+    about 10 s a mutant of the cost model, most of them killed)."""
+    def took(i: int) -> float:
+        return durations.get(nodeids[i], float("inf"))
+
+    def file(i: int) -> str:
+        return nodeids[i].split("::", 1)[0]
+
+    fastest: dict[str, tuple[float, int]] = {}
+    for i in range(len(nodeids)):
+        best = fastest.get(file(i), (float("inf"), i))
+        fastest[file(i)] = (min(best[0], took(i)), best[1])
+    return sorted(range(len(nodeids)), key=lambda i: (fastest[file(i)], took(i), i))
+
+
+def stats_durations(cwd: Path) -> dict[str, float] | None:
+    """Under a mutant's test run (mutmut sets MUTANT_UNDER_TEST to a mutant's name and runs in its `mutants/` copy,
+    where it keeps `mutmut-stats.json`): the stats run's duration per test; None otherwise (every other test run)."""
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return None
+    stats = cwd / "mutmut-stats.json"
+    if not stats.is_file():
+        return None
+    durations = json.loads(stats.read_text()).get("duration_by_test", {})
+    return {str(k): float(v) for k, v in durations.items()}
 
 
 def parse(text: str) -> dict[str, str]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.support.mutation_gate import THRESHOLD, module, parse, verdict
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.mutation_gate import THRESHOLD, fastest_first, module, parse, stats_durations, verdict
 
 P = "automation.flow.planner.x_plan__mutmut_"
 C = "automation.flow.gates.x_check_budget__mutmut_"
@@ -61,3 +66,25 @@ def test_results_parse_as_mutmut_prints_them() -> None:
     text = f"    {P}1: killed\n    automation.review.render.xǁReportǁto_json__mutmut_2: survived\n\n"
     assert parse(text) == {f"{P}1": "killed", "automation.review.render.xǁReportǁto_json__mutmut_2": "survived"}
     assert module(f"{P}1") == "automation.flow.planner" and module("automation.review.render.xǁReportǁto_json__mutmut_2") == "automation.review.render"
+
+
+def test_a_mutants_tests_run_file_by_file_fastest_first_and_unknown_ones_last_in_their_order() -> None:
+    ids = ["a.py::slow", "a.py::unknown", "b.py::mid", "b.py::fast", "a.py::fast", "c.py::unknown", "b.py::fast2"]
+    durations = {"a.py::slow": 24.0, "b.py::fast": 0.01, "b.py::mid": 1.5, "a.py::fast": 0.2, "b.py::fast2": 0.01}
+    assert [ids[i] for i in fastest_first(ids, durations)] == [
+        "b.py::fast", "b.py::fast2", "b.py::mid",  # the file with the fastest test first, its tests fastest first
+        "a.py::fast", "a.py::slow", "a.py::unknown",  # a test the stats run did not time runs last in its file
+        "c.py::unknown",  # a file with no timed test last
+    ]
+
+
+def test_tests_are_reordered_only_under_a_mutants_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": {"t::a": 2, "t::b": 0.5}}))
+    for value in ("", "stats", "fail"):  # a normal run, mutmut's stats and forced-fail runs
+        monkeypatch.setenv("MUTANT_UNDER_TEST", value)
+        assert stats_durations(tmp_path) is None
+    monkeypatch.delenv("MUTANT_UNDER_TEST")
+    assert stats_durations(tmp_path) is None
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "automation.review.cost.x_estimate__mutmut_3")
+    assert stats_durations(tmp_path) == {"t::a": 2.0, "t::b": 0.5}
+    assert stats_durations(tmp_path / "elsewhere") is None  # no stats: collected order
