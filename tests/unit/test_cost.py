@@ -17,7 +17,7 @@ import pytest
 
 from automation.cli.main import main
 from automation.config import lifecycle
-from automation.config.prices import CustomPrice, ProjectCosts, load_project, load_table
+from automation.config.prices import CustomPrice, Price, ProjectCosts, load_project, load_table
 from automation.config.stackconfig import load_stack_config
 from automation.engines.synth import synthesize
 from automation.model.errors import ConfigError
@@ -558,6 +558,25 @@ def test_rds_extended_support_edges() -> None:
                              "upgrades the major version itself")
     (billed,) = extended(ON, engineVersion="8.0.40", multiAz=True)
     assert billed[3:5] == (round(0.1 * 2 * 2 * HOURS, 4),) * 2  # 2 vCPUs, the standby too, $0.10 in year 1
+    # the billed line in full: what it bills, the price with its source and the day it was checked
+    (line,) = [x for x in estimate([res], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines
+               if x.billed == "RDS Extended Support"]
+    table = lifecycle.load()
+    pricing = table.rds_mysql.extended_pricing
+    assert (line.urn, line.type, line.name, line.kind, line.quantity) == (res.urn, res.type, "db", "fixed", "2 vCPU × 1 × 730 h")
+    assert line.price == Price(usd=0.1, unit="vCPU-hour (year 1 of extended support)", source=pricing.source,
+                               as_of=str(table.checked), checked=pricing.checked, key="rds_extended_support.year1")
+    assert line.note == "MySQL 8.0 left standard support on 2026-07-31; upgrade to 8.4 to stop the charge"
+    # past the end, on a class the table prices but whose vCPUs it does not list: unpriced, saying so
+    prices = load_table()
+    region = prices.regions["us-east-1"]
+    rds = msgspec.structs.replace(region.rds_mysql, classes={**region.rds_mysql.classes, "db.x9.huge": 1.0})
+    prices = msgspec.structs.replace(prices, regions={"us-east-1": msgspec.structs.replace(region, rds_mysql=rds)})
+    odd = _res("aws:rds/instance:Instance", "db", **{**base, "engineVersion": "8.0.40", "instanceClass": "db.x9.huge"})
+    (unknown,) = [x for x in estimate([odd], stack="x", region="us-east-1", project=ProjectCosts(), on=ON,
+                                      table=prices).lines if x.billed == "RDS Extended Support"]
+    assert (unknown.urn, unknown.type, unknown.name, unknown.kind, unknown.note) == (
+        odd.urn, odd.type, "db", "unpriced", "vCPUs of 'db.x9.huge' are not in the price table (rds_mysql.vcpu)")
 
 
 def _deployment(name: str, *containers: dict[str, Any], replicas: Any = None) -> Resource:
