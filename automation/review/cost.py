@@ -225,7 +225,7 @@ def _eks(ctx: PricingContext, res: Resource) -> None:
     logs = res.inputs.get("enabledClusterLogTypes")
     if logs:
         ctx.usage_line(res, "control plane logs ingestion", "logs_ingest_gb",
-                       note=f"{len(logs)} log types to CloudWatch" if isinstance(logs, list) else "")
+                       note=f"{len(logs)} log type{'' if len(logs) == 1 else 's'} to CloudWatch" if isinstance(logs, list) else "")
 
 
 def _eks_hours(ctx: PricingContext, res: Resource) -> None:

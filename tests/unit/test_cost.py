@@ -424,7 +424,11 @@ def test_an_eks_component_with_its_cluster_child_is_priced_once_on_the_child() -
                      stack="dev", region="us-east-1", project=ProjectCosts(), on=on)
     assert [(x.billed, x.kind) for x in alone.lines] == [("EKS cluster hours", "fixed"),
                                                         ("control plane logs ingestion", "usage")]
-    assert alone.lines[1].note == "1 log types to CloudWatch"
+    assert alone.lines[1].note == "1 log type to CloudWatch"
+    # log types not known yet (an output of another resource): the line, without a count
+    unknown = estimate([_res("eks:index:Cluster", "dev-eks", version="1.35", enabledClusterLogTypes="[unknown]")],
+                       stack="dev", region="us-east-1", project=ProjectCosts(), on=on)
+    assert [(x.billed, x.note) for x in unknown.lines][1] == ("control plane logs ingestion", "")
     # a child alone (another component's cluster, or none) is priced too; no logs, no log line
     (only,) = estimate([_res("aws:eks/cluster:Cluster", "dev-eks-eksCluster", version="1.35")], stack="dev",
                        region="us-east-1", project=ProjectCosts(), on=on).lines
@@ -639,6 +643,11 @@ def test_the_control_plane_when_its_version_is_not_known_or_not_listed_is_a_rang
     (line,) = _one([_res("eks:index:Cluster", "c", version="1.20")])
     assert line[:5] == ("c", "EKS cluster hours", "fixed", round(std, 4), round(ext, 4))
     assert line[5] == "EKS Kubernetes 1.20: not in the version support table (automation/prices/lifecycle.yaml)"
+    # what each line says it bills
+    quantities = [x.quantity for v in ("[unknown]", "1.20") for x in estimate(
+        [_res("eks:index:Cluster", "a", version=v)], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).lines]
+    assert quantities == ["730 h (version not known: standard to extended support)",
+                          "730 h (Kubernetes 1.20: standard to extended support)"]
 
 
 def test_volumes_by_their_class_and_what_is_not_priced() -> None:
