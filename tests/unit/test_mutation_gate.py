@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.support.mutation_gate import THRESHOLD, fastest_first, module, parse, stats_durations, verdict
+from tests.support.mutation_gate import (
+    TESTS,
+    THRESHOLD,
+    fastest_first,
+    group_globs,
+    main,
+    module,
+    parse,
+    select_tests,
+    stats_durations,
+    verdict,
+)
+from tests.support.paths import ROOT
 
 P = "automation.flow.planner.x_plan__mutmut_"
 C = "automation.flow.gates.x_check_budget__mutmut_"
@@ -88,3 +101,38 @@ def test_tests_are_reordered_only_under_a_mutants_run(tmp_path: Path, monkeypatc
     monkeypatch.setenv("MUTANT_UNDER_TEST", "automation.review.cost.x_estimate__mutmut_3")
     assert stats_durations(tmp_path) == {"t::a": 2.0, "t::b": 0.5}
     assert stats_durations(tmp_path / "elsewhere") is None  # no stats: collected order
+
+
+def test_a_group_run_gates_its_own_mutants_and_leaves_the_other_groups_listed_survivors_alone() -> None:
+    cost = "automation.review.cost.x__rds__mutmut_"
+    results = {f"{cost}{i}": "killed" for i in range(40)} | {f"{cost}40": "survived"}
+    listed = {f"{cost}40": "equivalent", f"{C}7": "a guard's equivalent mutant", "automation.gone.x_f__mutmut_1": "stale"}
+    table, problems = verdict(results, listed, group_globs("cost"))
+    assert problems == ["mutation_survivors.yaml lists automation.gone.x_f__mutmut_1, which is now killed or gone: remove it"]
+    assert table[-1].startswith("all") and " 41 " in table[-1]
+    # the same results judged as the guards' group: none of its mutants ran
+    assert "no mutant of the scope in the results: did mutmut run?" in verdict(results, listed, group_globs("guards"))[1]
+    assert set(group_globs(None)) == set(group_globs("guards")) | set(group_globs("cost"))
+
+
+def test_an_unknown_group_is_refused_naming_the_nearest(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="unknown mutation group 'costs': did you mean 'cost'\\? the groups are guards, cost"):
+        group_globs("costs")
+    assert main(["--scope", "costs"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown mutation group 'costs'")
+    assert main(["--scope", "guards"]) == 0 and "automation.flow.planner.*" in capsys.readouterr().out
+
+
+def test_a_group_with_its_own_tests_gets_them_in_the_scratch_pyproject_and_the_rest_keep_the_projects() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    cost = tomllib.loads(select_tests(pyproject, "cost"))["tool"]["mutmut"]
+    assert cost["pytest_add_cli_args_test_selection"] == list(TESTS["cost"])
+    assert cost["only_mutate"] == tomllib.loads(pyproject)["tool"]["mutmut"]["only_mutate"]  # nothing else changed
+    assert select_tests(pyproject, "guards") == select_tests(pyproject, None) == pyproject
+    with pytest.raises(ValueError, match="no single `pytest_add_cli_args_test_selection"):
+        select_tests("[tool.mutmut]\n", "cost")
+    # what the cost group leaves out exists (pytest ignores a --deselect that names nothing)
+    for arg, value in zip(TESTS["cost"], TESTS["cost"][1:], strict=False):
+        if arg == "--deselect":
+            path, name = value.split("::")
+            assert f"def {name}(" in (ROOT / path).read_text(), value

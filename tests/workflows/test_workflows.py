@@ -88,7 +88,10 @@ def test_pipeline_shape() -> None:
     assert [s.get("run") for s in pr["jobs"]["test"]["steps"] if s.get("run")] == ['bash .ci/test "$TIER"']
     gate = [s.get("run") for s in deploy["jobs"]["test"]["steps"] if s.get("run")]
     assert gate == ["bash .ci/test fast", "bash .ci/test cli"]
-    assert deploy["jobs"]["heavy-tiers"]["strategy"]["matrix"]["tier"] == ["k8s", "db", "act", "mutation"]
+    heavy = deploy["jobs"]["heavy-tiers"]
+    assert [(m["tier"], m.get("group")) for m in heavy["strategy"]["matrix"]["include"]] == [
+        ("k8s", None), ("db", None), ("act", None), ("mutation", "guards"), ("mutation", "cost")]
+    assert [s.get("run") for s in heavy["steps"] if s.get("run")] == ['bash .ci/test "$TIER" ${GROUP:+"$GROUP"}']
     assert deploy["jobs"]["heavy-tiers"]["if"] == "github.event_name == 'schedule'"
     # timeouts at least the measured time with margin (the comments above each say the figures)
     for doc, job, at_least in ((pr, "test", 60), (deploy, "test", 15), (deploy, "heavy-tiers", 60)):
