@@ -650,6 +650,38 @@ def test_the_control_plane_when_its_version_is_not_known_or_not_listed_is_a_rang
                           "730 h (Kubernetes 1.20: standard to extended support)"]
 
 
+def test_the_control_plane_line_by_support_phase_and_the_warning_windows_edge() -> None:
+    """Kubernetes 1.33 (standard support until 2026-07-29, lifecycle.yaml) on the days that decide each line."""
+    std, ext = _usd("eks_cluster_standard") * HOURS, _usd("eks_cluster_extended") * HOURS
+    hint = "upgrade to 1.34 (one minor at a time)"
+
+    def line(on: dt.date, **inputs: Any) -> tuple[str, float, float, str, str]:
+        (x,) = estimate([_res("eks:index:Cluster", "c", version="1.33", **inputs)], stack="x", region="us-east-1",
+                        project=ProjectCosts(), on=on).lines
+        assert x.price is not None
+        return x.quantity, round(x.low, 4), round(x.high, 4), x.price.key, x.note
+
+    until = "730 h (Kubernetes 1.33, standard support until 2026-07-29)"
+    assert line(dt.date(2026, 4, 30)) == (until, round(std, 4), round(std, 4), "eks_cluster_standard",
+                                          f"standard support ends on 2026-07-29 (in 90 days): {hint} before it")
+    assert line(dt.date(2026, 4, 29)) == (until, round(std, 4), round(std, 4), "eks_cluster_standard", "")  # 91 days
+    standard = (f"standard support of 1.33 ends on 2026-07-29: with upgradePolicy.supportType STANDARD, EKS upgrades "
+                f"the cluster itself then (no extended support charge); {hint} before it, on your schedule")
+    for on in (dt.date(2026, 7, 1), dt.date(2026, 8, 1)):  # a month that crosses the end, and one past it
+        assert line(on, upgradePolicy={"supportType": "STANDARD"}) == (
+            "730 h (Kubernetes 1.33, standard support)", round(std, 4), round(std, 4), "eks_cluster_standard", standard)
+    assert line(dt.date(2026, 8, 1)) == (
+        "730 h (Kubernetes 1.33, extended support)", round(ext, 4), round(ext, 4), "eks_cluster_extended",
+        f"Kubernetes 1.33 left standard support on 2026-07-29: billed extended support (until 2027-07-29); {hint} to "
+        "pay the standard price")
+    # 24 h of July 28th at the standard price, the 706 h after at up to the extended one
+    assert line(dt.date(2026, 7, 28)) == (
+        "730 h (Kubernetes 1.33: standard support ends 2026-07-29)", round(std, 4),
+        round(_usd("eks_cluster_standard") * 24 + _usd("eks_cluster_extended") * 706, 4), "eks_cluster_standard",
+        f"standard support ends on 2026-07-29, within this month: up to 706 h at the extended support price unless "
+        f"upgraded before ({hint})")
+
+
 def test_volumes_by_their_class_and_what_is_not_priced() -> None:
     def claim(name: str, size: Any, klass: Any) -> Resource:
         return _res("kubernetes:core/v1:PersistentVolumeClaim", name,
