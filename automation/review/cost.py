@@ -154,9 +154,9 @@ def _eip(ctx: PricingContext, res: Resource) -> None:
 
 def _kms(ctx: PricingContext, res: Resource) -> None:
     rotating = bool(res.inputs.get("enableKeyRotation"))
-    ctx.fixed(res, "KMS key", "kms_key_month", 1, "1 key", per_hour=False)
+    ctx.fixed(res, "KMS key", "kms_key_month", 1, "1 key")
     if rotating:
-        ctx.fixed(res, "KMS key rotations", "kms_rotation_month", 0, "0–2 rotations", per_hour=False, high_qty=2,
+        ctx.fixed(res, "KMS key rotations", "kms_rotation_month", 0, "0–2 rotations", high_qty=2,
                   note="automatic yearly rotation: +$1/month after the first year, +$2 from the second")
     ctx.usage_line(res, "KMS requests", "kms_requests")
 
@@ -208,8 +208,7 @@ def _rds(ctx: PricingContext, res: Resource) -> None:
         if top and top > size:
             note = (f"storage autoscaling may grow it to {top:g} GB as data grows: "
                     f"{money(ctx.region.price(key).usd * top * copies)} at most")
-        ctx.fixed(res, "DB storage", key, size * copies, f"{size:g} GB {kind} × {copies} ({az})", per_hour=False,
-                  note=note)
+        ctx.fixed(res, "DB storage", key, size * copies, f"{size:g} GB {kind} × {copies} ({az})", note=note)
     ctx.usage_line(res, "DB backup storage", "rds_backup_gb",
                    note="free up to the allocated storage; beyond it per GB-month")
     if inputs.get("enabledCloudwatchLogsExports"):
@@ -333,7 +332,7 @@ def _pvc(ctx: PricingContext, res: Resource) -> None:
         ctx.unpriced(res, "EBS volume", f"volume type {kind!r} is not in the price table")
     else:
         gb = size / 2.0**30
-        ctx.fixed(res, "EBS volume", key, gb, f"{gb:g} GiB {kind}", per_hour=False, note=note)
+        ctx.fixed(res, "EBS volume", key, gb, f"{gb:g} GiB {kind}", note=note)
 
 
 def _alb_params(ctx: PricingContext, class_name: Any) -> Mapping[str, Any] | None:

@@ -87,7 +87,7 @@ class PricingContext:
         return [r for r in self.resources if r.type in types]
 
     # line builders
-    def fixed(self, res: Resource, billed: str, key: str, qty: float, unit_text: str, *, per_hour: bool,
+    def fixed(self, res: Resource, billed: str, key: str, qty: float, unit_text: str, *, per_hour: bool = False,
               note: str = "", high_qty: float | None = None) -> None:
         assert self.region is not None
         price = self.region.price(key)
