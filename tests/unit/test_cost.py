@@ -26,7 +26,7 @@ from automation.model.snapshot import Resource
 from automation.review.cost import estimate
 from automation.review.cost_context import NODE_POOL, PricingContext, k8s_quantity
 from automation.review.cost_model import CostChange, money_range, signed_range
-from automation.review.cost_nodes import _candidates
+from automation.review.cost_nodes import _candidates, _fits
 from automation.review.costrender import cost_markdown, estimate_table, headline
 from automation.review.render import Report, Status, render_markdown
 from tests.support.paths import FIXTURE_PROJECT, GOLDEN, ROOT
@@ -369,6 +369,17 @@ def _names(found: list[tuple[str, Any]]) -> list[str]:
 ALL_TYPES = sorted(load_table().regions["us-east-1"].instances.types.items(), key=lambda x: (x[1].usd, x[0]))
 
 
+def test_a_pod_fits_a_node_up_to_its_allocatable_cpu_and_memory_exactly() -> None:
+    """Allocatable = the type's vCPUs and memory less what the node reserves (aws.yaml: node.reserved_*)."""
+    ctx = _ctx()
+    assert ctx.region is not None
+    inst, node = ctx.region.instances.types["m7g.large"], ctx.region.node
+    cpu, mem = inst.vcpu * 1000 - node.reserved_cpu_m, inst.memory_gib * 1024 - node.reserved_memory_mib
+    assert (cpu, mem) == (1900, 7392)  # 2 vCPUs, 8 GiB less 100 m and 800 MiB
+    assert _fits(ctx, inst, cpu, mem)
+    assert not _fits(ctx, inst, cpu + 1, mem) and not _fits(ctx, inst, cpu, mem + 1)
+
+
 def test_without_a_pool_auto_modes_general_purpose_pool_decides_and_a_shared_cluster_allows_every_type() -> None:
     general = _candidates(_ctx(), None)
     assert {i.category for _, i in general} == {"c", "m", "r"}
@@ -703,6 +714,9 @@ def test_volumes_by_their_class_and_what_is_not_priced() -> None:
         "d": ("EBS volume", "unpriced", 0.0, 0.0, "the claim's storage request is not a quantity"),
         "e": ("EBS volume", "unpriced", 0.0, 0.0, "volume type 'io2' is not in the price table"),
     }
+    est = estimate([*classes, claim("a", "20Gi", "old"), claim("h", "1.5Gi", "fast")], stack="x", region="us-east-1",
+                   project=ProjectCosts(), on=ON)
+    assert [(x.name, x.quantity) for x in est.lines if x.name in "ah"] == [("a", "20 GiB gp2"), ("h", "1.5 GiB gp3")]
 
 
 def test_load_balancers_by_scheme_subnets_and_class() -> None:
@@ -765,6 +779,56 @@ def test_load_balancers_by_scheme_subnets_and_class() -> None:
     assert [x[1] for x in _one([_res("kubernetes:core/v1:Service", "lb", spec={"type": "LoadBalancer"}),
                                 _res("kubernetes:core/v1:Service", "ip", spec={"type": "ClusterIP"})])] == [
         "network load balancer hours", "network load balancer capacity units", "nothing"]
+
+
+def test_an_ingress_bills_its_load_balancer_line_by_line_and_a_shared_one_says_where_it_is_billed() -> None:
+    """Each line of an ingress in full: what it bills, the quantity it shows, its price and note."""
+    def klass(name: str, controller: str = "eks.amazonaws.com/alb") -> Resource:
+        return _res("kubernetes:networking.k8s.io/v1:IngressClass", name, metadata={"name": name},
+                    spec={"controller": controller, "parameters": {"name": name}})
+
+    def params(name: str, **spec: Any) -> Resource:
+        return _res("kubernetes:eks.amazonaws.com/v1:IngressClassParams", f"{name}-params", metadata={"name": name}, spec=spec)
+
+    def ingress(name: str, class_name: str) -> Resource:
+        return _res("kubernetes:networking.k8s.io/v1:Ingress", name, spec={"ingressClassName": class_name})
+
+    ingresses = [ingress("a", "public"), ingress("o", "odd"), ingress("p", "pinned"), ingress("f", "team"),
+                 ingress("g", "team"), ingress("n", "nginx")]
+    world = [klass("public"), params("public", scheme="internet-facing"),
+             klass("odd"), params("odd", scheme="internet-facing", subnets={"ids": "[unknown]"}),  # not known yet
+             klass("pinned"), params("pinned", scheme="internet-facing", subnets={"ids": ["s1", "s2", "s3"]}),
+             klass("team"), params("team", scheme="internal", group={"name": "team"}),
+             klass("nginx", controller="k8s.io/ingress-nginx"), params("nginx"), *ingresses]
+    est = estimate(world, stack="x", region="us-east-1", project=ProjectCosts(), on=ON)
+    urn = {r.name: r.urn for r in ingresses}
+
+    def of(name: str) -> list[tuple[Any, ...]]:
+        return [(x.urn, x.type, x.billed, x.kind, x.quantity, round(x.low, 4), round(x.high, 4),
+                 x.price.key if x.price else None, x.note) for x in est.lines if x.name == name]
+
+    kind = "kubernetes:networking.k8s.io/v1:Ingress"
+    alb, ip = round(_usd("alb_hour") * HOURS, 4), _usd("public_ipv4_hour") * HOURS
+    lcu = "average LCUs in use: new connections, active connections, bytes, rule evaluations"
+
+    def balancer(name: str, *addresses: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return [(urn[name], kind, "application load balancer hours", "fixed", "730 h", alb, alb, "alb_hour", ""),
+                (urn[name], kind, "load balancer capacity units", "usage", "", 0.0, 0.0, "alb_lcu_hour", lcu),
+                *[(urn[name], kind, *a) for a in addresses],
+                (urn[name], kind, "data out to the internet", "usage", "", 0.0, 0.0, "data_out_gb", "")]
+
+    zones = ("load balancer public IPv4 addresses", "fixed", "2–6 addresses (one per zone)", round(2 * ip, 4),
+             round(6 * ip, 4), "public_ipv4_hour", "its subnets are chosen by the controller: at least two zones")
+    assert of("a") == balancer("a", zones)
+    assert of("o") == balancer("o", zones)  # subnets not known yet: two to six zones, never the length of a text
+    assert of("p") == balancer("p", ("load balancer public IPv4 addresses", "fixed", "3 addresses (one per subnet)",
+                                     round(3 * ip, 4), round(3 * ip, 4), "public_ipv4_hour", ""))
+    assert of("f") == balancer("f")  # internal: no addresses
+    assert of("g") == [(urn["g"], kind, "load balancer", "fixed", "shared", 0.0, 0.0, None,
+                        "shares the load balancer of group 'team' with f")]
+    assert of("n") == [(urn["n"], kind, "load balancer", "fixed", "shared", 0.0, 0.0, None,
+                        "ingress class 'nginx' belongs to the cluster's stack: its load balancer is billed there "
+                        "(this ingress adds only its traffic)")]
 
 
 def test_a_database_instance_line_names_its_price_and_how_multi_az_is_billed() -> None:
