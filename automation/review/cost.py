@@ -143,8 +143,7 @@ def _custom(ctx: PricingContext, res: Resource, p: CustomPrice) -> None:
 
 
 def _nat(ctx: PricingContext, res: Resource) -> None:
-    ctx.fixed(res, "NAT gateway hours", "nat_gateway_hour", 1, "730 h" if ctx.hours == 730 else f"{ctx.hours:g} h",
-              per_hour=True)
+    ctx.fixed(res, "NAT gateway hours", "nat_gateway_hour", 1, f"{ctx.hours:g} h", per_hour=True)
     ctx.usage_line(res, "NAT data processed", "nat_gateway_gb")
 
 

@@ -24,9 +24,9 @@ from automation.model.errors import ConfigError
 from automation.model.outcome import Outcome
 from automation.model.snapshot import Resource
 from automation.review.cost import estimate
-from automation.review.cost_context import NODE_POOL, PricingContext, k8s_quantity
+from automation.review.cost_context import NODE_POOL, Pod, PricingContext, k8s_quantity
 from automation.review.cost_model import CostChange, money_range, signed_range
-from automation.review.cost_nodes import _candidates, _fits
+from automation.review.cost_nodes import _candidates, _fits, _pack
 from automation.review.costrender import cost_markdown, estimate_table, headline
 from automation.review.render import Report, Status, render_markdown
 from tests.support.paths import FIXTURE_PROJECT, GOLDEN, ROOT
@@ -380,6 +380,19 @@ def test_a_pod_fits_a_node_up_to_its_allocatable_cpu_and_memory_exactly() -> Non
     assert not _fits(ctx, inst, cpu + 1, mem) and not _fits(ctx, inst, cpu, mem + 1)
 
 
+def test_packing_adds_each_pods_requests_to_a_node_and_places_the_largest_first() -> None:
+    """First-fit decreasing on m7g.large (1,900 m and 7,392 MiB allocatable), worked by hand."""
+    ctx = _ctx()
+    assert ctx.region is not None
+    inst = ctx.region.instances.types["m7g.large"]
+    assert _pack(ctx, inst, [Pod(800, 100)] * 3) == 2  # 800 + 800 fit, a third does not: CPU adds up on a node
+    assert _pack(ctx, inst, [Pod(100, 3000)] * 3) == 2  # 6,000 MiB fit, 9,000 do not: memory adds up too
+    assert _pack(ctx, inst, [Pod(100, 3000)] * 2) == 1 and _pack(ctx, inst, []) == 0
+    # largest first: 3,700 + 1,800 + 1,800 twice is two nodes; smallest first would need three (7,200, 3,700, 3,700)
+    assert _pack(ctx, inst, [Pod(10, 1800)] * 4 + [Pod(10, 3700)] * 2) == 2
+    assert _pack(ctx, inst, [Pod(1901, 100)]) is None  # a pod that fits no node of the type
+
+
 def test_without_a_pool_auto_modes_general_purpose_pool_decides_and_a_shared_cluster_allows_every_type() -> None:
     general = _candidates(_ctx(), None)
     assert {i.category for _, i in general} == {"c", "m", "r"}
@@ -717,6 +730,8 @@ def test_volumes_by_their_class_and_what_is_not_priced() -> None:
     est = estimate([*classes, claim("a", "20Gi", "old"), claim("h", "1.5Gi", "fast")], stack="x", region="us-east-1",
                    project=ProjectCosts(), on=ON)
     assert [(x.name, x.quantity) for x in est.lines if x.name in "ah"] == [("a", "20 GiB gp2"), ("h", "1.5 GiB gp3")]
+    nat = estimate([_res("aws:ec2/natGateway:NatGateway", "nat")], stack="x", region="us-east-1", project=ProjectCosts(), on=ON)
+    assert [(x.billed, x.quantity) for x in nat.lines] == [("NAT gateway hours", "730 h"), ("NAT data processed", "")]
 
 
 def test_load_balancers_by_scheme_subnets_and_class() -> None:
