@@ -17,7 +17,7 @@ import pytest
 
 from automation.cli.main import main
 from automation.config import lifecycle
-from automation.config.prices import CustomPrice, Price, ProjectCosts, load_project, load_table
+from automation.config.prices import CustomPrice, Instance, Price, ProjectCosts, load_project, load_table
 from automation.config.stackconfig import load_stack_config
 from automation.engines.synth import synthesize
 from automation.model.errors import ConfigError
@@ -391,6 +391,24 @@ def test_packing_adds_each_pods_requests_to_a_node_and_places_the_largest_first(
     # largest first: 3,700 + 1,800 + 1,800 twice is two nodes; smallest first would need three (7,200, 3,700, 3,700)
     assert _pack(ctx, inst, [Pod(10, 1800)] * 4 + [Pod(10, 3700)] * 2) == 2
     assert _pack(ctx, inst, [Pod(1901, 100)]) is None  # a pod that fits no node of the type
+
+
+def test_two_types_that_cost_the_same_packed_are_chosen_by_name_whatever_the_tables_order() -> None:
+    """Two pods of 1,500 m and 6,000 MiB: one a1.small each ($0.05/h) or both on one z1.large ($0.10/h) cost exactly
+    the same (no root volume here, so the tie is exact); the name decides, never the table's order or the count."""
+    table = load_table()
+    region = table.regions["us-east-1"]
+    types = {"z1.large": Instance(category="m", arch="arm64", vcpu=4, memory_gib=16, usd=0.10),
+             "a1.small": Instance(category="m", arch="arm64", vcpu=2, memory_gib=8, usd=0.05)}
+    app = _deployment("app", {"name": "app", "resources": {"requests": {"cpu": "1500m", "memory": "6000Mi"}}}, replicas=2)
+    chosen = []
+    for order in (types, dict(reversed(types.items()))):
+        tied = msgspec.structs.replace(region, instances=msgspec.structs.replace(region.instances, types=order),
+                                       node=msgspec.structs.replace(region.node, root_volume_gib=0))
+        est = estimate([app], stack="x", region="us-east-1", project=ProjectCosts(), on=ON,
+                       table=msgspec.structs.replace(table, regions={"us-east-1": tied}))
+        chosen += [x.quantity for x in est.lines if x.billed == "node compute (Auto Mode)"]
+    assert chosen == ["2 × a1.small packed; ≤ 2 node(s)"] * 2
 
 
 def test_without_a_pool_auto_modes_general_purpose_pool_decides_and_a_shared_cluster_allows_every_type() -> None:
