@@ -80,7 +80,7 @@ def estimate(resources: Iterable[Resource], *, stack: str, region: str | None, p
     project = project or ProjectCosts()
     on = on or lifecycle.today()
     versions = versions or lifecycle.load()
-    region_prices = table.regions.get(region) if region else None
+    region_prices = table.regions.get(region or "")  # no region: no prices
     ctx = PricingContext(stack=stack, region=region_prices, region_name=region, hours=table.hours_per_month, project=project,
                    usage=project.usage_for(stack), resources=tuple(resources), on=on, lifecycle=versions,
                    hosts_others=hosts_others)

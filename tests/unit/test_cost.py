@@ -180,6 +180,15 @@ def test_usage_is_never_silently_zero_and_unknown_types_are_not_priced() -> None
     assert far.low == 0 and far.unpriced[0].note == "no prices for region ap-south-2 in automation/prices/aws.yaml"
 
 
+def test_the_price_tables_day_is_the_regions_and_none_without_prices() -> None:
+    nat = [_res("aws:ec2/natGateway:NatGateway", "nat")]
+    assert estimate(nat, stack="x", region="us-east-1", project=ProjectCosts(), on=ON).table_as_of == \
+        load_table().regions["us-east-1"].instances.as_of
+    for region in (None, "", "xx-nowhere-1"):
+        est = estimate(nat, stack="x", region=region, project=ProjectCosts(), on=ON)
+        assert est.table_as_of == "" and [x.kind for x in est.lines] == ["unpriced"], region
+
+
 def test_usage_assumptions_are_a_stack_total_shared_among_the_resources_billed_for_it() -> None:
     resources = [_res("aws:ec2/natGateway:NatGateway", "a"), _res("aws:ec2/natGateway:NatGateway", "b")]
     costs = ProjectCosts(usage={"prod": {"nat_gateway_gb": 100}, "dev-*": {"nat_gateway_gb": 1}})
@@ -657,6 +666,16 @@ def test_compute_packs_requests_limits_and_replicas_and_says_what_it_assumed() -
                             "one node per pod (high); worker: a container without cpu/memory requests counts as 0")
     assert compute.price is not None and compute.price.key == "instances.m7g.xlarge" and compute.price.usd == 0.1632
     assert compute.price.unit == "m7g.xlarge hour (+12% Auto Mode fee, +80 GiB gp3 root volume per node)"
+    instances = load_table().regions["us-east-1"].instances
+    assert (compute.urn, compute.type, compute.kind) == (pool.urn, NODE_POOL, "fixed")
+    assert (compute.price.source, compute.price.as_of, compute.price.checked) == (instances.source, instances.as_of,
+                                                                                  instances.checked)
+    # notes of several workloads are joined one after another
+    idle = _deployment("idle", {"name": "i"})
+    (two,) = [x for x in estimate([pool, web, worker, idle], stack="x", region="us-east-1", project=ProjectCosts(),
+                                  on=ON).lines if x.billed == "node compute (Auto Mode)"]
+    assert two.note.endswith("(high); worker: a container without cpu/memory requests counts as 0; idle: a container "
+                             "without cpu/memory requests counts as 0")
     # a pod no allowed type fits: the compute is not priced, on the pool, saying why
     huge = _deployment("huge", {"name": "h", "resources": {"requests": {"cpu": "1", "memory": "64Gi"}}})
     (unpriced,) = estimate([pool, huge], stack="x", region="us-east-1", project=ProjectCosts(), on=ON).unpriced
