@@ -243,6 +243,7 @@ def _eks_hours(ctx: PricingContext, res: Resource) -> None:
         ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1, f"{hours} (Kubernetes {version}: standard to "
                   "extended support)", per_hour=True, high_qty=ratio, note=s.summary())
         return
+    assert s.end_standard is not None  # a version the table lists has its dates
     after = lifecycle.hours_after(ctx.on, ctx.hours, s.end_standard)
     support_type = get_path(res.inputs, "upgradePolicy.supportType")
     if support_type == "STANDARD" and after > 0:
@@ -251,7 +252,7 @@ def _eks_hours(ctx: PricingContext, res: Resource) -> None:
                   f"upgradePolicy.supportType STANDARD, EKS upgrades the cluster itself then (no extended support "
                   f"charge); {s.upgrade_hint()} before it, on your schedule")
     elif after <= 0:
-        days = s.days_to_end or 0
+        days = (s.end_standard - ctx.on).days
         note = (f"standard support ends on {s.end_standard} (in {days} days): {s.upgrade_hint()} before it"
                 if days <= ctx.lifecycle.warn_days else "")
         ctx.fixed(res, "EKS cluster hours", "eks_cluster_standard", 1,
@@ -280,9 +281,10 @@ def _rds_extended(ctx: PricingContext, res: Resource, klass: str, multi: bool) -
     if s.phase == "unknown":
         ctx.unpriced(res, billed, s.summary() + ": whether extended support is billed is not known")
         return
+    assert s.end_standard is not None  # a version the table lists has its dates
     after = lifecycle.hours_after(ctx.on, ctx.hours, s.end_standard)
     if after <= 0:
-        days = s.days_to_end or 0
+        days = (s.end_standard - ctx.on).days
         if days <= ctx.lifecycle.warn_days:
             ctx.lines.append(Line(res.urn, res.type, res.name, billed, "fixed", "none yet", 0.0, 0.0, None,
                                   f"standard support of MySQL {s.version} ends on {s.end_standard} (in {days} days): "
@@ -293,7 +295,6 @@ def _rds_extended(ctx: PricingContext, res: Resource, klass: str, multi: bool) -
                               f"MySQL {s.version} left standard support on {s.end_standard}: extended support is "
                               "disabled, so RDS upgrades the major version itself"))
         return
-    assert s.end_standard is not None
     vcpu = ctx.region.rds_mysql.vcpu.get(klass)
     if vcpu is None:
         ctx.unpriced(res, billed, f"vCPUs of {klass!r} are not in the price table (rds_mysql.vcpu)")

@@ -743,6 +743,28 @@ def test_the_control_plane_line_by_support_phase_and_the_warning_windows_edge() 
         f"upgraded before ({hint})")
 
 
+def test_a_month_whose_last_hour_crosses_the_end_of_standard_support_bills_that_hour() -> None:
+    """A price table with a 721-hour month, priced from 30 days before the end (720 h): 1 h past the end."""
+    table = msgspec.structs.replace(load_table(), hours_per_month=721)
+    ext = _usd("eks_cluster_extended")
+
+    def lines(on: dt.date, res: Resource) -> list[tuple[str, str, float, float]]:
+        est = estimate([res], stack="x", region="us-east-1", project=ProjectCosts(), on=on, table=table)
+        return [(x.billed, x.quantity, round(x.low, 4), round(x.high, 4)) for x in est.lines
+                if x.billed in ("EKS cluster hours", "RDS Extended Support")]
+
+    on = dt.date(2026, 6, 29)  # Kubernetes 1.33 leaves standard support on 2026-07-29
+    assert lines(on, _res("eks:index:Cluster", "c", version="1.33")) == [
+        ("EKS cluster hours", "721 h (Kubernetes 1.33: standard support ends 2026-07-29)",
+         round(_usd("eks_cluster_standard") * 721, 4), round(_usd("eks_cluster_standard") * 720 + ext, 4))]
+    assert lines(on, _res("eks:index:Cluster", "c", version="1.33", upgradePolicy={"supportType": "STANDARD"})) == [
+        ("EKS cluster hours", "721 h (Kubernetes 1.33, standard support)", round(_usd("eks_cluster_standard") * 721, 4),
+         round(_usd("eks_cluster_standard") * 721, 4))]
+    db = _res("aws:rds/instance:Instance", "db", engine="mysql", engineVersion="8.0.40", instanceClass="db.t4g.small",
+              allocatedStorage=20, storageType="gp3")  # MySQL 8.0 leaves standard support on 2026-07-31
+    assert lines(dt.date(2026, 7, 1), db) == [("RDS Extended Support", "2 vCPU × 1 × 1 h", 0.0, round(0.1 * 2, 4))]
+
+
 def test_volumes_by_their_class_and_what_is_not_priced() -> None:
     def claim(name: str, size: Any, klass: Any) -> Resource:
         return _res("kubernetes:core/v1:PersistentVolumeClaim", name,
