@@ -53,12 +53,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
             act_world(tmp, choice.path, health.url) as w:
         w.shas["initial"] = gitrepo.git(w.repo, "rev-parse", "HEAD")
         yield w
-    if TIMES:  # where the tier's time goes (README "Tests"), on the terminal whatever pytest captures
+    if TIMES:  # where the tier's time goes (README "Tests"), on the terminal: a teardown's output is captured
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
         text = (f"act runs' wall times ({sum(TIMES.values()):.0f} s in all): "
                 + ", ".join(f"{k} {v:.0f} s" for k, v in TIMES.items()))
-        if reporter is not None:
-            reporter.write_line(text)
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line("")
+                reporter.write_line(text)
 
 
 def timed(name: str, world: ActWorld, event: str, payload: dict[str, Any], workflow: str, **kw: Any) -> Run:
