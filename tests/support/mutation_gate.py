@@ -177,12 +177,16 @@ def main(argv: list[str]) -> int:
     if argv[0] == "--scope":
         print("\n".join(globs))
         return 0
-    if argv[0] == "--select-tests":  # in the scratch copy: mutmut's test selection for the group
-        path = Path("pyproject.toml")
-        path.write_text(select_tests(path.read_text(), argv[1] if len(argv) == 2 else None))
-        return 0
-    allowed = dict(yaml.safe_load(SURVIVORS.read_text()) or {}) if SURVIVORS.exists() else {}
-    results = parse(Path(argv[0]).read_text())
+    try:
+        if argv[0] == "--select-tests":  # in the scratch copy: mutmut's test selection for the group
+            path = Path("pyproject.toml")
+            path.write_text(select_tests(path.read_text(), argv[1] if len(argv) == 2 else None))
+            return 0
+        allowed = dict(yaml.safe_load(SURVIVORS.read_text()) or {}) if SURVIVORS.exists() else {}
+        results = parse(Path(argv[0]).read_text())
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     table, problems = verdict(results, allowed, globs)
     print("\n".join(table))
     for problem in problems:

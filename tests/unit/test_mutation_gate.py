@@ -136,3 +136,9 @@ def test_a_group_with_its_own_tests_gets_them_in_the_scratch_pyproject_and_the_r
         if arg == "--deselect":
             path, name = value.split("::")
             assert f"def {name}(" in (ROOT / path).read_text(), value
+
+
+def test_a_results_file_that_is_not_there_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "results.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "results.txt" in err and err.count("\n") == 1
